@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+// cpo-tui: a terminal lab for causal preference optimization (see README.md).
+import PackageDescription
+
+// Hot kernels are one source tree (Kernels/) compiled three times: for AVX-512, for AVX2 and
+// portably. `-target-cpu` is what turns SIMD `addingProduct` into one vector FMA instead of
+// sixteen `fmaf` calls (PERFORMANCE.md, lesson 1); TinyLM picks the variant at run time from
+// CPUID, so the binary still runs on any x86-64 (and, portably, elsewhere).
+#if arch(x86_64)
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let avx512Flags: [SwiftSetting] = []
+let avx2Flags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "cpo-tui",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cpo-tui", targets: ["cpo-tui"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Shared plumbing every layer needs: seeded RNG, checksums, atomic file writes.
+        .target(name: "CPOSupport"),
+        // CPUID / XGETBV probe used to pick a kernel variant at run time.
+        .target(name: "CPUFeatures"),
+        .target(name: "TinyLMKernelsAVX512", swiftSettings: avx512Flags),
+        .target(name: "TinyLMKernelsAVX2", swiftSettings: avx2Flags),
+        .target(name: "TinyLMKernelsPortable"),
+        .target(
+            name: "TinyLM",
+            dependencies: ["CPOSupport", "CPUFeatures", "TinyLMKernelsAVX512", "TinyLMKernelsAVX2",
+                           "TinyLMKernelsPortable"]),
+        .target(name: "OutcomeData", dependencies: ["CPOSupport"]),
+        .target(name: "CausalPO", dependencies: ["CPOSupport"]),
+        .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
+        .target(name: "Dashboard", dependencies: ["Lab"]),
+        // No `pkgConfig:` here: SwiftPM would warn about the -D flags ncursesw.pc reports
+        // (shim.h defines what is needed) and the module map links ncursesw itself.
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
+        .executableTarget(
+            name: "cpo-tui",
+            dependencies: [
+                "CPOSupport", "TinyLM", "OutcomeData", "CausalPO", "Lab", "Dashboard", "CNcursesw",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "CPOSupportTests", dependencies: ["CPOSupport"]),
+        .testTarget(name: "TinyLMTests", dependencies: ["TinyLM", "CPOSupport"]),
+        .testTarget(name: "OutcomeDataTests", dependencies: ["OutcomeData"]),
+        .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab"]),
+    ]
+)

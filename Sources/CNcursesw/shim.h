@@ -1,0 +1,53 @@
+#ifndef CNCURSESW_SHIM_H
+#define CNCURSESW_SHIM_H
+/* The wide-character API (cchar_t, mvadd_wch, get_wch) is only declared with these macros,
+   and SwiftPM drops the -D flags pkg-config reports, so they are defined here. */
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#ifndef NCURSES_WIDECHAR
+#define NCURSES_WIDECHAR 1
+#endif
+#include <stdio.h>
+#include <locale.h>
+#include <langinfo.h>
+#include <string.h>
+#include <wchar.h>
+#include <ncursesw/ncurses.h>
+
+/* C globals are not concurrency-safe in Swift 6: read them through functions. */
+static inline WINDOW *cn_stdscr(void)      { return stdscr; }
+static inline int     cn_lines(void)       { return LINES; }
+static inline int     cn_cols(void)        { return COLS; }
+static inline int     cn_colors(void)      { return COLORS; }
+static inline int     cn_color_pairs(void) { return COLOR_PAIRS; }
+static inline FILE   *cn_stdout(void)      { return stdout; }
+static inline FILE   *cn_stdin(void)       { return stdin; }
+
+/* Attribute macros the importer cannot see. */
+static inline attr_t cn_A_NORMAL(void)    { return A_NORMAL; }
+static inline attr_t cn_A_BOLD(void)      { return A_BOLD; }
+static inline attr_t cn_A_DIM(void)       { return A_DIM; }
+static inline attr_t cn_A_REVERSE(void)   { return A_REVERSE; }
+static inline attr_t cn_A_UNDERLINE(void) { return A_UNDERLINE; }
+
+/* One wide cell with attributes and a colour pair. */
+static inline int cn_put_wch(int y, int x, const wchar_t *wstr, attr_t attrs, int pair) {
+  cchar_t c;
+  if (setcchar(&c, wstr, attrs, (short)pair, NULL) != OK) return ERR;
+  return mvadd_wch(y, x, &c);
+}
+
+/* ncursesw needs a UTF-8 LC_CTYPE before newterm. Only LC_CTYPE: LC_ALL would also change
+   LC_NUMERIC and number formatting. Returns 1 when a UTF-8 codeset is active. */
+static inline int cn_setup_utf8_locale(void) {
+  setlocale(LC_CTYPE, "");
+  const char *cs = nl_langinfo(CODESET);
+  if (cs && strcmp(cs, "UTF-8") == 0) return 1;
+  if (setlocale(LC_CTYPE, "C.UTF-8") || setlocale(LC_CTYPE, "en_US.UTF-8")) {
+    cs = nl_langinfo(CODESET);
+    return cs && strcmp(cs, "UTF-8") == 0;
+  }
+  return 0;
+}
+#endif

@@ -1,0 +1,61 @@
+import Foundation
+
+/// Errors from writing files; each says what to do.
+public enum FileWriteError: Error, CustomStringConvertible, Equatable {
+    case cannotCreate(path: String, reason: String)
+    case writeFailed(path: String, reason: String)
+    case renameFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotCreate(path, reason):
+            return "cannot create \(path): \(reason). Check that the directory exists and is writable."
+        case let .writeFailed(path, reason):
+            return "writing \(path) failed: \(reason). Check free disk space; the previous file is untouched."
+        case let .renameFailed(path, reason):
+            return "cannot move the new file into place at \(path): \(reason)."
+        }
+    }
+}
+
+/// Writes files so that a reader only ever sees the old or the complete new contents:
+/// write a temporary file in the same directory, fsync it, rename it over the target, fsync
+/// the directory. An interrupted write leaves at most a stray `.tmp-*` file behind.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String) throws(FileWriteError) {
+        let dir = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        let tmp = (dir.isEmpty ? "" : dir + "/") + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-" + base
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 { throw .cannotCreate(path: path, reason: String(cString: strerror(errno))) }
+        var offset = 0
+        let failure: String? = bytes.withUnsafeBytes { raw -> String? in
+            while offset < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return String(cString: strerror(errno))
+                }
+                offset += n
+            }
+            return nil
+        }
+        if let failure {
+            close(fd); unlink(tmp)
+            throw .writeFailed(path: path, reason: failure)
+        }
+        if fsync(fd) != 0 {
+            let reason = String(cString: strerror(errno))
+            close(fd); unlink(tmp)
+            throw .writeFailed(path: path, reason: reason)
+        }
+        close(fd)
+        if rename(tmp, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw .renameFailed(path: path, reason: reason)
+        }
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+}
