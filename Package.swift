@@ -6,12 +6,15 @@ import PackageDescription
 // portably. `-target-cpu` is what turns SIMD `addingProduct` into one vector FMA instead of
 // sixteen `fmaf` calls (PERFORMANCE.md, lesson 1); TinyLM picks the variant at run time from
 // CPUID, so the binary still runs on any x86-64 (and, portably, elsewhere).
+// Kernels are optimized in debug builds too: unoptimized SIMD code is ~100x slower, which
+// would make `swift test` (a debug build) spend minutes in gradient checks.
+let optimizedInDebug: SwiftSetting = .unsafeFlags(["-O"], .when(configuration: .debug))
 #if arch(x86_64)
-let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
-let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"]), optimizedInDebug]
+let avx2Flags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"]), optimizedInDebug]
 #else
-let avx512Flags: [SwiftSetting] = []
-let avx2Flags: [SwiftSetting] = []
+let avx512Flags: [SwiftSetting] = [optimizedInDebug]
+let avx2Flags: [SwiftSetting] = [optimizedInDebug]
 #endif
 
 let package = Package(
@@ -30,7 +33,7 @@ let package = Package(
         .target(name: "CPUFeatures"),
         .target(name: "TinyLMKernelsAVX512", swiftSettings: avx512Flags),
         .target(name: "TinyLMKernelsAVX2", swiftSettings: avx2Flags),
-        .target(name: "TinyLMKernelsPortable"),
+        .target(name: "TinyLMKernelsPortable", swiftSettings: [optimizedInDebug]),
         .target(
             name: "TinyLM",
             dependencies: ["CPOSupport", "CPUFeatures", "TinyLMKernelsAVX512", "TinyLMKernelsAVX2",

@@ -6,9 +6,15 @@ import Dispatch
 /// a `concurrentPerform` costs about 20 µs (PERFORMANCE.md, lesson 7).
 @inline(__always)
 func parallelRanges(_ count: Int, threads: Int, minPerChunk: Int = 1, _ body: (Int, Int) -> Void) {
+    parallelChunks(count, threads: threads, minPerChunk: minPerChunk) { _, lo, hi in body(lo, hi) }
+}
+
+/// As `parallelRanges`, also passing the chunk index (< `threads`), e.g. to pick a scratch row.
+@inline(__always)
+func parallelChunks(_ count: Int, threads: Int, minPerChunk: Int = 1, _ body: (Int, Int, Int) -> Void) {
     let chunks = max(1, min(threads, count / max(1, minPerChunk)))
     if chunks <= 1 {
-        if count > 0 { body(0, count) }
+        if count > 0 { body(0, 0, count) }
         return
     }
     // The chunks write disjoint ranges; callers guarantee that, so the non-Sendable body
@@ -17,6 +23,6 @@ func parallelRanges(_ count: Int, threads: Int, minPerChunk: Int = 1, _ body: (I
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
         let lo = count * c / chunks
         let hi = count * (c + 1) / chunks
-        if hi > lo { body(lo, hi) }
+        if hi > lo { body(c, lo, hi) }
     }
 }

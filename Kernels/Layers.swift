@@ -1,0 +1,446 @@
+// Shared by every kernel variant (see Package.swift): the transformer's non-GEMM layers.
+// Each layer is a forward/backward pair; the shapes are in the comment line above each.
+// All tensors are row-major Float buffers; `rows` = B·T positions. Backward functions
+// *accumulate* into parameter gradients and say whether they overwrite or accumulate input
+// gradients.
+
+import Foundation
+
+public enum Ops {
+    // MARK: embeddings
+
+    /// out[r, :] = wte[tokens[r], :] + wpe[r % t, :]        out [B·T, C], tokens [B·T]
+    public static func encoderForward(
+        out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>,
+        wte: UnsafePointer<Float>, wpe: UnsafePointer<Float>, rows: Int, t: Int, c: Int
+    ) {
+        for r in 0..<rows {
+            let o = out + r &* c
+            let e = wte + Int(tokens[r]) &* c
+            let p = wpe + (r % t) &* c
+            for i in 0..<c { o[i] = e[i] + p[i] }
+        }
+    }
+
+    /// dwte[tokens[r]] += dout[r]; dwpe[r % t] += dout[r]   (accumulates)
+    public static func encoderBackward(
+        dwte: UnsafeMutablePointer<Float>, dwpe: UnsafeMutablePointer<Float>,
+        dout: UnsafePointer<Float>, tokens: UnsafePointer<Int32>, rows: Int, t: Int, c: Int
+    ) {
+        for r in 0..<rows {
+            let d = dout + r &* c
+            axpy(1, d, dwte + Int(tokens[r]) &* c, c)
+            axpy(1, d, dwpe + (r % t) &* c, c)
+        }
+    }
+
+    // MARK: layer norm
+
+    /// out = (x - mean) · rstd · weight + bias per row; saves mean and rstd.   x, out [rows, C]
+    public static func layerNormForward(
+        out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+        inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        rows: Int, c: Int, threads: Int
+    ) {
+        let w = Vec.scalarCount
+        parallelRanges(rows, threads: threads, minPerChunk: 256) { lo, hi in
+            for r in lo..<hi {
+                let x = inp + r &* c
+                let o = out + r &* c
+                let m = vsum(x, c) / Float(c)
+                var acc = Vec(repeating: 0)
+                let vm = Vec(repeating: m)
+                var i = 0
+                while i &+ w <= c {
+                    let d = vload(x + i) - vm
+                    acc = vfma(acc, d, d)
+                    i &+= w
+                }
+                var v = acc.sum()
+                while i < c { let d = x[i] - m; v += d * d; i &+= 1 }
+                let rs = 1 / (v / Float(c) + 1e-5).squareRoot()
+                let vr = Vec(repeating: rs)
+                i = 0
+                while i &+ w <= c {
+                    let n = (vload(x + i) - vm) * vr
+                    vstore(vfma(vload(bias + i), n, vload(weight + i)), o + i)
+                    i &+= w
+                }
+                while i < c { o[i] = (x[i] - m) * rs * weight[i] + bias[i]; i &+= 1 }
+                mean[r] = m
+                rstd[r] = rs
+            }
+        }
+    }
+
+    /// Backward of `layerNormForward`: dinp += ...; dweight += Σ_r norm·dout; dbias += Σ_r dout.
+    public static func layerNormBackward(
+        dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+        dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int, threads: Int
+    ) {
+        let w = Vec.scalarCount
+        parallelRanges(rows, threads: threads, minPerChunk: 256) { lo, hi in
+            for r in lo..<hi {
+                let x = inp + r &* c, d = dout + r &* c, dx = dinp + r &* c
+                let vm = Vec(repeating: mean[r]), vr = Vec(repeating: rstd[r])
+                var sa = Vec(repeating: 0), sb = Vec(repeating: 0)
+                var i = 0
+                while i &+ w <= c {
+                    let n = (vload(x + i) - vm) * vr
+                    let dn = vload(weight + i) * vload(d + i)
+                    sa += dn
+                    sb = vfma(sb, dn, n)
+                    i &+= w
+                }
+                var dnMean = sa.sum(), dnNormMean = sb.sum()
+                while i < c {
+                    let n = (x[i] - mean[r]) * rstd[r]
+                    let dn = weight[i] * d[i]
+                    dnMean += dn; dnNormMean += dn * n
+                    i &+= 1
+                }
+                dnMean /= Float(c); dnNormMean /= Float(c)
+                let va = Vec(repeating: dnMean), vb = Vec(repeating: dnNormMean)
+                i = 0
+                while i &+ w <= c {
+                    let n = (vload(x + i) - vm) * vr
+                    let dn = vload(weight + i) * vload(d + i)
+                    vstore(vload(dx + i) + (dn - va - n * vb) * vr, dx + i)
+                    i &+= w
+                }
+                while i < c {
+                    let n = (x[i] - mean[r]) * rstd[r]
+                    dx[i] += (weight[i] * d[i] - dnMean - n * dnNormMean) * rstd[r]
+                    i &+= 1
+                }
+            }
+        }
+        // Parameter gradients: each thread owns a range of columns, so no reduction is needed.
+        parallelRanges(c, threads: rows * c >= 1 << 16 ? threads : 1, minPerChunk: w) { lo, hi in
+            for r in 0..<rows {
+                let x = inp + r &* c, d = dout + r &* c
+                let m = mean[r], rs = rstd[r]
+                for i in lo..<hi {
+                    dweight[i] += (x[i] - m) * rs * d[i]
+                    dbias[i] += d[i]
+                }
+            }
+        }
+    }
+
+    // MARK: bias, residual
+
+    /// out[r, :] += bias     out [rows, n]
+    public static func addBias(out: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, n: Int) {
+        for r in 0..<rows { axpy(1, bias, out + r &* n, n) }
+    }
+
+    /// dbias += Σ_r dout[r, :]     (accumulates)
+    public static func biasBackward(dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows: Int, n: Int) {
+        for r in 0..<rows { axpy(1, dout + r &* n, dbias, n) }
+    }
+
+    /// out = a + b    (n floats; out may alias a or b)
+    public static func add(out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) {
+        let w = Vec.scalarCount
+        var i = 0
+        while i &+ w <= n { vstore(vload(a + i) + vload(b + i), out + i); i &+= w }
+        while i < n { out[i] = a[i] + b[i]; i &+= 1 }
+    }
+
+    // MARK: GELU (tanh approximation)
+
+    /// out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))     n floats
+    public static func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int, threads: Int) {
+        let w = Vec.scalarCount
+        parallelRanges(n / w, threads: threads, minPerChunk: 4096) { lo, hi in
+            for j in lo..<hi {
+                let x = vload(inp + j &* w)
+                let u = Vec(repeating: geluK) * vfma(x, Vec(repeating: 0.044715) * x * x, x)
+                vstore(0.5 * x * (1 + vtanh(u)), out + j &* w)
+            }
+        }
+        for i in (n / w) &* w ..< n {
+            let x = inp[i]
+            out[i] = 0.5 * x * (1 + tanhf(geluK * (x + 0.044715 * x * x * x)))
+        }
+    }
+
+    /// dinp = dout · gelu'(x)     (overwrites dinp; dinp may alias dout)
+    public static func geluBackward(
+        dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, n: Int, threads: Int
+    ) {
+        let w = Vec.scalarCount
+        parallelRanges(n / w, threads: threads, minPerChunk: 4096) { lo, hi in
+            for j in lo..<hi {
+                let x = vload(inp + j &* w)
+                let x2 = x * x
+                let u = Vec(repeating: geluK) * vfma(x, Vec(repeating: 0.044715) * x2, x)
+                let th = vtanh(u)
+                let du = Vec(repeating: geluK) * vfma(Vec(repeating: 1), Vec(repeating: 3 * 0.044715), x2)
+                let g = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du
+                vstore(g * vload(dout + j &* w), dinp + j &* w)
+            }
+        }
+        for i in (n / w) &* w ..< n {
+            let x = inp[i]
+            let th = tanhf(geluK * (x + 0.044715 * x * x * x))
+            let g = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * geluK * (1 + 3 * 0.044715 * x * x)
+            dinp[i] = g * dout[i]
+        }
+    }
+
+    static let geluK: Float = 0.797_884_560_802_865_4   // √(2/π)
+
+    // MARK: causal self-attention
+
+    /// qkv [B·T, 3C] (q | k | v, head h at columns h·hs..<(h+1)·hs of each) → out [B·T, C];
+    /// saves the attention probabilities probs [B, H, T, T] (zero above the diagonal).
+    public static func attentionForward(
+        out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
+        b: Int, t: Int, c: Int, h: Int, threads: Int
+    ) {
+        let hs = c / h
+        let c3 = 3 &* c
+        let scale = 1 / Float(hs).squareRoot()
+        parallelRanges(b &* h, threads: threads, minPerChunk: 2) { lo, hi in
+            for bh in lo..<hi {
+                let bi = bh / h, hi_ = bh % h
+                let base = qkv + bi &* t &* c3
+                for ti in 0..<t {
+                    let q = base + ti &* c3 + hi_ &* hs
+                    let prow = probs + (bh &* t + ti) &* t
+                    var m = -Float.infinity
+                    for s in 0...ti {
+                        let k = base + s &* c3 + c + hi_ &* hs
+                        let a = dot(q, k, hs) * scale
+                        prow[s] = a
+                        if a > m { m = a }
+                    }
+                    let sum = expShifted(prow, prow, ti &+ 1, m)
+                    let inv = 1 / sum
+                    for s in 0...ti { prow[s] *= inv }
+                    for s in (ti &+ 1)..<t { prow[s] = 0 }
+                    let o = out + (bi &* t + ti) &* c + hi_ &* hs
+                    for i in 0..<hs { o[i] = 0 }
+                    for s in 0...ti {
+                        axpy(prow[s], base + s &* c3 + 2 &* c + hi_ &* hs, o, hs)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Backward of `attentionForward`: dqkv [B·T, 3C] is overwritten. `scratch` holds B·H·T floats.
+    public static func attentionBackward(
+        dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+        qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, b: Int, t: Int, c: Int, h: Int, threads: Int
+    ) {
+        let hs = c / h
+        let c3 = 3 &* c
+        let scale = 1 / Float(hs).squareRoot()
+        parallelRanges(b &* h, threads: threads, minPerChunk: 2) { lo, hi in
+            for bh in lo..<hi {
+                let bi = bh / h, hi_ = bh % h
+                let base = qkv + bi &* t &* c3
+                let dbase = dqkv + bi &* t &* c3
+                let dp = scratch + bh &* t
+                for ti in 0..<t {
+                    let z = dbase + ti &* c3 + hi_ &* hs
+                    for i in 0..<hs { z[i] = 0; z[c &+ i] = 0; z[2 &* c &+ i] = 0 }
+                }
+                for ti in 0..<t {
+                    let prow = probs + (bh &* t + ti) &* t
+                    let dy = dout + (bi &* t + ti) &* c + hi_ &* hs
+                    var pdp: Float = 0
+                    for s in 0...ti {
+                        let v = base + s &* c3 + 2 &* c + hi_ &* hs
+                        let d = dot(dy, v, hs)
+                        dp[s] = d
+                        pdp += prow[s] * d
+                        axpy(prow[s], dy, dbase + s &* c3 + 2 &* c + hi_ &* hs, hs)   // dv_s
+                    }
+                    let q = base + ti &* c3 + hi_ &* hs
+                    let dq = dbase + ti &* c3 + hi_ &* hs
+                    for s in 0...ti {
+                        let g = prow[s] * (dp[s] - pdp) * scale
+                        let k = base + s &* c3 + c + hi_ &* hs
+                        axpy(g, k, dq, hs)                                       // dq_t
+                        axpy(g, q, dbase + s &* c3 + c + hi_ &* hs, hs)           // dk_s
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: output head: softmax statistics and gradients
+
+    /// Per row r of logits [rows, V] with target y_r (rows with y_r < 0 are skipped, outputs 0):
+    /// lse_r = log Σ_j e^{z_j}; targetLogp_r = z_{y_r} − lse_r. With `refLogp` [rows, V] (a
+    /// reference model's log-softmax) also kl_r = Σ_j p_j (log p_j − ref_j); with `entropy`,
+    /// h_r = −Σ_j p_j log p_j. `scratch` holds threads·V floats.
+    public static func softmaxStats(
+        logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, v: Int,
+        lse: UnsafeMutablePointer<Float>, targetLogp: UnsafeMutablePointer<Float>,
+        refLogp: UnsafePointer<Float>?, kl: UnsafeMutablePointer<Float>?, entropy: UnsafeMutablePointer<Float>?,
+        scratch: UnsafeMutablePointer<Float>, threads: Int
+    ) {
+        parallelChunks(rows, threads: threads, minPerChunk: 64) { chunk, lo, hi in
+            let p = scratch + chunk &* v   // one row of scratch per chunk
+            for r in lo..<hi {
+                let y = Int(targets[r])
+                if y < 0 {
+                    lse[r] = 0; targetLogp[r] = 0
+                    kl?[r] = 0; entropy?[r] = 0
+                    continue
+                }
+                let z = logits + r &* v
+                let m = maxOf(z, v)
+                let s = expShifted(z, p, v, m)
+                let l = m + logf(s)
+                lse[r] = l
+                targetLogp[r] = z[y] - l
+                if kl != nil || entropy != nil {
+                    let inv = 1 / s
+                    var klAcc: Float = 0, hAcc: Float = 0
+                    for j in 0..<v {
+                        let pj = p[j] * inv
+                        let lp = z[j] - l
+                        hAcc -= pj * lp
+                        if let refLogp { klAcc += pj * (lp - refLogp[r &* v &+ j]) }
+                    }
+                    kl?[r] = klAcc
+                    entropy?[r] = hAcc
+                }
+            }
+        }
+    }
+
+    /// Overwrites logits [rows, V] with dLoss/dlogits, given per-row coefficients:
+    /// a_r = dLoss/d(targetLogp_r), k_r = dLoss/d(kl_r), e_r = dLoss/d(h_r), and the forward
+    /// statistics from `softmaxStats`. Rows with y_r < 0 get zero gradient.
+    ///   g_j = a_r (1[j = y] − p_j) + k_r p_j (log p_j − ref_j − kl_r) − e_r p_j (log p_j + h_r)
+    public static func softmaxBackward(
+        logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>, rows: Int, v: Int,
+        lse: UnsafePointer<Float>, targetCoef: UnsafePointer<Float>,
+        refLogp: UnsafePointer<Float>?, kl: UnsafePointer<Float>?, klCoef: UnsafePointer<Float>?,
+        entropy: UnsafePointer<Float>?, entropyCoef: UnsafePointer<Float>?, threads: Int
+    ) {
+        let w = Vec.scalarCount
+        parallelRanges(rows, threads: threads, minPerChunk: 64) { lo, hi in
+            for r in lo..<hi {
+                let z = logits + r &* v
+                let y = Int(targets[r])
+                if y < 0 {
+                    for j in 0..<v { z[j] = 0 }
+                    continue
+                }
+                let a = targetCoef[r]
+                let l = lse[r]
+                let useKL = refLogp != nil && klCoef != nil && kl != nil && klCoef![r] != 0
+                let useH = entropy != nil && entropyCoef != nil && entropyCoef![r] != 0
+                if !useKL && !useH {
+                    // g_j = -a p_j, then + a at the target.
+                    let na = Vec(repeating: -a), vl = Vec(repeating: l)
+                    var j = 0
+                    while j &+ w <= v { vstore(na * vexp(vload(z + j) - vl), z + j); j &+= w }
+                    while j < v { z[j] = -a * expf(z[j] - l); j &+= 1 }
+                } else {
+                    let k = useKL ? klCoef![r] : 0
+                    let klr = useKL ? kl![r] : 0
+                    let e = useH ? entropyCoef![r] : 0
+                    let hr = useH ? entropy![r] : 0
+                    let ref = useKL ? refLogp! + r &* v : nil
+                    for j in 0..<v {
+                        let lp = z[j] - l
+                        let pj = expf(lp)
+                        var g = -a * pj
+                        if let ref { g += k * pj * (lp - ref[j] - klr) }
+                        if useH { g -= e * pj * (lp + hr) }
+                        z[j] = g
+                    }
+                }
+                z[y] += a
+            }
+        }
+    }
+
+    /// Replaces each row of logits [rows, V] by its log-softmax. `scratch` holds threads·V floats.
+    public static func logSoftmaxRows(logits: UnsafeMutablePointer<Float>, rows: Int, v: Int,
+                                      scratch: UnsafeMutablePointer<Float>, threads: Int) {
+        parallelChunks(rows, threads: threads, minPerChunk: 64) { chunk, lo, hi in
+            let p = scratch + chunk &* v
+            for r in lo..<hi {
+                let z = logits + r &* v
+                let m = maxOf(z, v)
+                let l = m + logf(expShifted(z, p, v, m))
+                for j in 0..<v { z[j] -= l }
+            }
+        }
+    }
+
+    // MARK: optimizer helpers
+
+    /// Σ x[i]² (accumulated in Double across vector partial sums).
+    public static func sumOfSquares(_ x: UnsafePointer<Float>, n: Int) -> Double {
+        let w = Vec.scalarCount
+        var total: Double = 0
+        var i = 0
+        while i < n {
+            let end = min(n, i &+ 4096)
+            var acc = Vec(repeating: 0)
+            while i &+ w <= end { let v = vload(x + i); acc = vfma(acc, v, v); i &+= w }
+            var s = Double(acc.sum())
+            while i < end { s += Double(x[i] * x[i]); i &+= 1 }
+            total += s
+        }
+        return total
+    }
+
+    /// One AdamW update of n parameters (decoupled weight decay):
+    /// g = grad·gradScale; m = β1 m + (1−β1) g; v = β2 v + (1−β2) g²;
+    /// p −= lr (m/bc1 / (√(v/bc2) + ε) + wd·p), with bc1 = 1−β1^t, bc2 = 1−β2^t.
+    public static func adamw(
+        param: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,
+        m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, n: Int,
+        lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float,
+        gradScale: Float, bc1: Float, bc2: Float, threads: Int
+    ) {
+        let w = Vec.scalarCount
+        let vb1 = Vec(repeating: beta1), vb2 = Vec(repeating: beta2)
+        let va1 = Vec(repeating: 1 - beta1), va2 = Vec(repeating: 1 - beta2)
+        let vgs = Vec(repeating: gradScale), vlr = Vec(repeating: lr), vwd = Vec(repeating: weightDecay)
+        let vib1 = Vec(repeating: 1 / bc1), vib2 = Vec(repeating: 1 / bc2), veps = Vec(repeating: eps)
+        parallelRanges(n / w, threads: threads, minPerChunk: 8192) { lo, hi in
+            for j in lo..<hi {
+                let o = j &* w
+                let g = vload(grad + o) * vgs
+                let mm = vfma(vb1 * vload(m + o), va1, g)
+                let vv = vfma(vb2 * vload(v + o), va2 * g, g)
+                vstore(mm, m + o); vstore(vv, v + o)
+                let p = vload(param + o)
+                let upd = (mm * vib1) / ((vv * vib2).squareRoot() + veps) + vwd * p
+                vstore(p - vlr * upd, param + o)
+            }
+        }
+        for i in (n / w) &* w ..< n {
+            let g = grad[i] * gradScale
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g
+            param[i] -= lr * ((m[i] / bc1) / ((v[i] / bc2).squareRoot() + eps) + weightDecay * param[i])
+        }
+    }
+}
+
+/// Σ x[i] over n floats.
+@inline(__always)
+func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    let w = Vec.scalarCount
+    var acc = Vec(repeating: 0)
+    var i = 0
+    while i &+ w <= n { acc += vload(x + i); i &+= w }
+    var s = acc.sum()
+    while i < n { s += x[i]; i &+= 1 }
+    return s
+}
