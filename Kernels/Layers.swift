@@ -444,3 +444,39 @@ func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     while i < n { s += x[i]; i &+= 1 }
     return s
 }
+
+extension Ops {
+    /// One decoding step of causal self-attention with a KV cache, for `rows` sequences each at
+    /// its own position `pos[r]`: stores the new k, v (from qkv [rows, 3C]) into the caches
+    /// kCache, vCache [rows, ctx, C] at pos[r], then out[r] = attention of q over 0...pos[r].
+    /// `scratch` holds ctx floats.
+    public static func attentionDecode(
+        out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
+        kCache: UnsafeMutablePointer<Float>, vCache: UnsafeMutablePointer<Float>,
+        positions: UnsafePointer<Int32>, rows: Int, ctx: Int, c: Int, h: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let hs = c / h
+        let scale = 1 / Float(hs).squareRoot()
+        for r in 0..<rows {
+            let pos = Int(positions[r])
+            let q = qkv + r &* 3 &* c
+            let kc = kCache + r &* ctx &* c, vc = vCache + r &* ctx &* c
+            (kc + pos &* c).update(from: q + c, count: c)
+            (vc + pos &* c).update(from: q + 2 &* c, count: c)
+            for head in 0..<h {
+                let qh = q + head &* hs
+                var m = -Float.infinity
+                for s in 0...pos {
+                    let a = dot(qh, kc + s &* c + head &* hs, hs) * scale
+                    scratch[s] = a
+                    if a > m { m = a }
+                }
+                let inv = 1 / expShifted(scratch, scratch, pos &+ 1, m)
+                let o = out + r &* c + head &* hs
+                for i in 0..<hs { o[i] = 0 }
+                for s in 0...pos { axpy(scratch[s] * inv, vc + s &* c + head &* hs, o, hs) }
+            }
+        }
+    }
+}

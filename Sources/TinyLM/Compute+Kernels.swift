@@ -56,6 +56,11 @@ public protocol KernelOps {
         entropy: UnsafePointer<Float>?, entropyCoef: UnsafePointer<Float>?, threads: Int)
     static func logSoftmaxRows(
         logits: UnsafeMutablePointer<Float>, rows: Int, v: Int, scratch: UnsafeMutablePointer<Float>, threads: Int)
+    static func attentionDecode(
+        out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
+        kCache: UnsafeMutablePointer<Float>, vCache: UnsafeMutablePointer<Float>,
+        positions: UnsafePointer<Int32>, rows: Int, ctx: Int, c: Int, h: Int,
+        scratch: UnsafeMutablePointer<Float>)
     static func sumOfSquares(_ x: UnsafePointer<Float>, n: Int) -> Double
     static func adamw(
         param: UnsafeMutablePointer<Float>, grad: UnsafePointer<Float>,

@@ -1,0 +1,35 @@
+/// Turns texts into the token sequences the model trains on and scores, in one place, so the
+/// policy, the FT model (P^R) and the f0 generator always see the same tokenization and the
+/// same truncation (METHOD.md §2: log-probabilities must be comparable).
+public struct TextCodec: Sendable, Equatable {
+    public let tokenizer: BPETokenizer
+    public let contextLength: Int
+
+    public init(tokenizer: BPETokenizer, contextLength: Int) {
+        self.tokenizer = tokenizer
+        self.contextLength = contextLength
+    }
+
+    /// BOS, the text's tokens, EOS: at most contextLength + 1 tokens. A longer text is cut and
+    /// then has no EOS (its probability is that of the prefix).
+    public func sequence(for text: String) -> [Int32] {
+        var s: [Int32] = [BPETokenizer.bos]
+        s.append(contentsOf: tokenizer.encode(text))
+        s.append(BPETokenizer.eos)
+        if s.count > contextLength + 1 { s.removeLast(s.count - (contextLength + 1)) }
+        return s
+    }
+
+    /// BOS and the prefix's tokens, cut to leave room for at least one generated token.
+    public func prompt(for prefix: String) -> [Int32] {
+        var s: [Int32] = [BPETokenizer.bos]
+        s.append(contentsOf: tokenizer.encode(prefix))
+        if s.count > contextLength { s.removeLast(s.count - contextLength) }
+        return s
+    }
+
+    /// The text of tokens, without specials.
+    public func text(_ tokens: some Sequence<Int32>) -> String {
+        tokenizer.decode(Array(tokens))
+    }
+}

@@ -1,0 +1,170 @@
+import CPOSupport
+import Foundation
+import Testing
+@testable import TinyLM
+
+@Suite("AdamW and end-to-end training")
+struct TrainingTests {
+    @Test func scheduleWarmsUpThenDecays() {
+        let c = AdamWConfig(learningRate: 1e-2, warmupSteps: 10, totalSteps: 110, minLRFraction: 0.1)
+        #expect(abs(c.learningRate(at: 0) - 1e-3) < 1e-9)
+        #expect(abs(c.learningRate(at: 9) - 1e-2) < 1e-9)
+        #expect(abs(c.learningRate(at: 10) - 1e-2) < 1e-9)
+        #expect(abs(c.learningRate(at: 60) - 0.55e-2) < 1e-6)   // halfway down the cosine
+        #expect(abs(c.learningRate(at: 110) - 1e-3) < 1e-9)
+        #expect(abs(c.learningRate(at: 500) - 1e-3) < 1e-9)
+        #expect(AdamWConfig(learningRate: 0.5).learningRate(at: 1000) == 0.5)
+    }
+
+    @Test func clippingEqualsPrescaledGradients() {
+        let cfg = ModelConfig(vocabSize: 260, contextLength: 4, dModel: 8, heads: 2, layers: 1)
+        let a = try! Transformer(config: cfg, seed: 1), b = try! Transformer(config: cfg, seed: 1)
+        let g = randomFloats(a.parameterCount, seed: 2)
+        let norm = g.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        for i in 0..<g.count { a.grads[i] = g[i]; b.grads[i] = Float(Double(g[i]) * 0.5 / norm) }
+        let ra = AdamW(config: AdamWConfig(gradClip: 0.5), parameterCount: a.parameterCount).update(a)
+        let rb = AdamW(config: AdamWConfig(gradClip: 0), parameterCount: b.parameterCount).update(b)
+        #expect(ra.clipped && !rb.clipped)
+        #expect(abs(ra.gradNorm - norm) < 1e-3 * norm)
+        for i in 0..<a.parameterCount { #expect(abs(a.params[i] - b.params[i]) < 1e-6) }
+    }
+
+    @Test func nonFiniteGradientSkipsTheStep() {
+        let cfg = ModelConfig(vocabSize: 260, contextLength: 4, dModel: 8, heads: 2, layers: 1)
+        let m = try! Transformer(config: cfg, seed: 1)
+        let before = m.params.array
+        m.grads[17] = .nan
+        let opt = AdamW(config: AdamWConfig(), parameterCount: m.parameterCount)
+        let r = opt.update(m)
+        #expect(r.skipped)
+        #expect(m.params.array == before)
+        #expect(opt.step == 0)
+    }
+
+    @Test func weightDecayOnlyTouchesMatrices() {
+        let cfg = ModelConfig(vocabSize: 260, contextLength: 4, dModel: 8, heads: 2, layers: 1)
+        let m = try! Transformer(config: cfg, seed: 1)
+        for i in 0..<m.parameterCount { m.params[i] = 1 }
+        m.zeroGrad()
+        AdamW(config: AdamWConfig(learningRate: 0.1, weightDecay: 0.5), parameterCount: m.parameterCount).update(m)
+        for (name, range) in m.layout.tensors {
+            let decayed = !(name.hasSuffix(".b") || name.contains("ln"))
+            for i in range { #expect(m.params[i] == (decayed ? 0.95 : 1), "\(name)") }
+        }
+    }
+
+    /// A small model trained on a toy corpus memorizes it: its loss goes near zero and,
+    /// prompted with the first tokens of each line, it regenerates the rest of that line.
+    @Test func memorizesAToyCorpus() throws {
+        let lines = [
+            "the library opens at nine on saturdays.",
+            "a small model can learn a few lines by heart.",
+            "causal effects hide behind correlations.",
+            "every seed gives the same run, twice.",
+            "readers who saw the long version gave more.",
+            "zebras do not vote in village elections!",
+        ]
+        let tokenizer = try BPETokenizer.train(corpus: lines, vocabSize: 300)
+        let codec = TextCodec(tokenizer: tokenizer, contextLength: 48)
+        let seqs = lines.map { codec.sequence(for: $0) }
+        let cfg = ModelConfig(vocabSize: 300, contextLength: 48, dModel: 32, heads: 2, layers: 2)
+        let model = try Transformer(config: cfg, seed: 7, compute: Compute(threads: 2))
+        let opt = AdamW(config: AdamWConfig(learningRate: 1e-2, weightDecay: 0, warmupSteps: 10, totalSteps: 250),
+                        parameterCount: model.parameterCount)
+        let first = model.nextTokenLoss(seqs)
+        var loss = first
+        for _ in 0..<250 {
+            model.zeroGrad()
+            loss = model.nextTokenLoss(seqs, backward: true)
+            opt.update(model)
+        }
+        loss = model.nextTokenLoss(seqs)
+        // The first token of a line cannot be predicted (six equally likely lines): the best
+        // possible mean loss is 6·log 6 over the corpus's token count.
+        let floor = 6 * log(6.0) / Double(seqs.reduce(0) { $0 + $1.count - 1 })
+        #expect(first > 4)
+        #expect(loss < floor + 0.02, "final loss \(loss), floor \(floor)")
+        let prompts = seqs.map { Array($0.prefix(4)) }
+        let samples = model.sample(prompts: prompts, options: SamplingOptions(temperature: 0, maxNewTokens: 48), seed: 1)
+        for (line, s) in zip(lines, samples) {
+            #expect(s.finished)
+            #expect(codec.text(s.sequence) == line)
+        }
+        // From BOS alone, greedy decoding writes one of the lines.
+        let free = model.sample(prompts: [[BPETokenizer.bos]], options: SamplingOptions(temperature: 0, maxNewTokens: 48), seed: 1)[0]
+        #expect(lines.contains(codec.text(free.sequence)))
+    }
+}
+
+@Suite("weight files")
+struct WeightFileTests {
+    func fixture() throws -> (Transformer, BPETokenizer) {
+        let tok = try BPETokenizer.train(corpus: ["abc abd abe", "hello world", "abc hello"], vocabSize: 270)
+        let model = try Transformer(config: ModelConfig(vocabSize: 270, contextLength: 8, dModel: 8, heads: 2, layers: 1, tiedHead: false), seed: 3)
+        return (model, tok)
+    }
+
+    func tempPath(_ name: String) -> String {
+        let dir = NSTemporaryDirectory() + "cpo-tui-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir + "/" + name
+    }
+
+    @Test func roundTrip() throws {
+        let (model, tok) = try fixture()
+        let path = tempPath("model.cpow")
+        try WeightFile.save(model: model, tokenizer: tok, metadata: ["method": "FT", "epoch": "3"], to: path)
+        let loaded = try WeightFile.load(path: path)
+        #expect(loaded.config == model.config)
+        #expect(loaded.tokenizer == tok)
+        #expect(loaded.metadata == ["method": "FT", "epoch": "3"])
+        #expect(loaded.parameters.array == model.params.array)
+        let again = try Transformer(config: loaded.config, parameters: loaded.parameters)
+        let seqs: [[Int32]] = [[256, 97, 98, 257], [256, 104, 257]]
+        #expect(again.forward(seqs).logProbs == model.forward(seqs).logProbs)
+        // No temporary files left behind by the atomic write.
+        let dir = (path as NSString).deletingLastPathComponent
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".tmp-") }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test func truncatedFilesAreRefused() throws {
+        let (model, tok) = try fixture()
+        let bytes = WeightFile.encode(model: model, tokenizer: tok)
+        var rng = SeededRandom(seed: 5)
+        var cuts = [0, 1, 7, 8, 11, 12, 15, 16, bytes.count - 4, bytes.count - 1]
+        for _ in 0..<40 { cuts.append(rng.int(below: bytes.count)) }
+        for cut in cuts {
+            #expect(throws: WeightFileError.self) { try WeightFile.decode(Array(bytes.prefix(cut))) }
+        }
+        do {
+            _ = try WeightFile.decode(Array(bytes.prefix(bytes.count / 2)))
+            Issue.record("a half file loaded")
+        } catch {
+            guard case .truncated = error else { Issue.record("expected .truncated, got \(error)"); return }
+            #expect(error.description.contains("truncated"))
+        }
+    }
+
+    @Test func corruptedFilesAreRefused() throws {
+        let (model, tok) = try fixture()
+        let bytes = WeightFile.encode(model: model, tokenizer: tok)
+        var rng = SeededRandom(seed: 6)
+        for _ in 0..<60 {
+            var b = bytes
+            let i = rng.int(below: b.count)
+            b[i] ^= UInt8(1 + rng.int(below: 255))
+            #expect(throws: WeightFileError.self) { try WeightFile.decode(b) }
+        }
+        var flipped = bytes
+        flipped[bytes.count / 2] ^= 0x10
+        #expect {
+            try WeightFile.decode(flipped)
+        } throws: { error in
+            guard let e = error as? WeightFileError, case .checksumMismatch = e else { return false }
+            return e.description.contains("corrupted")
+        }
+        #expect(throws: WeightFileError.notAWeightFile(path: "<memory>")) { try WeightFile.decode(Array("hello world, not weights".utf8)) }
+        #expect(throws: WeightFileError.self) { try WeightFile.load(path: "/nonexistent/model.cpow") }
+    }
+}
