@@ -195,83 +195,112 @@ public enum Ops {
 
     // MARK: causal self-attention
 
+    /// Floats of scratch the attention kernels need for sequences of up to `t` positions.
+    public static func attentionScratchSize(t: Int, headSize hs: Int, threads: Int) -> Int {
+        let tp = (t + Vec.scalarCount - 1) / Vec.scalarCount * Vec.scalarCount
+        return threads * (4 * hs * tp + 3 * tp)
+    }
+
     /// qkv [B·T, 3C] (q | k | v, head h at columns h·hs..<(h+1)·hs of each) → out [B·T, C];
     /// saves the attention probabilities probs [B, H, T, T] (zero above the diagonal).
+    /// Scores are computed against a transposed copy of K, so the inner loops run along the
+    /// key positions in full vectors (no horizontal sums); `scratch` holds
+    /// `attentionScratchSize` floats.
     public static func attentionForward(
         out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
-        b: Int, t: Int, c: Int, h: Int, threads: Int
+        scratch: UnsafeMutablePointer<Float>, b: Int, t: Int, c: Int, h: Int, threads: Int
     ) {
-        let hs = c / h
-        let c3 = 3 &* c
+        let hs = c / h, c3 = 3 &* c, w = Vec.scalarCount
+        let tp = (t &+ w &- 1) / w &* w
         let scale = 1 / Float(hs).squareRoot()
-        parallelRanges(b &* h, threads: threads, minPerChunk: 2) { lo, hi in
+        let perThread = attentionScratchSize(t: t, headSize: hs, threads: 1)
+        parallelChunks(b &* h, threads: threads, minPerChunk: 2) { chunk, lo, hi in
+            let kt = scratch + chunk &* perThread          // [hs, tp]
+            let row = kt + hs &* tp                        // [tp]
             for bh in lo..<hi {
-                let bi = bh / h, hi_ = bh % h
+                let bi = bh / h, head = bh % h
                 let base = qkv + bi &* t &* c3
+                transposeHead(base + c + head &* hs, stride: c3, rows: t, hs: hs, into: kt, tp: tp)
                 for ti in 0..<t {
-                    let q = base + ti &* c3 + hi_ &* hs
+                    let q = base + ti &* c3 + head &* hs
+                    let len = (ti &+ w) / w &* w            // ti+1 rounded up to whole vectors
+                    vecMatT(q, scale, kt, ld: tp, k: hs, row, len)
+                    let m = maxOf(row, ti &+ 1)
+                    let inv = 1 / expShifted(row, row, ti &+ 1, m)
                     let prow = probs + (bh &* t + ti) &* t
-                    var m = -Float.infinity
-                    for s in 0...ti {
-                        let k = base + s &* c3 + c + hi_ &* hs
-                        let a = dot(q, k, hs) * scale
-                        prow[s] = a
-                        if a > m { m = a }
-                    }
-                    let sum = expShifted(prow, prow, ti &+ 1, m)
-                    let inv = 1 / sum
-                    for s in 0...ti { prow[s] *= inv }
+                    for s in 0...ti { prow[s] = row[s] * inv }
                     for s in (ti &+ 1)..<t { prow[s] = 0 }
-                    let o = out + (bi &* t + ti) &* c + hi_ &* hs
-                    for i in 0..<hs { o[i] = 0 }
-                    for s in 0...ti {
-                        axpy(prow[s], base + s &* c3 + 2 &* c + hi_ &* hs, o, hs)
+                    combineRows(prow, base + 2 &* c + head &* hs, stride: c3, count: ti &+ 1, n: hs,
+                                out + (bi &* t + ti) &* c + head &* hs)
+                }
+            }
+        }
+    }
+
+    /// Backward of `attentionForward`: dqkv [B·T, 3C] is overwritten; `scratch` holds
+    /// `attentionScratchSize` floats.
+    public static func attentionBackward(
+        dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+        qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, b: Int, t: Int, c: Int, h: Int, threads: Int
+    ) {
+        let hs = c / h, c3 = 3 &* c, w = Vec.scalarCount
+        let tp = (t &+ w &- 1) / w &* w
+        let scale = 1 / Float(hs).squareRoot()
+        let perThread = attentionScratchSize(t: t, headSize: hs, threads: 1)
+        parallelChunks(b &* h, threads: threads, minPerChunk: 2) { chunk, lo, hi in
+            let kt = scratch + chunk &* perThread          // Kᵀ  [hs, tp]
+            let vt = kt + hs &* tp                         // Vᵀ  [hs, tp]
+            let dkt = vt + hs &* tp                        // dKᵀ [hs, tp]
+            let dvt = dkt + hs &* tp                       // dVᵀ [hs, tp]
+            let prow = dvt + hs &* tp                      // probabilities, zero-padded [tp]
+            let dp = prow + tp, ds = dp + tp               // [tp] each
+            for bh in lo..<hi {
+                let bi = bh / h, head = bh % h
+                let base = qkv + bi &* t &* c3
+                let dbase = dqkv + bi &* t &* c3
+                transposeHead(base + c + head &* hs, stride: c3, rows: t, hs: hs, into: kt, tp: tp)
+                transposeHead(base + 2 &* c + head &* hs, stride: c3, rows: t, hs: hs, into: vt, tp: tp)
+                dkt.update(repeating: 0, count: 2 &* hs &* tp)   // dKᵀ and dVᵀ
+                for ti in 0..<t {
+                    let len = (ti &+ w) / w &* w
+                    let src = probs + (bh &* t + ti) &* t
+                    for s in 0...ti { prow[s] = src[s] }
+                    for s in (ti &+ 1)..<len { prow[s] = 0 }
+                    let dy = dout + (bi &* t + ti) &* c + head &* hs
+                    // dp_s = dy · v_s ; dVᵀ[i, s] += dy_i p_s
+                    vecMatT(dy, 1, vt, ld: tp, k: hs, dp, len)
+                    for i in 0..<hs { axpyVectors(dy[i], prow, dvt + i &* tp, len) }
+                    var pdp: Float = 0
+                    for s in 0...ti { pdp += prow[s] * dp[s] }
+                    for s in 0..<len { ds[s] = prow[s] * (dp[s] - pdp) * scale }
+                    // dq_t = Σ_s ds_s k_s ; dKᵀ[i, s] += q_t,i ds_s
+                    let q = base + ti &* c3 + head &* hs
+                    combineRows(ds, base + c + head &* hs, stride: c3, count: ti &+ 1, n: hs,
+                                dbase + ti &* c3 + head &* hs)
+                    for i in 0..<hs { axpyVectors(q[i], ds, dkt + i &* tp, len) }
+                }
+                for s in 0..<t {
+                    let dk = dbase + s &* c3 + c + head &* hs
+                    let dv = dbase + s &* c3 + 2 &* c + head &* hs
+                    for i in 0..<hs {
+                        dk[i] = dkt[i &* tp &+ s]
+                        dv[i] = dvt[i &* tp &+ s]
                     }
                 }
             }
         }
     }
 
-    /// Backward of `attentionForward`: dqkv [B·T, 3C] is overwritten. `scratch` holds B·H·T floats.
-    public static func attentionBackward(
-        dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-        qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, b: Int, t: Int, c: Int, h: Int, threads: Int
-    ) {
-        let hs = c / h
-        let c3 = 3 &* c
-        let scale = 1 / Float(hs).squareRoot()
-        parallelRanges(b &* h, threads: threads, minPerChunk: 2) { lo, hi in
-            for bh in lo..<hi {
-                let bi = bh / h, hi_ = bh % h
-                let base = qkv + bi &* t &* c3
-                let dbase = dqkv + bi &* t &* c3
-                let dp = scratch + bh &* t
-                for ti in 0..<t {
-                    let z = dbase + ti &* c3 + hi_ &* hs
-                    for i in 0..<hs { z[i] = 0; z[c &+ i] = 0; z[2 &* c &+ i] = 0 }
-                }
-                for ti in 0..<t {
-                    let prow = probs + (bh &* t + ti) &* t
-                    let dy = dout + (bi &* t + ti) &* c + hi_ &* hs
-                    var pdp: Float = 0
-                    for s in 0...ti {
-                        let v = base + s &* c3 + 2 &* c + hi_ &* hs
-                        let d = dot(dy, v, hs)
-                        dp[s] = d
-                        pdp += prow[s] * d
-                        axpy(prow[s], dy, dbase + s &* c3 + 2 &* c + hi_ &* hs, hs)   // dv_s
-                    }
-                    let q = base + ti &* c3 + hi_ &* hs
-                    let dq = dbase + ti &* c3 + hi_ &* hs
-                    for s in 0...ti {
-                        let g = prow[s] * (dp[s] - pdp) * scale
-                        let k = base + s &* c3 + c + hi_ &* hs
-                        axpy(g, k, dq, hs)                                       // dq_t
-                        axpy(g, q, dbase + s &* c3 + c + hi_ &* hs, hs)           // dk_s
-                    }
-                }
-            }
+    /// Copies one head's rows x[s, 0..<hs] (row stride `stride`) into xᵀ [hs, tp], zero-padding
+    /// columns t..<tp so whole-vector loops over positions read zeros there.
+    @inline(__always)
+    static func transposeHead(_ x: UnsafePointer<Float>, stride: Int, rows t: Int, hs: Int,
+                              into xt: UnsafeMutablePointer<Float>, tp: Int) {
+        for s in 0..<t {
+            let r = x + s &* stride
+            for i in 0..<hs { xt[i &* tp &+ s] = r[i] }
         }
+        if tp > t { for i in 0..<hs { for s in t..<tp { xt[i &* tp &+ s] = 0 } } }
     }
 
     // MARK: output head: softmax statistics and gradients

@@ -76,6 +76,78 @@ func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<F
     }
 }
 
+/// y[i] += alpha·x[i] for `n` a multiple of the vector width (no scalar tail).
+@inline(__always)
+func axpyVectors(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    let w = Vec.scalarCount
+    let va = Vec(repeating: alpha)
+    var i = 0
+    while i < n {
+        vstore(vfma(vload(y + i), va, vload(x + i)), y + i)
+        i &+= w
+    }
+}
+
+/// out[s] = alpha · Σ_i a[i] · mT[i·ld + s] for s in 0..<len (len a multiple of the vector
+/// width): a vector–matrix product along rows of a transposed matrix. Four accumulators per
+/// output vector keep the FMA chain short (an axpy loop into `out` would serialise on
+/// store-to-load forwarding, which was measured 4-5x slower).
+@inline(__always)
+func vecMatT(_ a: UnsafePointer<Float>, _ alpha: Float, _ mT: UnsafePointer<Float>, ld: Int, k: Int,
+             _ out: UnsafeMutablePointer<Float>, _ len: Int) {
+    let w = Vec.scalarCount
+    var s = 0
+    while s < len {
+        var a0 = Vec(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+        var i = 0
+        while i &+ 4 <= k {
+            a0 = vfma(a0, Vec(repeating: a[i]), vload(mT + (i &* ld &+ s)))
+            a1 = vfma(a1, Vec(repeating: a[i &+ 1]), vload(mT + ((i &+ 1) &* ld &+ s)))
+            a2 = vfma(a2, Vec(repeating: a[i &+ 2]), vload(mT + ((i &+ 2) &* ld &+ s)))
+            a3 = vfma(a3, Vec(repeating: a[i &+ 3]), vload(mT + ((i &+ 3) &* ld &+ s)))
+            i &+= 4
+        }
+        while i < k {
+            a0 = vfma(a0, Vec(repeating: a[i]), vload(mT + (i &* ld &+ s)))
+            i &+= 1
+        }
+        vstore(((a0 + a1) + (a2 + a3)) * Vec(repeating: alpha), out + s)
+        s &+= w
+    }
+}
+
+/// out[0..<n] = Σ_{s<count} coef[s] · rows[s·stride + 0..<n] (overwrites out): a weighted sum
+/// of rows, with four accumulators per output vector.
+@inline(__always)
+func combineRows(_ coef: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int,
+                 n: Int, _ out: UnsafeMutablePointer<Float>) {
+    let w = Vec.scalarCount
+    var j = 0
+    while j &+ w <= n {
+        var a0 = Vec(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+        var s = 0
+        while s &+ 4 <= count {
+            a0 = vfma(a0, Vec(repeating: coef[s]), vload(rows + (s &* stride &+ j)))
+            a1 = vfma(a1, Vec(repeating: coef[s &+ 1]), vload(rows + ((s &+ 1) &* stride &+ j)))
+            a2 = vfma(a2, Vec(repeating: coef[s &+ 2]), vload(rows + ((s &+ 2) &* stride &+ j)))
+            a3 = vfma(a3, Vec(repeating: coef[s &+ 3]), vload(rows + ((s &+ 3) &* stride &+ j)))
+            s &+= 4
+        }
+        while s < count {
+            a0 = vfma(a0, Vec(repeating: coef[s]), vload(rows + (s &* stride &+ j)))
+            s &+= 1
+        }
+        vstore((a0 + a1) + (a2 + a3), out + j)
+        j &+= w
+    }
+    while j < n {
+        var acc: Float = 0
+        for s in 0..<count { acc += coef[s] * rows[s &* stride &+ j] }
+        out[j] = acc
+        j &+= 1
+    }
+}
+
 /// Largest of `n` floats (n > 0).
 @inline(__always)
 func maxOf(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -112,14 +184,17 @@ func expShifted(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _
         i &+= w
     }
     var s = acc.sum()
-    while i < n {
-        // Scalar tail through the same polynomial, so every element agrees with the vector path.
+    if i < n {
+        // The tail (fewer than a vector) through one padded vector exp, so every element
+        // agrees with the vector path and the tail costs one exp, not one per element.
         var v = Vec(repeating: 0)
-        v[0] = x[i] - shift
-        let e = vexp(v)[0]
-        out[i] = e
-        s += e
-        i &+= 1
+        let rem = n &- i
+        for k in 0..<rem { v[k] = x[i &+ k] - shift }
+        let e = vexp(v)
+        for k in 0..<rem {
+            out[i &+ k] = e[k]
+            s += e[k]
+        }
     }
     return s
 }

@@ -44,7 +44,7 @@ final class Activations {
     }
 
     private func layout(rows n: Int, probs: Int, withReference: Bool, compute: Compute) {
-        let c = config.dModel, v = config.vocabSize, m = config.mlpWidth, h = config.heads
+        let c = config.dModel, v = config.vocabSize, m = config.mlpWidth
         var off = 0
         func take(_ count: Int) -> Int {
             let o = off
@@ -67,7 +67,8 @@ final class Activations {
         lse = take(n); targetLogp = take(n); kl = take(n); entropy = take(n)
         coefLogp = take(n); coefKL = take(n); coefEntropy = take(n)
         dres = take(n * c); dln = take(n * c); dqkv = take(n * 3 * c); datty = take(n * c); dfch = take(n * m)
-        attScratch = take(n * h)
+        attScratch = take(compute.ops.attentionScratchSize(t: config.contextLength, headSize: config.headSize,
+                                                             threads: compute.threads))
         softmaxScratch = take(compute.threads * v)
         let ws = [
             compute.gemmWorkspaceSize(m: n, n: 3 * c, k: c), compute.gemmWorkspaceSize(m: n, n: c, k: 3 * c),

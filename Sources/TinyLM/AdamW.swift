@@ -91,6 +91,12 @@ public final class AdamW: @unchecked Sendable {
         let scale: Float = clip ? Float(Double(config.gradClip) / norm) : 1
         step += 1
         let bc1 = 1 - powf(config.beta1, Float(step)), bc2 = 1 - powf(config.beta2, Float(step))
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer {
+            if model.profiling {
+                model.extraPhaseNanos[StepPhase.optimizer.rawValue] += DispatchTime.now().uptimeNanoseconds - t0
+            }
+        }
         let p = model.params.pointer, g = model.grads.pointer
         for (ranges, wd) in [(model.layout.decayed, config.weightDecay), (model.layout.notDecayed, 0)] {
             for r in ranges {

@@ -38,9 +38,10 @@ public protocol KernelOps {
     static func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, n: Int, threads: Int)
     static func geluBackward(
         dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, n: Int, threads: Int)
+    static func attentionScratchSize(t: Int, headSize hs: Int, threads: Int) -> Int
     static func attentionForward(
         out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
-        b: Int, t: Int, c: Int, h: Int, threads: Int)
+        scratch: UnsafeMutablePointer<Float>, b: Int, t: Int, c: Int, h: Int, threads: Int)
     static func attentionBackward(
         dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
         qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, b: Int, t: Int, c: Int, h: Int, threads: Int)

@@ -186,10 +186,12 @@ public final class Transformer: @unchecked Sendable {
             shard.backward(model: self, grads: g, compute: c)
         }
         // Sum the other shards' gradients into `grads`.
+        let t0 = DispatchTime.now().uptimeNanoseconds
         for i in 1..<max(1, nShards) {
             let src = shards[i].gradsBuffer(count: layout.count)
             compute.ops.add(out: grads.pointer, grads.pointer, src.pointer, n: layout.count)
         }
+        if profiling { extraPhaseNanos[StepPhase.gradientSum.rawValue] += DispatchTime.now().uptimeNanoseconds - t0 }
         self.pending = nil
     }
 
@@ -205,11 +207,37 @@ public final class Transformer: @unchecked Sendable {
         return -r.logProbs.reduce(0, +) / n
     }
 
+    /// Per-phase timing of forward/backward (summed over shard threads), when enabled.
+    public var profiling: Bool = false {
+        didSet { for s in shards { s.profiling = profiling } }
+    }
+
+    /// Nanoseconds per phase since the last reset, summed over the shards' threads.
+    public func phaseNanoseconds() -> [StepPhase: UInt64] {
+        var out: [StepPhase: UInt64] = [:]
+        for p in StepPhase.allCases {
+            out[p] = shards.reduce(0) { $0 + $1.phaseNanos[p.rawValue] } + extraPhaseNanos[p.rawValue]
+        }
+        return out
+    }
+
+    public func resetPhaseTimes() {
+        for s in shards { s.phaseNanos = s.phaseNanos.map { _ in 0 } }
+        extraPhaseNanos = extraPhaseNanos.map { _ in 0 }
+    }
+
+    /// Time spent outside the shards (gradient sum, optimizer), when profiling.
+    var extraPhaseNanos = [UInt64](repeating: 0, count: StepPhase.allCases.count)
+
     /// Bytes held by activations and scratch (for memory accounting).
     public var workspaceBytes: Int { shards.reduce(0) { $0 + $1.byteCount } }
 
     func ensureShards(_ n: Int) {
-        while shards.count < n { shards.append(Shard(config: config)) }
+        while shards.count < n {
+            let s = Shard(config: config)
+            s.profiling = profiling
+            shards.append(s)
+        }
     }
 
     private func runShards(_ n: Int, _ body: (Int) -> Void) {
@@ -222,12 +250,41 @@ public final class Transformer: @unchecked Sendable {
     }
 }
 
+/// The parts of a training step, for `cpo-tui bench --breakdown`.
+public enum StepPhase: Int, CaseIterable, Sendable {
+    case embedding, layerNorm, matmul, attention, gelu, head, softmax, gradientSum, optimizer
+    public var name: String {
+        switch self {
+        case .embedding: "embeddings"
+        case .layerNorm: "layer norms"
+        case .matmul: "linear layers (GEMM + bias)"
+        case .attention: "attention"
+        case .gelu: "GELU"
+        case .head: "output head (GEMM)"
+        case .softmax: "softmax / loss"
+        case .gradientSum: "summing shard gradients"
+        case .optimizer: "AdamW"
+        }
+    }
+}
+
 /// One shard of a batch: its activations, its sequence lengths and (for shards after the
 /// first) its own gradient buffer.
 final class Shard {
     let act: Activations
     var lengths: [Int] = []
     private var ownGrads: FloatBuffer?
+    /// Nanoseconds spent per phase while `profiling` (see `Transformer.profile`).
+    var phaseNanos = [UInt64](repeating: 0, count: StepPhase.allCases.count)
+    var profiling = false
+
+    @inline(__always)
+    func timed(_ phase: StepPhase, _ body: () -> Void) {
+        if !profiling { body(); return }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        phaseNanos[phase.rawValue] &+= DispatchTime.now().uptimeNanoseconds &- t0
+    }
 
     init(config: ModelConfig) { act = Activations(config: config) }
 
@@ -272,46 +329,72 @@ final class Shard {
         let n = act.rows, t = act.t, c = cfg.dModel, m = cfg.mlpWidth, v = cfg.vocabSize
         let th = compute.threads
         let ws = act.ptr(act.gemmWorkspace)
-        ops.encoderForward(out: act.ptr(act.encoded), tokens: act.inputs, wte: P + L.wte, wpe: P + L.wpe,
-                           rows: n, t: t, c: c)
+        timed(.embedding) {
+            ops.encoderForward(out: act.ptr(act.encoded), tokens: act.inputs, wte: P + L.wte, wpe: P + L.wpe,
+                               rows: n, t: t, c: c)
+        }
         var resIn = act.ptr(act.encoded)
         for (l, bl) in L.blocks.enumerated() {
             let a = act.layers[l]
-            ops.layerNormForward(out: act.ptr(a.ln1), mean: act.ptr(a.ln1Mean), rstd: act.ptr(a.ln1Rstd),
-                                 inp: resIn, weight: P + bl.ln1w, bias: P + bl.ln1b, rows: n, c: c, threads: th)
-            linear(compute, out: act.ptr(a.qkv), inp: act.ptr(a.ln1), w: P + bl.qkvw, b: P + bl.qkvb,
-                   rows: n, inDim: c, outDim: 3 * c, ws: ws)
-            ops.attentionForward(out: act.ptr(a.atty), probs: act.ptr(a.probs), qkv: act.ptr(a.qkv),
-                                 b: act.seqs, t: t, c: c, h: cfg.heads, threads: th)
-            // res2 = resIn + atty·Wproj + bproj
-            act.ptr(a.res2).update(from: resIn, count: n * c)
-            ops.addBias(out: act.ptr(a.res2), bias: P + bl.projb, rows: n, n: c)
-            compute.sgemm(transA: false, transB: false, m: n, n: c, k: c, a: act.ptr(a.atty), lda: c,
-                          b: P + bl.projw, ldb: c, c: act.ptr(a.res2), ldc: c, beta: 1, workspace: ws)
-            ops.layerNormForward(out: act.ptr(a.ln2), mean: act.ptr(a.ln2Mean), rstd: act.ptr(a.ln2Rstd),
-                                 inp: act.ptr(a.res2), weight: P + bl.ln2w, bias: P + bl.ln2b, rows: n, c: c, threads: th)
-            linear(compute, out: act.ptr(a.fch), inp: act.ptr(a.ln2), w: P + bl.fcw, b: P + bl.fcb,
-                   rows: n, inDim: c, outDim: m, ws: ws)
-            ops.geluForward(out: act.ptr(a.fchg), inp: act.ptr(a.fch), n: n * m, threads: th)
-            // res3 = res2 + gelu(fch)·Wfcproj + bfcproj
-            act.ptr(a.res3).update(from: act.ptr(a.res2), count: n * c)
-            ops.addBias(out: act.ptr(a.res3), bias: P + bl.fcprojb, rows: n, n: c)
-            compute.sgemm(transA: false, transB: false, m: n, n: c, k: m, a: act.ptr(a.fchg), lda: m,
-                          b: P + bl.fcprojw, ldb: c, c: act.ptr(a.res3), ldc: c, beta: 1, workspace: ws)
+            let input = resIn
+            timed(.layerNorm) {
+                ops.layerNormForward(out: act.ptr(a.ln1), mean: act.ptr(a.ln1Mean), rstd: act.ptr(a.ln1Rstd),
+                                     inp: input, weight: P + bl.ln1w, bias: P + bl.ln1b, rows: n, c: c, threads: th)
+            }
+            timed(.matmul) {
+                linear(compute, out: act.ptr(a.qkv), inp: act.ptr(a.ln1), w: P + bl.qkvw, b: P + bl.qkvb,
+                       rows: n, inDim: c, outDim: 3 * c, ws: ws)
+            }
+            timed(.attention) {
+                ops.attentionForward(out: act.ptr(a.atty), probs: act.ptr(a.probs), qkv: act.ptr(a.qkv),
+                                     scratch: act.ptr(act.attScratch), b: act.seqs, t: t, c: c, h: cfg.heads, threads: th)
+            }
+            timed(.matmul) {
+                // res2 = resIn + atty·Wproj + bproj
+                act.ptr(a.res2).update(from: input, count: n * c)
+                ops.addBias(out: act.ptr(a.res2), bias: P + bl.projb, rows: n, n: c)
+                compute.sgemm(transA: false, transB: false, m: n, n: c, k: c, a: act.ptr(a.atty), lda: c,
+                              b: P + bl.projw, ldb: c, c: act.ptr(a.res2), ldc: c, beta: 1, workspace: ws)
+            }
+            timed(.layerNorm) {
+                ops.layerNormForward(out: act.ptr(a.ln2), mean: act.ptr(a.ln2Mean), rstd: act.ptr(a.ln2Rstd),
+                                     inp: act.ptr(a.res2), weight: P + bl.ln2w, bias: P + bl.ln2b, rows: n, c: c, threads: th)
+            }
+            timed(.matmul) {
+                linear(compute, out: act.ptr(a.fch), inp: act.ptr(a.ln2), w: P + bl.fcw, b: P + bl.fcb,
+                       rows: n, inDim: c, outDim: m, ws: ws)
+            }
+            timed(.gelu) { ops.geluForward(out: act.ptr(a.fchg), inp: act.ptr(a.fch), n: n * m, threads: th) }
+            timed(.matmul) {
+                // res3 = res2 + gelu(fch)·Wfcproj + bfcproj
+                act.ptr(a.res3).update(from: act.ptr(a.res2), count: n * c)
+                ops.addBias(out: act.ptr(a.res3), bias: P + bl.fcprojb, rows: n, n: c)
+                compute.sgemm(transA: false, transB: false, m: n, n: c, k: m, a: act.ptr(a.fchg), lda: m,
+                              b: P + bl.fcprojw, ldb: c, c: act.ptr(a.res3), ldc: c, beta: 1, workspace: ws)
+            }
             resIn = act.ptr(a.res3)
         }
-        ops.layerNormForward(out: act.ptr(act.lnf), mean: act.ptr(act.lnfMean), rstd: act.ptr(act.lnfRstd),
-                             inp: resIn, weight: P + L.lnfw, bias: P + L.lnfb, rows: n, c: c, threads: th)
-        if let head = L.head {
-            compute.sgemm(transA: false, transB: false, m: n, n: v, k: c, a: act.ptr(act.lnf), lda: c,
-                          b: P + head, ldb: v, c: act.ptr(act.logits), ldc: v, beta: 0, workspace: ws)
-        } else {
-            compute.sgemm(transA: false, transB: true, m: n, n: v, k: c, a: act.ptr(act.lnf), lda: c,
-                          b: P + L.wte, ldb: c, c: act.ptr(act.logits), ldc: v, beta: 0, workspace: ws)
+        let last = resIn
+        timed(.layerNorm) {
+            ops.layerNormForward(out: act.ptr(act.lnf), mean: act.ptr(act.lnfMean), rstd: act.ptr(act.lnfRstd),
+                                 inp: last, weight: P + L.lnfw, bias: P + L.lnfb, rows: n, c: c, threads: th)
+        }
+        timed(.head) {
+            if let head = L.head {
+                compute.sgemm(transA: false, transB: false, m: n, n: v, k: c, a: act.ptr(act.lnf), lda: c,
+                              b: P + head, ldb: v, c: act.ptr(act.logits), ldc: v, beta: 0, workspace: ws)
+            } else {
+                compute.sgemm(transA: false, transB: true, m: n, n: v, k: c, a: act.ptr(act.lnf), lda: c,
+                              b: P + L.wte, ldb: c, c: act.ptr(act.logits), ldc: v, beta: 0, workspace: ws)
+            }
         }
     }
 
     func headStats(compute: Compute, refLogp: UnsafeMutablePointer<Float>?, entropy: Bool) {
+        timed(.softmax) { headStatsUntimed(compute: compute, refLogp: refLogp, entropy: entropy) }
+    }
+
+    private func headStatsUntimed(compute: Compute, refLogp: UnsafeMutablePointer<Float>?, entropy: Bool) {
         let v = act.config.vocabSize
         compute.ops.softmaxStats(
             logits: act.ptr(act.logits), targets: act.targets, rows: act.rows, v: v,
@@ -362,58 +445,80 @@ final class Shard {
         let th = compute.threads
         let ws = act.ptr(act.gemmWorkspace)
         let dlogits = act.ptr(act.logits)
-        ops.softmaxBackward(
-            logits: dlogits, targets: act.targets, rows: n, v: v, lse: act.ptr(act.lse),
-            targetCoef: act.ptr(act.coefLogp),
-            refLogp: act.hasRefRegion ? act.ptr(act.refLogp) : nil, kl: act.ptr(act.kl), klCoef: act.ptr(act.coefKL),
-            entropy: act.ptr(act.entropy), entropyCoef: act.ptr(act.coefEntropy), threads: th)
+        timed(.softmax) {
+            ops.softmaxBackward(
+                logits: dlogits, targets: act.targets, rows: n, v: v, lse: act.ptr(act.lse),
+                targetCoef: act.ptr(act.coefLogp),
+                refLogp: act.hasRefRegion ? act.ptr(act.refLogp) : nil, kl: act.ptr(act.kl), klCoef: act.ptr(act.coefKL),
+                entropy: act.ptr(act.entropy), entropyCoef: act.ptr(act.coefEntropy), threads: th)
+        }
         // Head: logits = lnf · wteᵀ (tied) or lnf · Whead.
         let dres = act.ptr(act.dres), dln = act.ptr(act.dln)
-        if let head = L.head {
-            compute.sgemm(transA: false, transB: true, m: n, n: c, k: v, a: dlogits, lda: v,
-                          b: P + head, ldb: v, c: dln, ldc: c, beta: 0, workspace: ws)
-            compute.sgemm(transA: true, transB: false, m: c, n: v, k: n, a: act.ptr(act.lnf), lda: c,
-                          b: dlogits, ldb: v, c: G + head, ldc: v, beta: 1, workspace: ws)
-        } else {
-            compute.sgemm(transA: false, transB: false, m: n, n: c, k: v, a: dlogits, lda: v,
-                          b: P + L.wte, ldb: c, c: dln, ldc: c, beta: 0, workspace: ws)
-            compute.sgemm(transA: true, transB: false, m: v, n: c, k: n, a: dlogits, lda: v,
-                          b: act.ptr(act.lnf), ldb: c, c: G + L.wte, ldc: c, beta: 1, workspace: ws)
+        timed(.head) {
+            if let head = L.head {
+                compute.sgemm(transA: false, transB: true, m: n, n: c, k: v, a: dlogits, lda: v,
+                              b: P + head, ldb: v, c: dln, ldc: c, beta: 0, workspace: ws)
+                compute.sgemm(transA: true, transB: false, m: c, n: v, k: n, a: act.ptr(act.lnf), lda: c,
+                              b: dlogits, ldb: v, c: G + head, ldc: v, beta: 1, workspace: ws)
+            } else {
+                compute.sgemm(transA: false, transB: false, m: n, n: c, k: v, a: dlogits, lda: v,
+                              b: P + L.wte, ldb: c, c: dln, ldc: c, beta: 0, workspace: ws)
+                compute.sgemm(transA: true, transB: false, m: v, n: c, k: n, a: dlogits, lda: v,
+                              b: act.ptr(act.lnf), ldb: c, c: G + L.wte, ldc: c, beta: 1, workspace: ws)
+            }
         }
         let lastRes = L.blocks.isEmpty ? act.ptr(act.encoded) : act.ptr(act.layers[L.blocks.count - 1].res3)
-        dres.update(repeating: 0, count: n * c)
-        ops.layerNormBackward(dinp: dres, dweight: G + L.lnfw, dbias: G + L.lnfb, dout: dln, inp: lastRes,
-                              weight: P + L.lnfw, mean: act.ptr(act.lnfMean), rstd: act.ptr(act.lnfRstd),
-                              rows: n, c: c, threads: th)
+        timed(.layerNorm) {
+            dres.update(repeating: 0, count: n * c)
+            ops.layerNormBackward(dinp: dres, dweight: G + L.lnfw, dbias: G + L.lnfb, dout: dln, inp: lastRes,
+                                  weight: P + L.lnfw, mean: act.ptr(act.lnfMean), rstd: act.ptr(act.lnfRstd),
+                                  rows: n, c: c, threads: th)
+        }
         for l in stride(from: L.blocks.count - 1, through: 0, by: -1) {
             let bl = L.blocks[l], a = act.layers[l]
             let resIn = l == 0 ? act.ptr(act.encoded) : act.ptr(act.layers[l - 1].res3)
             // MLP: res3 = res2 + gelu(ln2·Wfc + bfc)·Wfcproj + bfcproj
             let dfch = act.ptr(act.dfch)
-            compute.sgemm(transA: false, transB: true, m: n, n: m, k: c, a: dres, lda: c,
-                          b: P + bl.fcprojw, ldb: c, c: dfch, ldc: m, beta: 0, workspace: ws)
-            compute.sgemm(transA: true, transB: false, m: m, n: c, k: n, a: act.ptr(a.fchg), lda: m,
-                          b: dres, ldb: c, c: G + bl.fcprojw, ldc: c, beta: 1, workspace: ws)
-            ops.biasBackward(dbias: G + bl.fcprojb, dout: dres, rows: n, n: c)
-            ops.geluBackward(dinp: dfch, inp: act.ptr(a.fch), dout: dfch, n: n * m, threads: th)
-            linearBackward(compute, dinp: dln, dw: G + bl.fcw, db: G + bl.fcb, dout: dfch, inp: act.ptr(a.ln2),
-                           w: P + bl.fcw, rows: n, inDim: c, outDim: m, ws: ws)
-            ops.layerNormBackward(dinp: dres, dweight: G + bl.ln2w, dbias: G + bl.ln2b, dout: dln, inp: act.ptr(a.res2),
-                                  weight: P + bl.ln2w, mean: act.ptr(a.ln2Mean), rstd: act.ptr(a.ln2Rstd),
-                                  rows: n, c: c, threads: th)
+            timed(.matmul) {
+                compute.sgemm(transA: false, transB: true, m: n, n: m, k: c, a: dres, lda: c,
+                              b: P + bl.fcprojw, ldb: c, c: dfch, ldc: m, beta: 0, workspace: ws)
+                compute.sgemm(transA: true, transB: false, m: m, n: c, k: n, a: act.ptr(a.fchg), lda: m,
+                              b: dres, ldb: c, c: G + bl.fcprojw, ldc: c, beta: 1, workspace: ws)
+                ops.biasBackward(dbias: G + bl.fcprojb, dout: dres, rows: n, n: c)
+            }
+            timed(.gelu) { ops.geluBackward(dinp: dfch, inp: act.ptr(a.fch), dout: dfch, n: n * m, threads: th) }
+            timed(.matmul) {
+                linearBackward(compute, dinp: dln, dw: G + bl.fcw, db: G + bl.fcb, dout: dfch, inp: act.ptr(a.ln2),
+                               w: P + bl.fcw, rows: n, inDim: c, outDim: m, ws: ws)
+            }
+            timed(.layerNorm) {
+                ops.layerNormBackward(dinp: dres, dweight: G + bl.ln2w, dbias: G + bl.ln2b, dout: dln, inp: act.ptr(a.res2),
+                                      weight: P + bl.ln2w, mean: act.ptr(a.ln2Mean), rstd: act.ptr(a.ln2Rstd),
+                                      rows: n, c: c, threads: th)
+            }
             // Attention: res2 = resIn + attn(ln1·Wqkv + bqkv)·Wproj + bproj
             let datty = act.ptr(act.datty), dqkv = act.ptr(act.dqkv)
-            linearBackward(compute, dinp: datty, dw: G + bl.projw, db: G + bl.projb, dout: dres, inp: act.ptr(a.atty),
-                           w: P + bl.projw, rows: n, inDim: c, outDim: c, ws: ws)
-            ops.attentionBackward(dqkv: dqkv, scratch: act.ptr(act.attScratch), dout: datty, qkv: act.ptr(a.qkv),
-                                  probs: act.ptr(a.probs), b: act.seqs, t: t, c: c, h: cfg.heads, threads: th)
-            linearBackward(compute, dinp: dln, dw: G + bl.qkvw, db: G + bl.qkvb, dout: dqkv, inp: act.ptr(a.ln1),
-                           w: P + bl.qkvw, rows: n, inDim: c, outDim: 3 * c, ws: ws)
-            ops.layerNormBackward(dinp: dres, dweight: G + bl.ln1w, dbias: G + bl.ln1b, dout: dln, inp: resIn,
-                                  weight: P + bl.ln1w, mean: act.ptr(a.ln1Mean), rstd: act.ptr(a.ln1Rstd),
-                                  rows: n, c: c, threads: th)
+            timed(.matmul) {
+                linearBackward(compute, dinp: datty, dw: G + bl.projw, db: G + bl.projb, dout: dres, inp: act.ptr(a.atty),
+                               w: P + bl.projw, rows: n, inDim: c, outDim: c, ws: ws)
+            }
+            timed(.attention) {
+                ops.attentionBackward(dqkv: dqkv, scratch: act.ptr(act.attScratch), dout: datty, qkv: act.ptr(a.qkv),
+                                      probs: act.ptr(a.probs), b: act.seqs, t: t, c: c, h: cfg.heads, threads: th)
+            }
+            timed(.matmul) {
+                linearBackward(compute, dinp: dln, dw: G + bl.qkvw, db: G + bl.qkvb, dout: dqkv, inp: act.ptr(a.ln1),
+                               w: P + bl.qkvw, rows: n, inDim: c, outDim: 3 * c, ws: ws)
+            }
+            timed(.layerNorm) {
+                ops.layerNormBackward(dinp: dres, dweight: G + bl.ln1w, dbias: G + bl.ln1b, dout: dln, inp: resIn,
+                                      weight: P + bl.ln1w, mean: act.ptr(a.ln1Mean), rstd: act.ptr(a.ln1Rstd),
+                                      rows: n, c: c, threads: th)
+            }
         }
-        ops.encoderBackward(dwte: G + L.wte, dwpe: G + L.wpe, dout: dres, tokens: act.inputs, rows: n, t: t, c: c)
+        timed(.embedding) {
+            ops.encoderBackward(dwte: G + L.wte, dwpe: G + L.wpe, dout: dres, tokens: act.inputs, rows: n, t: t, c: c)
+        }
     }
 
     /// out[rows, outDim] = inp[rows, inDim] · w[inDim, outDim] + b

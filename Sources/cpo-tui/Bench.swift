@@ -4,41 +4,119 @@ import TinyLM
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training and sampling speed, GEMM GFLOP/s and peak memory on the reference config \"tiny\".")
+        abstract: "Measure the training core on the reference config \"tiny\".",
+        discussion: """
+            Reports training tokens/s (forward + backward + AdamW, batch 32 x 64 tokens), sampling
+            tokens/s (batch 32, 64 new tokens, KV cache), GEMM GFLOP/s on the four shapes of a
+            training step, tokenizer training time (10,000 short texts, vocabulary 1024) and peak
+            memory. Medians of repeated runs; the machine should be otherwise idle.
+            """)
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Flag(help: "Also show where a training step spends its time, per phase.")
+    var breakdown = false
+
     @Flag(help: "Only measure the GEMM shapes (quick kernel check).")
     var gemmOnly = false
 
-    @Option(help: "Kernel build to use: avx512, avx2 or portable (default: the best this CPU supports).")
+    @Option(help: "Kernel build: avx512, avx2 or portable (default: the best this CPU supports).")
     var kernels: String?
 
     @Option(help: "Threads for the kernels.")
     var threads: Int = Compute.defaultThreads
 
+    @Option(help: "Minimum seconds of timed training steps.")
+    var seconds: Double = 3
+
     func run() throws {
-        let compute: Compute
-        if let kernels {
-            guard let path = KernelPath(rawValue: kernels) else {
-                throw ValidationError("unknown kernel build '\(kernels)'; use avx512, avx2 or portable")
-            }
-            guard let c = Compute(path: path, threads: threads) else {
-                throw ValidationError("this CPU cannot run the \(kernels) kernels; supported: \(KernelPath.supported.map(\.rawValue).joined(separator: ", "))")
-            }
-            compute = c
-        } else {
-            compute = Compute(threads: threads)
-        }
-        var rates: [(String, Double)] = []
+        let compute = try makeCompute()
+        var gemm: [(String, Double)] = []
         for s in GemmBenchmark.tinyShapes {
-            rates.append((s.name, GemmBenchmark.measure(s, compute: compute)))
+            gemm.append((s.name, GemmBenchmark.measure(s, compute: compute)))
         }
-        let geomean = exp(rates.map { log($0.1) }.reduce(0, +) / Double(rates.count))
-        print("kernels \(compute.path.rawValue), threads \(compute.threads)")
-        for (name, r) in rates { print(String(format: "gemm %-28@ %8.1f GFLOP/s", name as NSString, r)) }
-        print(String(format: "gemm geomean %21@ %8.1f GFLOP/s", "" as NSString, geomean))
-        if gemmOnly { return }
+        let geomean = exp(gemm.map { log($0.1) }.reduce(0, +) / Double(gemm.count))
+        if gemmOnly {
+            if json {
+                try printJSON(["kernels": compute.path.rawValue, "threads": compute.threads,
+                               "gemm_gflops": Dictionary(uniqueKeysWithValues: gemm), "gemm_geomean_gflops": geomean])
+            } else {
+                print("kernels \(compute.path.rawValue), threads \(compute.threads)")
+                for (name, r) in gemm { print(row("gemm " + name, r, "GFLOP/s")) }
+                print(row("gemm geomean", geomean, "GFLOP/s"))
+            }
+            return
+        }
+        let cfg = ModelConfig.tiny
+        if !json { progress("training steps on \"tiny\" ...") }
+        let train = try Benchmark.training(config: cfg, batch: 32, compute: compute, minSeconds: seconds, profile: false)
+        var phases: [StepPhase: Double] = [:]
+        if breakdown {
+            if !json { progress("profiled training steps ...") }
+            phases = try Benchmark.training(config: cfg, batch: 32, compute: compute, minSeconds: 1, profile: true).phaseSeconds
+        }
+        if !json { progress("sampling ...") }
+        let sample = try Benchmark.sampling(config: cfg, batch: 32, newTokens: 64, compute: compute)
+        if !json { progress("tokenizer training ...") }
+        let tok = try Benchmark.tokenizerTraining(texts: 10_000, vocabSize: 1024)
+        let rss = Benchmark.peakResidentMB() ?? -1
+        if json {
+            var obj: [String: Any] = [
+                "kernels": compute.path.rawValue, "threads": compute.threads,
+                "config": "tiny", "parameters": ParameterLayout(cfg).count,
+                "train_tokens_per_s": train.tokensPerSecond.rounded(),
+                "train_step_ms": train.medianStepSeconds * 1000,
+                "sample_tokens_per_s": sample.rounded(),
+                "gemm_gflops": Dictionary(uniqueKeysWithValues: gemm), "gemm_geomean_gflops": geomean,
+                "tokenizer_train_s": tok, "peak_rss_mb": rss,
+            ]
+            if breakdown {
+                obj["breakdown_ms"] = Dictionary(uniqueKeysWithValues: phases.map { ($0.key.name, $0.value * 1000) })
+            }
+            try printJSON(obj)
+        } else {
+            print("cpo-tui bench: config tiny (\(ParameterLayout(cfg).count) parameters), kernels \(compute.path.rawValue), \(compute.threads) threads")
+            print(row("training", train.tokensPerSecond, "tokens/s") + String(format: "   (%.1f ms per 2,048-token step)", train.medianStepSeconds * 1000))
+            print(row("sampling", sample, "tokens/s") + "   (batch 32, 64 new tokens, KV cache)")
+            for (name, r) in gemm { print(row("gemm " + name, r, "GFLOP/s")) }
+            print(row("gemm geomean", geomean, "GFLOP/s"))
+            print(row("tokenizer training", tok, "s", digits: 3) + "   (10,000 texts, vocabulary 1024)")
+            print(row("peak memory", rss, "MB"))
+            if breakdown {
+                let total = phases.values.reduce(0, +)
+                print("\ntraining step, per phase (wall ms per step, share):")
+                for p in StepPhase.allCases {
+                    let s = phases[p] ?? 0
+                    print("  " + p.name.padding(toLength: 30, withPad: " ", startingAt: 0)
+                          + String(format: "%8.2f ms  %5.1f%%", s * 1000, 100 * s / max(total, 1e-12)))
+                }
+                print("  " + "sum of phases".padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "%8.2f ms", total * 1000))
+            }
+        }
+    }
+
+    private func makeCompute() throws -> Compute {
+        guard let kernels else { return Compute(threads: threads) }
+        guard let path = KernelPath(rawValue: kernels) else {
+            throw ValidationError("unknown kernel build '\(kernels)'; use avx512, avx2 or portable")
+        }
+        guard let c = Compute(path: path, threads: threads) else {
+            throw ValidationError("this CPU cannot run the \(kernels) kernels; it supports: \(KernelPath.supported.map(\.rawValue).joined(separator: ", "))")
+        }
+        return c
+    }
+
+    private func row(_ name: String, _ value: Double, _ unit: String, digits: Int = 1) -> String {
+        name.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%10.\(digits)f ", value) + unit
+    }
+
+    private func progress(_ s: String) {
+        FileHandle.standardError.write(Data(("  " + s + "\n").utf8))
+    }
+
+    private func printJSON(_ obj: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
     }
 }

@@ -77,15 +77,17 @@ struct KernelGradientTests {
         }
     }
 
-    @Test(arguments: allComputes)
-    func attention(_ compute: Compute) {
-        let b = 2, t = 5, h = 2, hs = 3, c = h * hs
+    /// t = 5 fits in one vector; t = 19 spans vectors and exercises the zero padding.
+    @Test(arguments: allComputes, [5, 19])
+    func attention(_ compute: Compute, _ t: Int) {
+        let b = 2, h = 2, hs = 3, c = h * hs
         var qkv = randomFloats(b * t * 3 * c, seed: 7)
+        var scratch = [Float](repeating: .nan, count: compute.ops.attentionScratchSize(t: t, headSize: hs, threads: compute.threads))
         let r = randomFloats(b * t * c, seed: 8)
         func run(_ qkv: [Float]) -> ([Float], [Float]) {
             var out = [Float](repeating: .nan, count: b * t * c)
             var probs = [Float](repeating: .nan, count: b * h * t * t)
-            compute.ops.attentionForward(out: &out, probs: &probs, qkv: qkv, b: b, t: t, c: c, h: h,
+            compute.ops.attentionForward(out: &out, probs: &probs, qkv: qkv, scratch: &scratch, b: b, t: t, c: c, h: h,
                                          threads: compute.threads)
             return (out, probs)
         }
@@ -115,7 +117,6 @@ struct KernelGradientTests {
             }
         }
         var dqkv = [Float](repeating: .nan, count: qkv.count)   // overwritten
-        var scratch = [Float](repeating: 0, count: b * h * t)
         compute.ops.attentionBackward(dqkv: &dqkv, scratch: &scratch, dout: r, qkv: qkv, probs: probs,
                                       b: b, t: t, c: c, h: h, threads: compute.threads)
         let f = (0..<qkv.count).map { fd(&qkv, $0, eps: 1e-2) { weighted(run($0).0, r) } }
