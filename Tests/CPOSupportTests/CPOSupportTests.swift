@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+@testable import CPOSupport
+
+@Suite("seeded randomness")
+struct SeededRandomTests {
+    @Test func sameSeedSameStreamDifferentSeedDifferentStream() {
+        var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42), c = SeededRandom(seed: 43)
+        let xa = (0..<100).map { _ in a.next() }, xb = (0..<100).map { _ in b.next() }, xc = (0..<100).map { _ in c.next() }
+        #expect(xa == xb)
+        #expect(xa != xc)
+        #expect(Set(xa).count == 100)
+    }
+
+    /// The stream is pinned: a change to the generator would silently change every run.
+    @Test func streamIsPinned() {
+        var r = SeededRandom(seed: 0)
+        let first = (0..<3).map { _ in r.next() }
+        var again = SeededRandom(seed: 0)
+        #expect(first == (0..<3).map { _ in again.next() })
+        // SplitMix64(0) first output is the published 0xE220A8397B1DCDAF.
+        var sm: UInt64 = 0
+        #expect(SeededRandom.splitMix64(&sm) == 0xE220_A839_7B1D_CDAF)
+    }
+
+    @Test func stateRestoresTheStream() {
+        var r = SeededRandom(seed: 9)
+        for _ in 0..<10 { _ = r.next() }
+        var copy = SeededRandom(state: r.state)!
+        #expect((0..<5).map { _ in r.next() } == (0..<5).map { _ in copy.next() })
+        #expect(SeededRandom(state: [0, 0, 0, 0]) == nil)
+        #expect(SeededRandom(state: [1, 2]) == nil)
+    }
+
+    @Test func boundedIntegersAreInRangeAndUniform() {
+        var r = SeededRandom(seed: 1)
+        var counts = [Int](repeating: 0, count: 7)
+        for _ in 0..<70_000 { counts[r.int(below: 7)] += 1 }
+        // Each cell ~ Binomial(70000, 1/7): sd ≈ 92.6; allow 5 sd.
+        for c in counts { #expect(abs(c - 10_000) < 463) }
+        for _ in 0..<1000 { #expect(r.int(below: 1) == 0) }
+    }
+
+    @Test func uniformAndGaussianMoments() {
+        var r = SeededRandom(seed: 2)
+        let n = 200_000
+        let u = (0..<n).map { _ in r.uniform() }
+        #expect(u.allSatisfy { $0 >= 0 && $0 < 1 })
+        let mu = u.reduce(0, +) / Double(n)
+        #expect(abs(mu - 0.5) < 5 * (1.0 / 12 / Double(n)).squareRoot())
+        let g = (0..<n).map { _ in r.gaussian() }
+        let gm = g.reduce(0, +) / Double(n)
+        let gv = g.map { ($0 - gm) * ($0 - gm) }.reduce(0, +) / Double(n)
+        #expect(abs(gm) < 5 / Double(n).squareRoot())
+        #expect(abs(gv - 1) < 5 * (2.0 / Double(n)).squareRoot())
+        let f = (0..<1000).map { _ in r.uniformFloat() }
+        #expect(f.allSatisfy { $0 >= 0 && $0 < 1 })
+    }
+
+    @Test func categoricalFollowsWeights() {
+        var r = SeededRandom(seed: 3)
+        let w = [1.0, 0, 3, 6]
+        var counts = [Int](repeating: 0, count: 4)
+        for _ in 0..<100_000 { counts[r.categorical(w)] += 1 }
+        #expect(counts[1] == 0)
+        for (i, p) in [0.1, 0, 0.3, 0.6].enumerated() where p > 0 {
+            let sd = (100_000 * p * (1 - p)).squareRoot()
+            #expect(abs(Double(counts[i]) - 100_000 * p) < 5 * sd)
+        }
+    }
+
+    @Test func shuffleIsAPermutationAndSeeded() {
+        var r1 = SeededRandom(seed: 4), r2 = SeededRandom(seed: 4)
+        var a = Array(0..<50), b = Array(0..<50)
+        r1.shuffle(&a)
+        r2.shuffle(&b)
+        #expect(a == b)
+        #expect(a != Array(0..<50))
+        #expect(a.sorted() == Array(0..<50))
+    }
+
+    @Test func derivedSeedsDifferByLabelAndSeed() {
+        let s = Set(["FT", "CPO", "DR-CPO", "OO-RLHF"].map { SeededRandom.derivedSeed(7, $0) })
+        #expect(s.count == 4)
+        #expect(SeededRandom.derivedSeed(7, "CPO") == SeededRandom.derivedSeed(7, "CPO"))
+        #expect(SeededRandom.derivedSeed(7, "CPO") != SeededRandom.derivedSeed(8, "CPO"))
+    }
+}
+
+@Suite("checksums and atomic files")
+struct FileSupportTests {
+    @Test func crc32MatchesTheStandardCheckValue() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([]) == 0)
+        // Incremental equals one-shot.
+        let bytes = Array("hello, world".utf8)
+        let part = bytes.withUnsafeBytes { CRC32.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<5])) }
+        let whole = bytes.withUnsafeBytes { CRC32.update(part, UnsafeRawBufferPointer(rebasing: $0[5...])) }
+        #expect(whole == CRC32.checksum(bytes))
+    }
+
+    @Test func atomicWriteReplacesAndLeavesNoTemporaries() throws {
+        let dir = NSTemporaryDirectory() + "cpo-support-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/file.bin"
+        try AtomicFile.write(Array("first".utf8), to: path)
+        try AtomicFile.write(Array("second, longer".utf8), to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "second, longer")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(names == ["file.bin"])
+    }
+
+    @Test func atomicWriteIntoAMissingDirectoryFailsClearly() {
+        #expect {
+            try AtomicFile.write([1, 2, 3], to: "/nonexistent-dir-cpo/file.bin")
+        } throws: { error in
+            guard let e = error as? FileWriteError, case .cannotCreate = e else { return false }
+            return e.description.contains("/nonexistent-dir-cpo/file.bin")
+        }
+    }
+}
