@@ -33,3 +33,27 @@ public struct TextCodec: Sendable, Equatable {
         tokenizer.decode(Array(tokens))
     }
 }
+
+/// A sampled text continuation.
+public struct TextSample: Sendable, Hashable {
+    public var prompt: String
+    /// The generated text (without specials).
+    public var completion: String
+    /// log P of the generated tokens under the model (temperature 1, no top-k).
+    public var logProb: Double
+    /// Ended with EOS rather than at the length limit.
+    public var finished: Bool
+    /// The full token sequence, BOS … (EOS), as `Transformer.forward` scores it.
+    public var sequence: [Int32]
+}
+
+extension Transformer {
+    /// Continuations of text prefixes (an empty prefix samples from scratch), one per prefix.
+    public func sampleTexts(prefixes: [String], codec: TextCodec, options: SamplingOptions, seed: UInt64) -> [TextSample] {
+        let prompts = prefixes.map { codec.prompt(for: $0) }
+        return zip(prefixes, sample(prompts: prompts, options: options, seed: seed)).map { prefix, s in
+            TextSample(prompt: prefix, completion: codec.text(s.generated), logProb: s.logProb,
+                       finished: s.finished, sequence: s.sequence)
+        }
+    }
+}

@@ -90,6 +90,11 @@ struct TrainingTests {
             #expect(s.finished)
             #expect(codec.text(s.sequence) == line)
         }
+        // Text-level sampling: a typed prefix continues the line it starts.
+        let texts = model.sampleTexts(prefixes: ["zebras do", ""], codec: codec,
+                                      options: SamplingOptions(temperature: 0, maxNewTokens: 48), seed: 1)
+        #expect(texts[0].prompt + texts[0].completion == lines[5])
+        #expect(lines.contains(texts[1].completion))
         // From BOS alone, greedy decoding writes one of the lines.
         let free = model.sample(prompts: [[BPETokenizer.bos]], options: SamplingOptions(temperature: 0, maxNewTokens: 48), seed: 1)[0]
         #expect(lines.contains(codec.text(free.sequence)))
