@@ -11,6 +11,9 @@ typealias IVec = SIMD8<Int32>
 /// GEMM micro-tile: `gemmMR` rows by `gemmNV` vectors of C, sized for the 16 ymm registers.
 let gemmMR = 6
 let gemmNV = 2
+/// Rows per thread below which a B that is not transposed is read in place instead of packed
+/// (Gemm.swift): only for sampling-sized m; with 64 B per k row, larger jobs ran faster packed.
+let gemmPackBMinRows = 64
 
 public enum KernelVariantInfo {
     public static let name = "avx2"

@@ -12,6 +12,9 @@ typealias IVec = SIMD8<Int32>
 /// GEMM micro-tile: `gemmMR` rows by `gemmNV` vectors of C, sized for 16 xmm registers.
 let gemmMR = 4
 let gemmNV = 1
+/// Rows per thread below which a B that is not transposed is read in place instead of packed
+/// (Gemm.swift): only for sampling-sized m.
+let gemmPackBMinRows = 64
 
 public enum KernelVariantInfo {
     public static let name = "portable"
