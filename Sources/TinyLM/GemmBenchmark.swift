@@ -9,7 +9,18 @@ public enum GemmBenchmark {
         public init(m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false) {
             self.m = m; self.n = n; self.k = k; self.transA = transA; self.transB = transB
         }
-        public var name: String { "[\(m)x\(k)]x[\(k)x\(n)]" + (transA ? "ᵀA" : "") + (transB ? "ᵀB" : "") }
+        /// `[MxK]x[KxN]`, the product's shape (as the issue names it; how A and B are stored
+        /// is in `storage`).
+        public var name: String { "[\(m)x\(k)]x[\(k)x\(n)]" }
+        /// How the operands are stored, e.g. "A transposed".
+        public var storage: String {
+            switch (transA, transB) {
+            case (false, false): ""
+            case (true, false): "A stored transposed"
+            case (false, true): "B stored transposed"
+            case (true, true): "A and B stored transposed"
+            }
+        }
         public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
     }
 

@@ -33,8 +33,10 @@ struct Bench: ParsableCommand {
     func run() throws {
         let compute = try makeCompute()
         var gemm: [(String, Double)] = []
+        var notes: [String: String] = [:]
         for s in GemmBenchmark.tinyShapes {
             gemm.append((s.name, GemmBenchmark.measure(s, compute: compute)))
+            if !s.storage.isEmpty { notes[s.name] = "   (" + s.storage + ")" }
         }
         let geomean = exp(gemm.map { log($0.1) }.reduce(0, +) / Double(gemm.count))
         if gemmOnly {
@@ -43,7 +45,7 @@ struct Bench: ParsableCommand {
                                "gemm_gflops": Dictionary(uniqueKeysWithValues: gemm), "gemm_geomean_gflops": geomean])
             } else {
                 print("kernels \(compute.path.rawValue), threads \(compute.threads)")
-                for (name, r) in gemm { print(row("gemm " + name, r, "GFLOP/s")) }
+                for (name, r) in gemm { print(row("gemm " + name, r, "GFLOP/s") + (notes[name] ?? "")) }
                 print(row("gemm geomean", geomean, "GFLOP/s"))
             }
             return
@@ -79,7 +81,7 @@ struct Bench: ParsableCommand {
             print("cpo-tui bench: config tiny (\(ParameterLayout(cfg).count) parameters), kernels \(compute.path.rawValue), \(compute.threads) threads")
             print(row("training", train.tokensPerSecond, "tokens/s") + String(format: "   (%.1f ms per 2,048-token step)", train.medianStepSeconds * 1000))
             print(row("sampling", sample, "tokens/s") + "   (batch 32, 64 new tokens, KV cache)")
-            for (name, r) in gemm { print(row("gemm " + name, r, "GFLOP/s")) }
+            for (name, r) in gemm { print(row("gemm " + name, r, "GFLOP/s") + (notes[name] ?? "")) }
             print(row("gemm geomean", geomean, "GFLOP/s"))
             print(row("tokenizer training", tok, "s", digits: 3) + "   (10,000 texts, vocabulary 1024)")
             print(row("peak memory", rss, "MB"))
