@@ -25,6 +25,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // World and theme files are TOML; files written by others must load, so a full TOML
+        // 1.0 parser (toml++ underneath) rather than a hand-written subset.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // Shared plumbing every layer needs: seeded RNG, checksums, atomic file writes.
@@ -38,7 +41,7 @@ let package = Package(
             name: "TinyLM",
             dependencies: ["CPOSupport", "CPUFeatures", "TinyLMKernelsAVX512", "TinyLMKernelsAVX2",
                            "TinyLMKernelsPortable"]),
-        .target(name: "OutcomeData", dependencies: ["CPOSupport"]),
+        .target(name: "OutcomeData", dependencies: ["CPOSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
         .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
         .target(name: "Dashboard", dependencies: ["Lab"]),

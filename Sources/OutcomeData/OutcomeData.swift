@@ -1,5 +1,5 @@
 /// OutcomeData: direct-outcome datasets (CSV, JSON Lines), splits and simulated worlds.
-/// Filled by issue 3; it depends only on CPOSupport.
+/// It depends only on CPOSupport (and TOMLKit for world files).
 import CPOSupport
 
 public enum OutcomeDataInfo {
