@@ -1,0 +1,686 @@
+import Foundation
+import TOMLKit
+
+extension World {
+    /// Reads and validates the world file at `path` (see ``parse(_:file:)``).
+    public static func load(path: String) throws(InputError) -> World {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw InputError(file: path, message: "cannot read the world file",
+                             hint: "Check that the path exists and is a readable file.")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw InputError(file: path, message: "the world file is not valid UTF-8 text",
+                             hint: "Save it as UTF-8.")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses and validates a world file (docs/WORLDS.md); `file` names it in errors.
+    ///
+    /// Schema (every other key is an error naming the key and the allowed ones):
+    /// - top level: `name` (required; `[a-z0-9-]+`), `description` (string, default "");
+    /// - `[outcome]` (optional table): `kind` ("continuous" default, or "binary"), `baseline`
+    ///   (number, default 0: the mean response, or the log-odds for binary), `noise_sd`
+    ///   (number >= 0; **required for continuous worlds**, accepted and ignored for binary);
+    /// - `[design]` (required): `passages` (required: a non-empty list of distinct integers,
+    ///   each between 1 and the number of attributes), `attention` (integer >= 1, default 3),
+    ///   `invalid_effect` (number, default 0);
+    /// - `[readers]` (optional; absent = no trait): `trait` (non-empty string), `prevalence`
+    ///   (number in [0, 1]) and `effect` (number), all three required;
+    /// - `[[attribute]]` (required, two or more): `name` (required, non-empty, unique),
+    ///   `effect` (required number), `passages` (required non-empty list of strings, each with
+    ///   at least one word, each unique across the whole world after normalization; stored
+    ///   trimmed of surrounding whitespace);
+    /// - `[observational]` (optional): `tilt` (table of attribute name to number; unnamed
+    ///   attributes: 0).
+    ///
+    /// Numbers may be written as integers or floats; NaN and infinities are refused.
+    /// Errors carry the line (and column) of the offending key, list element or table header;
+    /// a required key missing from a table points at the table's header.
+    public static func parse(_ toml: String, file: String) throws(InputError) -> World {
+        var source = toml
+        if source.hasPrefix("\u{FEFF}") { source.removeFirst() }
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: source)
+        } catch {
+            if let e = error as? TOMLParseError {
+                throw InputError(file: file, line: e.source.begin.line, column: e.source.begin.column,
+                                 message: "TOML syntax error: \(e.description)",
+                                 hint: "Fix the TOML syntax at this position (see docs/WORLDS.md for the format).")
+            }
+            throw InputError(file: file, message: "cannot parse the world file as TOML", hint: "Check its syntax.")
+        }
+        let reader = WorldFileReader(file: file, locator: TOMLLocator(source))
+        return try reader.read(root)
+    }
+}
+
+/// Validates a parsed TOML table against the world schema, locating each problem in the raw text.
+struct WorldFileReader {
+    let file: String
+    let locator: TOMLLocator
+
+    static let topKeys = ["name", "description", "outcome", "design", "readers", "attribute", "observational"]
+    static let outcomeKeys = ["kind", "baseline", "noise_sd"]
+    static let designKeys = ["passages", "attention", "invalid_effect"]
+    static let readersKeys = ["trait", "prevalence", "effect"]
+    static let attributeKeys = ["name", "effect", "passages"]
+    static let observationalKeys = ["tilt"]
+
+    func read(_ root: TOMLTable) throws(InputError) -> World {
+        try checkKeys(root, allowed: WorldFileReader.topKeys, path: "", what: "at the top level")
+
+        // name, description
+        guard let nameValue = root["name"] else {
+            throw error(at: nil, field: "name", "missing the world's name",
+                        "Add a line like `name = \"my-world\"` at the top of the file.")
+        }
+        let name = try string(nameValue, path: "name", field: "name")
+        let nameOK = !name.isEmpty && name.unicodeScalars.allSatisfy {
+            ($0.value >= 0x61 && $0.value <= 0x7A) || ($0.value >= 0x30 && $0.value <= 0x39) || $0 == "-"
+        }
+        guard nameOK else {
+            throw error(at: "name", field: "name", "the name \"\(name)\" is not lower-case letters, digits and hyphens",
+                        "Use only a-z, 0-9 and '-', e.g. `name = \"library-appeal\"`.")
+        }
+        var description = ""
+        if let v = root["description"] { description = try string(v, path: "description", field: "description") }
+
+        // [outcome]
+        var kind = OutcomeKind.continuous
+        var baseline = 0.0
+        var noiseSD = 0.0
+        let outcome = try table(root, "outcome", path: "outcome")
+        if let outcome {
+            try checkKeys(outcome, allowed: WorldFileReader.outcomeKeys, path: "outcome", what: "in [outcome]")
+            if let v = outcome["kind"] {
+                let s = try string(v, path: "outcome.kind", field: "outcome.kind")
+                guard let k = OutcomeKind(rawValue: s) else {
+                    throw error(at: "outcome.kind", field: "outcome.kind", "unknown outcome kind \"\(s)\"",
+                                "Use \"continuous\" or \"binary\".")
+                }
+                kind = k
+            }
+            if let v = outcome["baseline"] { baseline = try number(v, path: "outcome.baseline", field: "outcome.baseline") }
+        }
+        if let v = outcome?["noise_sd"] {
+            noiseSD = try number(v, path: "outcome.noise_sd", field: "outcome.noise_sd")
+            guard noiseSD >= 0 else {
+                throw error(at: "outcome.noise_sd", field: "outcome.noise_sd",
+                            "noise_sd must be zero or positive, found \(noiseSD)",
+                            "Set it to the standard deviation of readers' responses, e.g. `noise_sd = 10.0`.")
+            }
+        } else if kind == .continuous {
+            throw error(at: outcome == nil ? nil : "outcome", field: "outcome.noise_sd",
+                        "a continuous world needs noise_sd",
+                        "Add `noise_sd = ...` (reader-level standard deviation, 0 for none) under [outcome].")
+        }
+
+        // [[attribute]]
+        let attributes = try readAttributes(root)
+
+        // [design]
+        guard let design = try table(root, "design", path: "design") else {
+            throw error(at: nil, field: "design", "missing the [design] table",
+                        "Add a [design] table with `passages = [2, 3]` (passages per text).")
+        }
+        try checkKeys(design, allowed: WorldFileReader.designKeys, path: "design", what: "in [design]")
+        guard let passagesValue = design["passages"] else {
+            throw error(at: "design", field: "design.passages", "[design] has no passages list",
+                        "Add `passages = [2, 3]`: the numbers of passages per text, drawn uniformly.")
+        }
+        guard let counts = passagesValue.array else {
+            throw error(at: "design.passages", field: "design.passages",
+                        "design.passages must be a list of integers, found \(passagesValue.type)",
+                        "Write it as a list, e.g. `passages = [2, 3]`.")
+        }
+        guard !counts.isEmpty else {
+            throw error(at: "design.passages", field: "design.passages", "design.passages is empty",
+                        "List at least one number of passages per text, e.g. `passages = [2, 3]`.")
+        }
+        var passageCounts: [Int] = []
+        for j in 0..<counts.count {
+            let path = "design.passages[\(j)]"
+            guard let k = counts[j].int else {
+                throw error(at: path, field: "design.passages",
+                            "design.passages must hold integers, found \(counts[j].type)",
+                            "Write whole numbers, e.g. `passages = [2, 3]`.")
+            }
+            guard k >= 1 else {
+                throw error(at: path, field: "design.passages", "a text needs at least 1 passage, found \(k)",
+                            "Use counts of 1 or more.")
+            }
+            guard !passageCounts.contains(k) else {
+                throw error(at: path, field: "design.passages", "design.passages lists \(k) twice",
+                            "List each count once; counts are drawn uniformly from the list.")
+            }
+            guard k <= attributes.count else {
+                throw error(at: path, field: "design.passages",
+                            "a text of \(k) passages needs \(k) distinct attributes, but the world has \(attributes.count)",
+                            "Lower the count to at most \(attributes.count) or add attributes.")
+            }
+            passageCounts.append(k)
+        }
+        var attention = 3
+        if let v = design["attention"] {
+            guard let a = v.int else {
+                throw error(at: "design.attention", field: "design.attention",
+                            "attention must be an integer, found \(v.type)", "Write e.g. `attention = 3`.")
+            }
+            guard a >= 1 else {
+                throw error(at: "design.attention", field: "design.attention",
+                            "attention must be at least 1, found \(a)",
+                            "Set how many passages a reader reads, e.g. `attention = 3`.")
+            }
+            attention = a
+        }
+        var invalidEffect = 0.0
+        if let v = design["invalid_effect"] {
+            invalidEffect = try number(v, path: "design.invalid_effect", field: "design.invalid_effect")
+        }
+
+        // [readers]
+        var readers: World.Readers?
+        if let r = try table(root, "readers", path: "readers") {
+            try checkKeys(r, allowed: WorldFileReader.readersKeys, path: "readers", what: "in [readers]")
+            guard let traitValue = r["trait"] else {
+                throw error(at: "readers", field: "readers.trait", "[readers] has no trait name",
+                            "Add e.g. `trait = \"regular-patron\"`, or remove [readers] for a world without a trait.")
+            }
+            let trait = try string(traitValue, path: "readers.trait", field: "readers.trait")
+            guard !trait.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw error(at: "readers.trait", field: "readers.trait", "the trait name is empty",
+                            "Name the trait, e.g. `trait = \"regular-patron\"`.")
+            }
+            guard let pv = r["prevalence"] else {
+                throw error(at: "readers", field: "readers.prevalence", "[readers] has no prevalence",
+                            "Add `prevalence = 0.5`: the share of readers with C = +1.")
+            }
+            let prevalence = try number(pv, path: "readers.prevalence", field: "readers.prevalence")
+            guard prevalence >= 0 && prevalence <= 1 else {
+                throw error(at: "readers.prevalence", field: "readers.prevalence",
+                            "prevalence must lie in [0, 1], found \(prevalence)",
+                            "It is P(C = +1), a probability, e.g. `prevalence = 0.5`.")
+            }
+            guard let ev = r["effect"] else {
+                throw error(at: "readers", field: "readers.effect", "[readers] has no effect",
+                            "Add `effect = ...`: a reader's response shifts by effect * C.")
+            }
+            let effect = try number(ev, path: "readers.effect", field: "readers.effect")
+            readers = World.Readers(trait: trait, prevalence: prevalence, effect: effect)
+        }
+
+        // [observational]
+        var tilt: [String: Double] = [:]
+        let observational = try table(root, "observational", path: "observational")
+        if let observational {
+            try checkKeys(observational, allowed: WorldFileReader.observationalKeys, path: "observational",
+                          what: "in [observational]")
+            if let t = try table(observational, "tilt", path: "observational.tilt") {
+                let names = attributes.map(\.name)
+                for key in locator.sortedBySource(t.keys, under: "observational.tilt") {
+                    let path = "observational.tilt.\(key)"
+                    guard names.contains(key) else {
+                        throw error(at: path, field: "observational.tilt",
+                                    "the tilt names \"\(key)\", which is not an attribute",
+                                    "Use one of the attribute names: \(names.joined(separator: ", ")).")
+                    }
+                    tilt[key] = try number(t[key]!, path: path, field: path)
+                }
+            }
+        }
+
+        return World(name: name, description: description, outcomeKind: kind, baseline: baseline,
+                     noiseSD: noiseSD, passageCounts: passageCounts, attention: attention,
+                     invalidEffect: invalidEffect, readers: readers, attributes: attributes, tilt: tilt,
+                     hasObservationalDesign: observational != nil)
+    }
+
+    private func readAttributes(_ root: TOMLTable) throws(InputError) -> [World.Attribute] {
+        guard let value = root["attribute"] else {
+            throw error(at: nil, field: "attribute", "the world has no attributes",
+                        "Add two or more [[attribute]] tables, each with name, effect and passages.")
+        }
+        guard let list = value.array else {
+            throw error(at: "attribute", field: "attribute", "attribute must be a list of tables, found \(value.type)",
+                        "Write each attribute under its own [[attribute]] header (double brackets).")
+        }
+        var attributes: [World.Attribute] = []
+        // Normalized passage -> (attribute index, passage index), to catch duplicates.
+        var seen: [String: (Int, Int)] = [:]
+        for i in 0..<list.count {
+            let at = "attribute[\(i)]"
+            guard let t = list[i].table else {
+                throw error(at: at, field: "attribute", "attribute \(i + 1) is not a table",
+                            "Write each attribute under its own [[attribute]] header.")
+            }
+            try checkKeys(t, allowed: WorldFileReader.attributeKeys, path: at, what: "in attribute \(i + 1)")
+            guard let nv = t["name"] else {
+                throw error(at: at, field: "attribute.name", "attribute \(i + 1) has no name",
+                            "Add e.g. `name = \"urgency\"` under its [[attribute]] header.")
+            }
+            let name = try string(nv, path: "\(at).name", field: "attribute.name")
+            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw error(at: "\(at).name", field: "attribute.name", "attribute \(i + 1) has an empty name",
+                            "Give it a short name, e.g. `name = \"urgency\"`.")
+            }
+            if let other = attributes.firstIndex(where: { $0.name == name }) {
+                throw error(at: "\(at).name", field: "attribute.name",
+                            "attribute \(i + 1) is named \"\(name)\" like attribute \(other + 1)\(lineNote("attribute[\(other)].name"))",
+                            "Give every attribute a different name.")
+            }
+            let label = "attribute \"\(name)\""
+            guard let ev = t["effect"] else {
+                throw error(at: at, field: "attribute.effect", "\(label) has no effect",
+                            "Add `effect = ...`: the true causal effect of including it.")
+            }
+            let effect = try number(ev, path: "\(at).effect", field: "attribute.effect")
+            guard let pv = t["passages"] else {
+                throw error(at: at, field: "attribute.passages", "\(label) has no passages",
+                            "Add `passages = [\"...\", ...]`: one or more sentences expressing it.")
+            }
+            guard let pool = pv.array else {
+                throw error(at: "\(at).passages", field: "attribute.passages",
+                            "the passages of \(label) must be a list of strings, found \(pv.type)",
+                            "Write `passages = [\"First sentence.\", \"Second sentence.\"]`.")
+            }
+            guard !pool.isEmpty else {
+                throw error(at: "\(at).passages", field: "attribute.passages", "\(label) has an empty pool of passages",
+                            "Give it at least one passage, or remove the attribute.")
+            }
+            var passages: [String] = []
+            for j in 0..<pool.count {
+                let path = "\(at).passages[\(j)]"
+                guard let raw = pool[j].string else {
+                    throw error(at: path, field: "attribute.passages",
+                                "passage \(j + 1) of \(label) must be a string, found \(pool[j].type)",
+                                "Quote the passage: \"...\".")
+                }
+                let passage = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+                let normalized = World.normalize(passage)
+                guard !normalized.isEmpty else {
+                    throw error(at: path, field: "attribute.passages",
+                                "passage \(j + 1) of \(label) has no words",
+                                "Write a sentence with at least one letter or digit, or remove it.")
+                }
+                if let (oa, op) = seen[normalized] {
+                    let where1 = oa == i ? "passage \(op + 1) of the same attribute"
+                        : "passage \(op + 1) of attribute \"\(attributes[oa].name)\""
+                    throw error(at: path, field: "attribute.passages",
+                                "passage \(j + 1) of \(label) duplicates \(where1)\(lineNote("attribute[\(oa)].passages[\(op)]")) (\"\(normalized)\" after normalization)",
+                                "Every passage must be unique across the world (case, punctuation and spacing are ignored): reword or remove one of them.")
+                }
+                seen[normalized] = (i, j)
+                passages.append(passage)
+            }
+            attributes.append(World.Attribute(name: name, effect: effect, passages: passages))
+        }
+        guard attributes.count >= 2 else {
+            throw error(at: attributes.isEmpty ? "attribute" : "attribute[0]", field: "attribute",
+                        "a world needs at least two attributes, found \(attributes.count)",
+                        "Add another [[attribute]] table with name, effect and passages.")
+        }
+        return attributes
+    }
+
+    // MARK: Typed access
+
+    private func table(_ parent: TOMLTable, _ key: String, path: String) throws(InputError) -> TOMLTable? {
+        guard let v = parent[key] else { return nil }
+        guard let t = v.table else {
+            throw error(at: path, field: path, "\(path) must be a table, found \(v.type)",
+                        "Write it as a [\(path)] section (or an inline table { ... }).")
+        }
+        return t
+    }
+
+    private func string(_ v: TOMLValueConvertible, path: String, field: String) throws(InputError) -> String {
+        guard let s = v.string else {
+            throw error(at: path, field: field, "\(field) must be a string, found \(v.type)",
+                        "Put the value in double quotes.")
+        }
+        return s
+    }
+
+    private func number(_ v: TOMLValueConvertible, path: String, field: String) throws(InputError) -> Double {
+        let x: Double
+        if let d = v.double {
+            x = d
+        } else if let i = v.int {
+            x = Double(i)
+        } else {
+            throw error(at: path, field: field, "\(field) must be a number, found \(v.type)",
+                        "Write a number without quotes, e.g. `1.5`.")
+        }
+        guard x.isFinite else {
+            throw error(at: path, field: field, "\(field) must be a finite number, found \(x)",
+                        "Use an ordinary number, not nan or inf.")
+        }
+        return x
+    }
+
+    private func checkKeys(_ t: TOMLTable, allowed: [String], path: String, what: String) throws(InputError) {
+        let unknown = t.keys.filter { !allowed.contains($0) }
+        guard !unknown.isEmpty else { return }
+        let key = locator.sortedBySource(unknown, under: path)[0]
+        let full = path.isEmpty ? key : "\(path).\(key)"
+        throw error(at: full, field: key, "unknown key \"\(key)\" \(what)",
+                    "Allowed keys \(what): \(allowed.joined(separator: ", ")). Check the spelling.")
+    }
+
+    // MARK: Errors
+
+    private func error(at path: String?, field: String?, _ message: String, _ hint: String) -> InputError {
+        let pos = path.flatMap { locator.position(of: $0) }
+        return InputError(file: file, line: pos?.line, column: pos?.column, field: field, message: message,
+                          hint: hint)
+    }
+
+    /// " (line N)" for another place in the file, or "" when it cannot be located.
+    private func lineNote(_ path: String) -> String {
+        guard let pos = locator.position(of: path) else { return "" }
+        return " (line \(pos.line))"
+    }
+}
+
+/// Finds where keys, table headers and list elements are in the raw text of a TOML file,
+/// since TOMLKit reports no positions for parsed nodes.
+///
+/// A small lexer (strings of all four kinds, comments, brackets, braces, `=`, `,`, bare
+/// words) feeds a structural walk that records, for every key path, the line and column where
+/// it first appears: `design` (the `[design]` header), `design.passages` (the key),
+/// `design.passages[1]` (the second element of that list), `attribute[2]` (the third
+/// `[[attribute]]` header, or the third element of an inline `attribute = [...]` list),
+/// `attribute[2].passages[0]`, `observational.tilt.urgency` (a key inside an inline table or
+/// under an `[observational.tilt]` header). Dotted keys expand to the same paths. It assumes
+/// the text already parsed as TOML.
+struct TOMLLocator {
+    struct Position: Sendable, Hashable {
+        var line: Int
+        var column: Int
+    }
+
+    private(set) var positions: [String: Position] = [:]
+
+    init(_ text: String) {
+        var lexer = Lexer(Array(text.utf8))
+        let tokens = lexer.tokens()
+        var walker = Walker(tokens: tokens)
+        walker.run()
+        positions = walker.positions
+    }
+
+    /// Where `path` is, or failing that its nearest recorded ancestor (`a.b[2].c` → `a.b[2]` →
+    /// `a.b` → `a`).
+    func position(of path: String) -> Position? {
+        var p = Substring(path)
+        while !p.isEmpty {
+            if let pos = positions[String(p)] { return pos }
+            guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            p = p[..<cut]
+        }
+        return nil
+    }
+
+    /// `keys` of the table at `path`, in the order they appear in the file (unlocated keys last,
+    /// alphabetically).
+    func sortedBySource(_ keys: [String], under path: String) -> [String] {
+        func line(_ k: String) -> Int {
+            let p = path.isEmpty ? k : "\(path).\(k)"
+            return positions[p].map { $0.line * 100_000 + $0.column } ?? Int.max
+        }
+        return keys.sorted { line($0) != line($1) ? line($0) < line($1) : $0 < $1 }
+    }
+
+    enum Kind: Equatable {
+        case lbracket, rbracket, lbrace, rbrace, equals, comma, newline
+        case string(String)
+        case bare(String)
+    }
+
+    struct Token {
+        var kind: Kind
+        var offset: Int
+        var position: Position
+    }
+
+    struct Lexer {
+        let bytes: [UInt8]
+        var i = 0
+        var line = 1
+        var lineStart = 0
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        /// Column of byte offset `o` on the current line, counting Unicode scalars.
+        func column(_ o: Int) -> Int {
+            var c = 1
+            var k = lineStart
+            while k < o {
+                if bytes[k] & 0xC0 != 0x80 { c += 1 }
+                k += 1
+            }
+            return c
+        }
+
+        mutating func newline(at o: Int) {
+            line += 1
+            lineStart = o + 1
+        }
+
+        func peek(_ o: Int) -> UInt8? { o < bytes.count ? bytes[o] : nil }
+
+        mutating func tokens() -> [Token] {
+            var out: [Token] = []
+            while i < bytes.count {
+                let b = bytes[i]
+                let start = i
+                let pos = Position(line: line, column: column(i))
+                func single(_ k: Kind) -> Token { Token(kind: k, offset: start, position: pos) }
+                switch b {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+                    i += 1
+                case UInt8(ascii: "\n"):
+                    out.append(single(.newline))
+                    newline(at: i)
+                    i += 1
+                case UInt8(ascii: "#"):
+                    while i < bytes.count && bytes[i] != UInt8(ascii: "\n") { i += 1 }
+                case UInt8(ascii: "["): out.append(single(.lbracket)); i += 1
+                case UInt8(ascii: "]"): out.append(single(.rbracket)); i += 1
+                case UInt8(ascii: "{"): out.append(single(.lbrace)); i += 1
+                case UInt8(ascii: "}"): out.append(single(.rbrace)); i += 1
+                case UInt8(ascii: "="): out.append(single(.equals)); i += 1
+                case UInt8(ascii: ","): out.append(single(.comma)); i += 1
+                case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                    let s = readString(quote: b)
+                    out.append(single(.string(s)))
+                default:
+                    while i < bytes.count && !Lexer.isDelimiter(bytes[i]) { i += 1 }
+                    out.append(single(.bare(String(decoding: bytes[start..<i], as: UTF8.self))))
+                }
+            }
+            return out
+        }
+
+        static func isDelimiter(_ b: UInt8) -> Bool {
+            switch b {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"),
+                 UInt8(ascii: "#"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "{"), UInt8(ascii: "}"),
+                 UInt8(ascii: "="), UInt8(ascii: ","), UInt8(ascii: "\""), UInt8(ascii: "'"):
+                return true
+            default:
+                return false
+            }
+        }
+
+        /// Reads a string starting at `i` (on its opening quote); returns its content with
+        /// the basic escapes `\"` and `\\` resolved (enough for quoted keys).
+        mutating func readString(quote q: UInt8) -> String {
+            let basic = q == UInt8(ascii: "\"")
+            let multi = peek(i + 1) == q && peek(i + 2) == q
+            var content: [UInt8] = []
+            i += multi ? 3 : 1
+            while i < bytes.count {
+                let b = bytes[i]
+                if basic && b == UInt8(ascii: "\\") {
+                    if let n = peek(i + 1) {
+                        if n == UInt8(ascii: "\n") { newline(at: i + 1) }
+                        content.append(n == UInt8(ascii: "\"") || n == UInt8(ascii: "\\") ? n : b)
+                    }
+                    i += 2
+                    continue
+                }
+                if b == q {
+                    if !multi {
+                        i += 1
+                        break
+                    }
+                    if peek(i + 1) == q && peek(i + 2) == q {
+                        // Up to two more quotes may belong to the content: """a"""" is `a"`.
+                        var end = i + 3
+                        while peek(end) == q && end < i + 5 { end += 1 }
+                        content.append(contentsOf: [UInt8](repeating: q, count: end - i - 3))
+                        i = end
+                        break
+                    }
+                }
+                if b == UInt8(ascii: "\n") {
+                    if !multi { break }  // unterminated: cannot happen in valid TOML
+                    newline(at: i)
+                }
+                content.append(b)
+                i += 1
+            }
+            return String(decoding: content, as: UTF8.self)
+        }
+    }
+
+    struct Walker {
+        let tokens: [Token]
+        var positions: [String: Position] = [:]
+        /// Number of `[[x]]` headers seen per raw dotted name.
+        var arrayCounts: [String: Int] = [:]
+
+        init(tokens: [Token]) { self.tokens = tokens }
+
+        mutating func record(_ path: String, _ pos: Position) {
+            if positions[path] == nil { positions[path] = pos }
+        }
+
+        static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : "\(a).\(b)" }
+
+        static func keyParts(_ t: Token) -> [String] {
+            switch t.kind {
+            case .string(let s): return [s]
+            case .bare(let s): return s.split(separator: ".", omittingEmptySubsequences: true).map(String.init)
+            default: return []
+            }
+        }
+
+        mutating func run() {
+            var table = ""
+            var i = 0
+            while i < tokens.count {
+                let t = tokens[i]
+                switch t.kind {
+                case .newline, .comma, .rbracket, .rbrace, .lbrace, .equals:
+                    i += 1
+                case .lbracket:
+                    let isArray = i + 1 < tokens.count && tokens[i + 1].kind == .lbracket
+                        && tokens[i + 1].offset == t.offset + 1
+                    var j = i + (isArray ? 2 : 1)
+                    var parts: [String] = []
+                    while j < tokens.count, tokens[j].kind != .rbracket, tokens[j].kind != .newline {
+                        parts += Walker.keyParts(tokens[j])
+                        j += 1
+                    }
+                    table = resolve(parts, newArrayElement: isArray)
+                    record(table, t.position)
+                    while j < tokens.count, tokens[j].kind != .newline { j += 1 }
+                    i = j
+                case .string, .bare:
+                    i = keyValue(from: i, in: table, terminators: [.newline])
+                }
+            }
+        }
+
+        /// The path of a header's dotted name, with `[n]` after every array-of-tables prefix.
+        mutating func resolve(_ parts: [String], newArrayElement: Bool) -> String {
+            var raw = ""
+            var path = ""
+            for (n, part) in parts.enumerated() {
+                raw = Walker.join(raw, part)
+                path = Walker.join(path, part)
+                if n == parts.count - 1 && newArrayElement {
+                    let index = arrayCounts[raw, default: 0]
+                    arrayCounts[raw] = index + 1
+                    path += "[\(index)]"
+                } else if let count = arrayCounts[raw], count > 0 {
+                    path += "[\(count - 1)]"
+                }
+            }
+            return path
+        }
+
+        /// Reads `key = value` starting at a key token; returns the index after the value.
+        mutating func keyValue(from start: Int, in table: String, terminators: [Kind]) -> Int {
+            var i = start
+            var path = table
+            while i < tokens.count, tokens[i].kind != .equals {
+                if terminators.contains(tokens[i].kind) { return i }
+                for part in Walker.keyParts(tokens[i]) { path = Walker.join(path, part) }
+                i += 1
+            }
+            record(path, tokens[start].position)
+            return value(from: i + 1, path: path)
+        }
+
+        /// Walks one value starting at `start`, recording list elements and inline-table keys.
+        mutating func value(from start: Int, path: String) -> Int {
+            var i = start
+            while i < tokens.count, tokens[i].kind == .newline { i += 1 }
+            guard i < tokens.count else { return i }
+            switch tokens[i].kind {
+            case .lbracket:
+                i += 1
+                var index = 0
+                while i < tokens.count {
+                    switch tokens[i].kind {
+                    case .newline, .comma:
+                        i += 1
+                    case .rbracket:
+                        return i + 1
+                    default:
+                        let element = "\(path)[\(index)]"
+                        record(element, tokens[i].position)
+                        let next = value(from: i, path: element)
+                        i = Swift.max(next, i + 1)
+                        index += 1
+                    }
+                }
+                return i
+            case .lbrace:
+                i += 1
+                while i < tokens.count {
+                    switch tokens[i].kind {
+                    case .newline, .comma:
+                        i += 1
+                    case .rbrace:
+                        return i + 1
+                    default:
+                        let next = keyValue(from: i, in: path, terminators: [.rbrace, .newline])
+                        i = Swift.max(next, i + 1)
+                    }
+                }
+                return i
+            default:
+                return i + 1
+            }
+        }
+    }
+}

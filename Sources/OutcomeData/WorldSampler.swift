@@ -1,0 +1,96 @@
+import CPOSupport
+import Foundation
+
+/// One simulated row: a composed text, its reader, and the reader's response.
+public struct WorldSample: Sendable, Hashable {
+    public var text: String
+    public var composition: Composition
+    /// The response `Y`: continuous, or 0/1 for binary worlds.
+    public var outcome: Double
+    /// The reader's trait `C`: +1 or -1 (0 when the world has no `[readers]` section).
+    public var trait: Int
+    /// `log P(x)` under the design used; observational: `log P(x | C)` for this reader's `C`.
+    public var logPropensity: Double
+    public var design: WorldDesign
+    /// `g*(text)`.
+    public var trueValue: Double
+
+    public init(text: String, composition: Composition, outcome: Double, trait: Int, logPropensity: Double,
+                design: WorldDesign, trueValue: Double) {
+        self.text = text
+        self.composition = composition
+        self.outcome = outcome
+        self.trait = trait
+        self.logPropensity = logPropensity
+        self.design = design
+        self.trueValue = trueValue
+    }
+}
+
+extension World {
+    /// Draws `rows` rows from `design` (docs/WORLDS.md, "Semantics").
+    ///
+    /// Each row: the reader's trait `C` (`+1` with probability `prevalence`; always `0` without
+    /// `[readers]`), then `k` uniformly from `design.passages`, then `k` distinct attributes one
+    /// after another (randomized: uniformly among those not yet drawn; observational:
+    /// proportionally to `exp(C * tilt[a])`), each with a passage drawn uniformly from its pool;
+    /// then the response: continuous `baseline + S + beta*C + noise_sd * N(0,1)`, binary
+    /// `Y = 1` with probability `logistic(baseline + S + beta*C)`, where `S` is the oracle's
+    /// score of the composed text.
+    ///
+    /// The observational design of a world without an `[observational]` section (or without
+    /// readers) has all tilts 0, so it draws texts exactly like the randomized design (from a
+    /// different random stream).
+    ///
+    /// Seeded: the same world, design, seed and `rows` give identical rows, and the first rows
+    /// of a longer sample equal a shorter one. The two designs use independent streams.
+    public func sample(rows: Int, design: WorldDesign, seed: UInt64) -> [WorldSample] {
+        precondition(rows >= 0, "rows must not be negative")
+        precondition(!passageCounts.isEmpty && passageCounts.allSatisfy { $0 >= 1 && $0 <= attributes.count },
+                     "passage counts must lie between 1 and the number of attributes")
+        var rng = SeededRandom(seed: SeededRandom.derivedSeed(seed, "world-sample/" + design.rawValue))
+        let tilts = tiltVector()
+        var out: [WorldSample] = []
+        out.reserveCapacity(rows)
+        for _ in 0..<rows {
+            let trait: Int
+            if let r = readers {
+                trait = rng.uniform() < r.prevalence ? 1 : -1
+            } else {
+                trait = 0
+            }
+            let k = passageCounts[rng.int(below: passageCounts.count)]
+            var remaining = Array(attributes.indices)
+            var attrs: [Int] = []
+            var passes: [Int] = []
+            attrs.reserveCapacity(k)
+            passes.reserveCapacity(k)
+            for _ in 0..<k {
+                let pick: Int
+                if design == .observational && trait != 0 {
+                    let s = remaining.map { Double(trait) * tilts[$0] }
+                    let m = s.max() ?? 0
+                    pick = rng.categorical(s.map { exp($0 - m) })
+                } else {
+                    pick = rng.int(below: remaining.count)
+                }
+                let a = remaining.remove(at: pick)
+                attrs.append(a)
+                passes.append(rng.int(below: attributes[a].passages.count))
+            }
+            let composition = Composition(attributes: attrs, passages: passes)
+            let score = structuralScore(composition)
+            let mean = meanResponse(score: score, trait: trait)
+            let outcome: Double
+            switch outcomeKind {
+            case .continuous: outcome = mean + noiseSD * rng.gaussian()
+            case .binary: outcome = rng.uniform() < mean ? 1 : 0
+            }
+            out.append(WorldSample(
+                text: text(of: composition), composition: composition, outcome: outcome, trait: trait,
+                logPropensity: logPropensity(composition, design: design, trait: trait), design: design,
+                trueValue: expectedValue(score: score)))
+        }
+        return out
+    }
+}
