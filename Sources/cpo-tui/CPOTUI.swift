@@ -7,13 +7,11 @@ struct CPOTUI: ParsableCommand {
         commandName: "cpo-tui",
         abstract: "A terminal lab for causal preference optimization (CPO, DR-CPO) on small language models.",
         discussion: """
-            Available now:
-              cpo-tui bench [--json] [--breakdown]   measure the training core (tokens/s, GFLOP/s, memory)
-
-            Coming with the next issues: the dashboard (cpo-tui with no arguments), headless runs
-            (cpo-tui run), worlds (cpo-tui world sample|check) and reports.
+            Available now: simulated worlds (world list, world check, world sample) and the
+            training-core benchmark (bench). Coming next: headless runs with reports (run) and
+            the dashboard (cpo-tui with no arguments).
             """,
-        subcommands: [Bench.self])
+        subcommands: [WorldCommand.self, Bench.self])
 
     func run() throws {
         print(CPOTUI.helpMessage())

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Turning world samples into datasets: the CSV that `cpo-tui world sample` writes, an
+/// in-memory `OutcomeDataset`, and a readable summary for `cpo-tui world check`.
+public enum WorldDatasets {
+    /// The dataset columns of a sampled world CSV (WORLDS.md): text, outcome, trait,
+    /// propensity, design, one 0/1 column per attribute, true_value.
+    public static func header(world: World) -> [String] {
+        ["text", "outcome", "trait", "propensity", "design"] + world.attributes.map(\.name) + ["true_value"]
+    }
+
+    /// The columns a loader should use to read a sampled world CSV back.
+    public static func columns(world: World) -> DatasetColumns {
+        var c = DatasetColumns(text: "text", outcome: "outcome")
+        c.propensity = "propensity"
+        c.propensityScale = .probability
+        c.trait = "trait"
+        c.attributes = world.attributes.map(\.name)
+        c.trueValue = "true_value"
+        return c
+    }
+
+    public static func csv(world: World, samples: [WorldSample]) -> CSVWriter {
+        var w = CSVWriter(header: header(world: world))
+        for s in samples {
+            var included = [Bool](repeating: false, count: world.attributes.count)
+            for a in s.composition.attributes { included[a] = true }
+            let outcome = world.outcomeKind == .binary ? CSVWriter.format(Int(s.outcome)) : CSVWriter.format(s.outcome)
+            w.writeRecord([s.text, outcome, CSVWriter.format(s.trait), CSVWriter.format(exp(s.logPropensity)), s.design.rawValue]
+                          + included.map { $0 ? "1" : "0" } + [CSVWriter.format(s.trueValue)])
+        }
+        return w
+    }
+
+    /// The samples as an in-memory dataset (lines numbered as in the CSV: header on line 1).
+    public static func dataset(world: World, samples: [WorldSample], source: String) -> OutcomeDataset {
+        let rows = samples.enumerated().map { i, s -> OutcomeRow in
+            var attrs = [Double](repeating: 0, count: world.attributes.count)
+            for a in s.composition.attributes { attrs[a] = 1 }
+            return OutcomeRow(text: s.text, outcome: s.outcome, logPropensity: s.logPropensity, trait: Double(s.trait),
+                              split: nil, attributes: attrs, trueValue: s.trueValue, line: i + 2)
+        }
+        return OutcomeDataset(source: source, columns: columns(world: world), outcomeKind: world.outcomeKind,
+                              higherIsBetter: true, rows: rows, totalRecords: rows.count, badRowCount: 0, firstBadRows: [])
+    }
+
+    /// A readable description of a world: its outcome, readers, attributes with their effects
+    /// and tilts, the value of random texts and the best attainable value V*.
+    public static func summary(world w: World, path: String) -> String {
+        func f(_ x: Double, _ digits: Int = 2) -> String { String(format: "%+.\(digits)f", x) }
+        var lines: [String] = []
+        lines.append("\(w.name): a valid world (\(path))")
+        if !w.description.isEmpty { lines.append("  \(w.description)") }
+        switch w.outcomeKind {
+        case .continuous:
+            lines.append("  outcome: continuous, baseline \(w.baseline), noise sd \(w.noiseSD)")
+        case .binary:
+            lines.append("  outcome: binary, baseline log-odds \(w.baseline)")
+        }
+        if let r = w.readers {
+            lines.append("  readers: trait '\(r.trait)', prevalence \(r.prevalence), response shift ±\(r.effect)")
+        } else {
+            lines.append("  readers: no trait")
+        }
+        let pool = w.attributes.reduce(0) { $0 + $1.passages.count }
+        let counts = w.passageCounts.map(String.init).joined(separator: " or ")
+        lines.append("  texts: \(counts) passages from \(w.attributes.count) attributes (\(pool) passages in all); readers read \(w.attention); each invalid segment \(f(w.invalidEffect, 1))")
+        lines.append("  attribute".padding(toLength: 22, withPad: " ", startingAt: 0) + "effect  passages  observational tilt")
+        for a in w.attributes {
+            let tilt = w.tilt[a.name].map { f($0) } ?? "0"
+            lines.append("    " + a.name.padding(toLength: 18, withPad: " ", startingAt: 0)
+                         + f(a.effect).padding(toLength: 8, withPad: " ", startingAt: 0)
+                         + String(a.passages.count).padding(toLength: 10, withPad: " ", startingAt: 0) + tilt)
+        }
+        let probe = w.sample(rows: 20_000, design: .randomized, seed: 1).map(\.trueValue)
+        let mean = probe.reduce(0, +) / Double(probe.count)
+        let sd = (probe.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(probe.count - 1)).squareRoot()
+        lines.append(String(format: "  value of randomized texts V(P^R): %.3f (± %.3f, Monte Carlo over 20,000 texts)",
+                            mean, 1.96 * sd / Double(probe.count).squareRoot()))
+        lines.append(String(format: "  best attainable value V*: %.3f, e.g. \"%@\"", w.bestValue, w.text(of: w.bestComposition)))
+        return lines.joined(separator: "\n")
+    }
+}
