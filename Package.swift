@@ -60,5 +60,7 @@ let package = Package(
         .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
         .testTarget(name: "LabTests", dependencies: ["Lab"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab"]),
+        // Runs the built cpo-tui binary (exit codes, messages, files): no module dependencies.
+        .testTarget(name: "CLITests"),
     ]
 )

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// Runs the real `cpo-tui` binary that `swift test` built beside the test bundle.
+enum CLI {
+    static let binary: URL? = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("cpo-tui")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        // `swift test` runs from the package root.
+        let fallback = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/cpo-tui")
+        return FileManager.default.isExecutableFile(atPath: fallback.path) ? fallback : nil
+    }()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = binary!
+        p.arguments = args
+        p.currentDirectoryURL = packageRoot
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    static func temp(_ name: String, _ contents: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "cpo-cli-tests-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/" + name
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+@Suite("the cpo-tui command line", .enabled(if: CLI.binary != nil, "the cpo-tui binary was not built"))
+struct CLITests {
+    @Test func helpListsTheCommands() throws {
+        let r = try CLI.run([])
+        #expect(r.status == 0)
+        for cmd in ["world", "data", "bench"] { #expect(r.stdout.contains(cmd)) }
+    }
+
+    @Test func worldSampleIsReproducibleAndWorldCheckSummarizes() throws {
+        let a = try CLI.run(["world", "sample", "--rows", "50", "--seed", "7", "--design", "observational"])
+        let b = try CLI.run(["world", "sample", "--rows", "50", "--seed", "7", "--design", "observational"])
+        #expect(a.status == 0 && a.stdout == b.stdout)
+        #expect(a.stdout.split(separator: "\n").count == 51)
+        #expect(a.stdout.hasPrefix("text,outcome,trait,propensity,design,"))
+        let c = try CLI.run(["world", "check", "river-cleanup"])
+        #expect(c.status == 0 && c.stdout.contains("V*"))
+    }
+
+    @Test func badWorldFileFailsWithTheLine() throws {
+        let path = try CLI.temp("bad.toml", """
+            name = "two-attrs"
+            [outcome]
+            noise_sd = 1.0
+            [design]
+            passages = [2]
+            [[attribute]]
+            name = "a"
+            effect = 1.0
+            passages = []
+            [[attribute]]
+            name = "b"
+            effect = 1.0
+            passages = ["B one."]
+            """)
+        let r = try CLI.run(["world", "check", path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("bad.toml:9"), "\(r.stderr)")
+    }
+
+    @Test func badDatasetFailsWithLineAndColumnAndNothingIsWritten() throws {
+        let path = try CLI.temp("bad.csv", "text,outcome\n\"fine\",1\n\"never closed,2\n")
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let r = try CLI.run(["data", "check", "--data", path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("bad.csv:3:1"), "\(r.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        let missing = try CLI.run(["data", "check", "--data", path, "--outcome", "score"])
+        #expect(missing.status != 0)
+        let none = try CLI.run(["data", "check", "--data", "/nonexistent/file.csv"])
+        #expect(none.status != 0 && none.stderr.contains("/nonexistent/file.csv"))
+    }
+
+    @Test func tooManyBadRowsIsRefusedUnlessTheLimitIsRaised() throws {
+        var csv = "text,outcome\n"
+        for i in 0..<100 { csv += "row \(i),\(i == 5 || i == 6 ? "n/a" : String(i))\n" }
+        let path = try CLI.temp("some-bad.csv", csv)
+        let strict = try CLI.run(["data", "check", "--data", path])
+        #expect(strict.status != 0 && strict.stderr.contains("--max-bad-fraction"))
+        let lenient = try CLI.run(["data", "check", "--data", path, "--max-bad-fraction", "0.05"])
+        #expect(lenient.status == 0 && lenient.stdout.contains("98 rows"))
+    }
+}
