@@ -53,8 +53,9 @@ public struct ObjectiveOptions: Codable, Sendable, Hashable {
 }
 
 /// What an objective needs for one step. Everything is a plain vector: the objective never
-/// sees the network (DESIGN.md). Outcomes are already oriented so that larger is better
-/// (see `orientOutcomes`).
+/// sees the network (DESIGN.md). Every objective maximizes: outcomes arrive already oriented
+/// so that larger is better (`OutcomeDataset.oriented`, the one place a lower-is-better
+/// outcome is flipped, applied when the Lab prepares its rows).
 public struct ObjectiveBatch: Sendable {
     /// log P^f(X_i) of the logged rows under the policy being trained.
     public var logP: [Double]
@@ -115,11 +116,6 @@ public struct ObjectiveOutput: Sendable {
     public var clippedShare: Double
 
     public var value: Double { -loss }
-}
-
-/// Orients outcomes so that larger is better: the one place a lower-is-better outcome is flipped.
-public func orientOutcomes(_ y: [Double], higherIsBetter: Bool) -> [Double] {
-    higherIsBetter ? y : y.map { -$0 }
 }
 
 /// Softmax of `x` computed in log space (max-shifted), in Double.

@@ -114,11 +114,6 @@ struct ObjectiveTests {
         #expect(Objectives.cpo(start, options: ObjectiveOptions(clip: 0.2)).clippedShare == 0)
     }
 
-    @Test func lowerIsBetterIsFlippedInOnePlace() {
-        #expect(orientOutcomes([1, -2, 3], higherIsBetter: false) == [-1, 2, -3])
-        #expect(orientOutcomes([1, -2, 3], higherIsBetter: true) == [1, -2, 3])
-    }
-
     @Test func tokenTermsAreMeansOverTokens() {
         let c = Objectives.tokenTermCoefficients(tokenCounts: [10, 20], options: ObjectiveOptions(entropyBonus: 0.1, klToFT: 0.5))
         #expect(abs(c.kl[0] - 0.5 / 20) < 1e-15 && abs(c.kl[1] - 0.5 / 40) < 1e-15)

@@ -1,0 +1,132 @@
+import Foundation
+
+/// A point estimate with its standard error and 95% confidence interval.
+public struct Estimate: Sendable, Hashable, Codable {
+    /// z_{0.975}, the normal quantile of a two-sided 95% interval.
+    public static let z95 = 1.959_963_984_540_054
+
+    public var value: Double
+    public var standardError: Double
+    public var lower: Double
+    public var upper: Double
+
+    /// (lower, upper).
+    public var ci95: (Double, Double) { (lower, upper) }
+
+    /// value ± z95 · standardError.
+    public init(value: Double, standardError: Double) {
+        self.value = value
+        self.standardError = standardError
+        lower = value - Self.z95 * standardError
+        upper = value + Self.z95 * standardError
+    }
+
+    public init(value: Double, standardError: Double, lower: Double, upper: Double) {
+        self.value = value
+        self.standardError = standardError
+        self.lower = lower
+        self.upper = upper
+    }
+
+    /// An estimate of nothing (no rows): every field NaN.
+    public static let undefined = Estimate(value: .nan, standardError: .nan)
+
+    /// Whether the interval contains `x`.
+    public func covers(_ x: Double) -> Bool { lower <= x && x <= upper }
+}
+
+/// Estimators of a fixed policy's value V(f) = E_{X∼P^f}[g(X)] from held-out rows and f0
+/// samples (METHOD.md §2), each returning one estimate with a 95% interval (the shape of
+/// st-tech/zr-obp's `estimate_policy_value` + `estimate_interval`).
+///
+/// Inputs are sequence log-probabilities; weights are formed in log space with a max-shift,
+/// so no exp overflows before the final (scale-free or single) rescaling:
+///   rows:      w_i = exp(logP^f(X_i) − logP^R(X_i))
+///   f0 samples: w̃_j = exp(logP^f(X̃_j) − logP^{f0}(X̃_j))
+public enum Estimators {
+    /// V_IPW, Horvitz-Thompson: (1/n) Σ_i w_i Y_i. Standard error by the plain CLT:
+    /// sd(w_i Y_i)/√n with the n − 1 sample variance.
+    public static func ipw(logP: [Double], logPR: [Double], outcomes: [Double]) -> Estimate {
+        weightedMean(logRatios: logRatios(logP, logPR), values: outcomes, normalization: .horvitzThompson)
+    }
+
+    /// V_SNIPW, Hajek (self-normalized): Σ_i w_i Y_i / Σ_i w_i. Standard error by the delta
+    /// method for a ratio of means: with normalized weights w̄_i = w_i/Σw,
+    /// SE² = n/(n−1) · Σ_i w̄_i² (Y_i − V)².
+    public static func snipw(logP: [Double], logPR: [Double], outcomes: [Double]) -> Estimate {
+        weightedMean(logRatios: logRatios(logP, logPR), values: outcomes, normalization: .hajek)
+    }
+
+    /// V_OUT, self-normalized over the m f0 samples: Σ_j w̃_j ĝ(X̃_j) / Σ_j w̃_j, with the
+    /// delta-method standard error of `snipw`. It measures ĝ's view of f: biased whenever ĝ is,
+    /// and its SE covers only the sampling of the f0 texts (ĝ is treated as fixed), so its
+    /// interval says nothing about ĝ's own error.
+    public static func out(sampleLogP: [Double], sampleLogP0: [Double], sampleGhat: [Double]) -> Estimate {
+        weightedMean(logRatios: logRatios(sampleLogP, sampleLogP0), values: sampleGhat, normalization: .hajek)
+    }
+
+    /// The DR residual term over the n rows: Σ_i w_i (Y_i − ĝ(X_i)) with Hajek weights
+    /// (self-normalized; delta-method SE) or Horvitz-Thompson weights ((1/n) Σ; CLT SE).
+    /// It is the correction that makes V_DR unbiased when ĝ is wrong; far from 0 means ĝ is
+    /// biased on f's texts.
+    public static func residualTerm(logP: [Double], logPR: [Double], outcomes: [Double], ghat: [Double],
+                                    normalization: WeightNormalization = .hajek) -> Estimate {
+        precondition(outcomes.count == ghat.count, "outcomes and ĝ must align")
+        return weightedMean(logRatios: logRatios(logP, logPR), values: zip(outcomes, ghat).map { $0 - $1 },
+                            normalization: normalization)
+    }
+
+    /// V_DR = residual term over the n rows (`residualTerm`, Hajek or Horvitz-Thompson per
+    /// `normalization`) + V_OUT over the m f0 samples (`out`). ĝ(X_i) must be cross-fitted
+    /// (or fitted on other data). The two terms come from independent samples (rows vs f0
+    /// samples, given ĝ), so their variances add: SE² = SE_residual² + SE_OUT². ĝ is treated
+    /// as fixed; with a cross-fitted ĝ its estimation error enters only at second order.
+    public static func dr(logP: [Double], logPR: [Double], outcomes: [Double], ghat: [Double],
+                          sampleLogP: [Double], sampleLogP0: [Double], sampleGhat: [Double],
+                          normalization: WeightNormalization = .hajek) -> Estimate {
+        let r = residualTerm(logP: logP, logPR: logPR, outcomes: outcomes, ghat: ghat, normalization: normalization)
+        let o = out(sampleLogP: sampleLogP, sampleLogP0: sampleLogP0, sampleGhat: sampleGhat)
+        return Estimate(value: r.value + o.value,
+                        standardError: (r.standardError * r.standardError + o.standardError * o.standardError).squareRoot())
+    }
+
+    /// logP − logP0, elementwise.
+    public static func logRatios(_ logP: [Double], _ logP0: [Double]) -> [Double] {
+        precondition(logP.count == logP0.count, "log-probabilities of the policy and the reference must align")
+        return zip(logP, logP0).map { $0 - $1 }
+    }
+
+    /// The shared core: Σ w_i v_i / Σ w_i (Hajek, delta-method SE) or (1/n) Σ w_i v_i
+    /// (Horvitz-Thompson, CLT SE), with w_i = exp(logRatios_i) formed after a max-shift.
+    /// Empty input gives `Estimate.undefined`; one row gives a value with a NaN SE.
+    public static func weightedMean(logRatios lr: [Double], values v: [Double], normalization: WeightNormalization) -> Estimate {
+        precondition(lr.count == v.count, "weights and values must align")
+        let n = lr.count
+        guard n > 0 else { return .undefined }
+        guard let shift = lr.max(), shift.isFinite else { return .undefined }
+        let e = lr.map { Foundation.exp($0 - shift) }   // in (0, 1], the largest is 1
+        let nd = Double(n)
+        switch normalization {
+        case .hajek:
+            let z = e.reduce(0, +)
+            var value = 0.0
+            for i in 0..<n { value += e[i] * v[i] }
+            value /= z
+            var s = 0.0
+            for i in 0..<n {
+                let a = e[i] / z * (v[i] - value)
+                s += a * a
+            }
+            return Estimate(value: value, standardError: (nd / (nd - 1) * s).squareRoot())
+        case .horvitzThompson:
+            let scale = Foundation.exp(shift)
+            var mean = 0.0
+            for i in 0..<n { mean += e[i] * v[i] }
+            mean /= nd
+            var ss = 0.0
+            for i in 0..<n { ss += (e[i] * v[i] - mean) * (e[i] * v[i] - mean) }
+            let sd = (ss / (nd - 1)).squareRoot()
+            return Estimate(value: scale * mean, standardError: scale * sd / nd.squareRoot())
+        }
+    }
+}
