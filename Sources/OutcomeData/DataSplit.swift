@@ -73,6 +73,14 @@ public struct DataSplit: Sendable, Hashable, Codable {
         public var trainCount: Int
         public var evalCount: Int
         public var fromColumn: Bool
+
+        public init(seed: UInt64, evalFraction: Double, trainCount: Int, evalCount: Int, fromColumn: Bool) {
+            self.seed = seed
+            self.evalFraction = evalFraction
+            self.trainCount = trainCount
+            self.evalCount = evalCount
+            self.fromColumn = fromColumn
+        }
     }
 
     public var record: Record {

@@ -52,6 +52,14 @@ public struct StepReport: Sendable, Hashable {
     public var clipped: Bool
     /// The gradient had a NaN or infinity: the parameters were left unchanged.
     public var skipped: Bool
+
+    public init(step: Int, learningRate: Float, gradNorm: Double, clipped: Bool, skipped: Bool) {
+        self.step = step
+        self.learningRate = learningRate
+        self.gradNorm = gradNorm
+        self.clipped = clipped
+        self.skipped = skipped
+    }
 }
 
 /// AdamW over a model's contiguous parameter buffer, with its moments at the same offsets.

@@ -11,7 +11,7 @@ struct CPOTUI: ParsableCommand {
             checks (data check) and the training-core benchmark (bench). Coming next: headless runs with reports (run) and
             the dashboard (cpo-tui with no arguments).
             """,
-        subcommands: [WorldCommand.self, DataCommand.self, Bench.self])
+        subcommands: [RunCommand.self, WorldCommand.self, DataCommand.self, Bench.self])
 
     func run() throws {
         print(CPOTUI.helpMessage())

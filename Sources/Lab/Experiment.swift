@@ -1,0 +1,326 @@
+import CausalPO
+import CPOSupport
+import Foundation
+import OutcomeData
+import TinyLM
+
+/// Preparation milestones, for progress displays.
+public enum PrepStage: String, Sendable, Codable, CaseIterable {
+    case data, tokenizer, ft, ghat, f0, baseline, ready
+}
+
+/// Held-out inputs for the estimators, the true value and the win rates.
+struct EvalInputs: @unchecked Sendable {
+    let rowSeqs: [[Int32]]
+    let outcomes: [Double]
+    let logPR: [Double]
+    let ghat: [Double]
+    let f0Seqs: [[Int32]]
+    let f0LogP0: [Double]
+    let f0Ghat: [Double]
+    let winPrompts: [[Int32]]
+    /// The judge's score of FT's continuation of each prompt.
+    let ftWinScores: [Double]
+}
+
+/// One seed's whole experiment: the data, the tokenizer, FT, ĝ, the f0 samples and one
+/// `MethodRun` per method. Used from one thread at a time (the session's worker, or a
+/// headless run).
+public final class Experiment: @unchecked Sendable {
+    public let config: LabConfig
+    public let seed: UInt64
+    public let data: PreparedData
+    public private(set) var stage: PrepStage = .data
+    public private(set) var ftHistory: [FTEpoch] = []
+    public private(set) var ghatQuality: OutcomeModelQuality?
+    /// ĝ's quality against the true outcomes (differs from `ghatQuality` for a negated ĝ).
+    public private(set) var ghatQualityVersusOutcomes: OutcomeModelQuality?
+    public private(set) var attributeEffects: [AttributeEffect] = []
+    /// Standardized mean differences of the attributes between trait groups in the training rows.
+    public private(set) var traitImbalance: [Double] = []
+    public private(set) var metrics: [Method: [EpochMetrics]] = [:]
+    public private(set) var steps: [Method: [StepRecord]] = [:]
+    public private(set) var ftMetrics: EpochMetrics?
+    /// V(FT) as the oracle sees it (worlds).
+    public private(set) var ftTrueValue: Double?
+
+    private(set) var codec: TextCodec?
+    private(set) var ft: Transformer?
+    private var inputs: TrainingInputs?
+    private var evalInputs: EvalInputs?
+    private var ghatModel: CrossFittedOutcomeModel?
+    private var judge: OutcomeModel?
+    private(set) var runs: [Method: MethodRun] = [:]
+    private let compute: Compute
+
+    public init(config: LabConfig, seed: UInt64) throws(LabError) {
+        try config.validate()
+        self.config = config
+        self.seed = seed
+        self.data = try PreparedData.make(config, seed: seed)
+        self.compute = Compute(threads: config.threads)
+    }
+
+    private func derived(_ label: String) -> UInt64 { SeededRandom.derivedSeed(seed, label) }
+
+    // MARK: - preparation
+
+    /// Tokenizer, FT (until its evaluation loss stops improving), ĝ, f0 samples and FT's own
+    /// evaluation. `progress` gets each stage with a fraction in [0, 1] of that stage.
+    public func prepare(progress: (PrepStage, Double, String) -> Void = { _, _, _ in },
+                        cancelled: () -> Bool = { false }) throws(LabError) {
+        let cfg = config
+        // Tokenizer on the training texts.
+        stage = .tokenizer
+        progress(.tokenizer, 0, "training the tokenizer on \(data.train.count) texts")
+        let tokenizer: BPETokenizer
+        do {
+            tokenizer = try BPETokenizer.train(corpus: data.train.map(\.text), vocabSize: cfg.model.vocabSize)
+        } catch {
+            throw .failed("tokenizer: \(error)")
+        }
+        let codec = TextCodec(tokenizer: tokenizer, contextLength: cfg.model.contextLength)
+        self.codec = codec
+        let trainSeqs = data.train.map { codec.sequence(for: $0.text) }
+        let evalSeqs = data.eval.map { codec.sequence(for: $0.text) }
+
+        // FT.
+        stage = .ft
+        let ft: Transformer
+        do {
+            ft = try Transformer(config: cfg.model, seed: derived("ft-init"), compute: compute)
+        } catch {
+            throw .invalidConfig(error.description)
+        }
+        let stepsPerEpoch = (trainSeqs.count + cfg.batchSize - 1) / cfg.batchSize
+        ftHistory = FineTuning.train(
+            ft, train: trainSeqs, eval: evalSeqs, config: cfg, seed: derived("ft"),
+            onEpoch: { e in progress(.ft, Double(e.epoch) / Double(cfg.ftMaxEpochs),
+                                     String(format: "FT epoch %d: train loss %.3f, eval loss %.3f", e.epoch, e.trainLoss, e.evalLoss)) },
+            onStep: { s, loss in
+                if s % 10 == 0 {
+                    progress(.ft, Double(s) / Double(stepsPerEpoch * cfg.ftMaxEpochs), String(format: "FT step %d, loss %.3f", s, loss))
+                }
+            }, cancelled: cancelled)
+        self.ft = ft
+        if cancelled() { throw .failed("cancelled") }
+
+        // ĝ: cross-fitted on the training rows (or fit on a separate log), and for user data a
+        // judge fit on the held-out rows only.
+        stage = .ghat
+        progress(.ghat, 0, "fitting ĝ on \(data.ghatRows.count) rows")
+        let kind: OutcomeModelKind = data.outcomeKind == .binary ? .logistic : .ridge
+        let ghatModel: CrossFittedOutcomeModel
+        do {
+            // λ chosen by cross-fitted quality along a path (one number chosen with all rows;
+            // each row's prediction still comes from models that never saw it).
+            let featurizer = TextFeaturizer()
+            ghatModel = try CrossFittedOutcomeModel.fitSelectingLambda(
+                features: featurizer.features(data.ghatRows.map(\.text)), outcomes: data.ghatRows.map(\.outcome),
+                kind: kind, folds: cfg.folds, seed: derived("ghat"), featurizer: featurizer).model
+            if data.world == nil {
+                judge = try OutcomeModel.fit(texts: data.eval.map(\.text), outcomes: data.eval.map(\.outcome), kind: kind)
+            }
+        } catch {
+            throw .failed("ĝ: \(error)")
+        }
+        self.ghatModel = ghatModel
+        ghatQuality = ghatModel.quality
+        let trainGhat = data.ghatIsCrossFitted ? ghatModel.predictions : ghatModel.predict(data.train.map(\.text))
+        ghatQualityVersusOutcomes = OutcomeModelQuality.of(kind: kind, predictions: trainGhat, targets: data.train.map(\.outcome))
+        if !data.attributeNames.isEmpty {
+            attributeEffects = Diagnostics.attributeEffects(
+                attributes: data.train.map(\.attributes), outcomes: data.train.map(\.outcome), predictions: trainGhat,
+                trueEffects: data.world?.attributes.map(\.effect))
+        }
+        if data.train.allSatisfy({ $0.trait != nil }) && !data.attributeNames.isEmpty {
+            traitImbalance = Diagnostics.standardizedMeanDifferences(attributes: data.train.map(\.attributes),
+                                                                     trait: data.train.map { ($0.trait ?? 0) > 0 ? 1 : -1 })
+        }
+
+        // P^R and FT log-probs of the rows; f0 samples for training and for evaluation.
+        stage = .f0
+        progress(.f0, 0, "scoring the rows under FT")
+        let trainLogPFT = Batches.logProbs(ft, trainSeqs)
+        let evalLogPFT = Batches.logProbs(ft, evalSeqs)
+        func logPR(_ rows: [OutcomeRow], _ model: [Double]) -> [Double] {
+            cfg.propensity == .logged ? rows.map { $0.logPropensity ?? -.infinity } : model
+        }
+        progress(.f0, 0.2, "sampling \(cfg.f0Ratio * trainSeqs.count) f0 texts")
+        let trainF0 = f0Samples(from: trainSeqs, count: cfg.f0Ratio * trainSeqs.count, label: "f0-train")
+        progress(.f0, 0.7, "sampling held-out f0 texts")
+        let evalF0 = f0Samples(from: evalSeqs, count: cfg.f0Ratio * evalSeqs.count, label: "f0-eval")
+        let outcomes = data.train.map(\.outcome)
+        let mean = outcomes.reduce(0, +) / Double(outcomes.count)
+        let sd = (outcomes.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, outcomes.count - 1))).squareRoot()
+        let threshold = outcomes.sorted()[min(outcomes.count - 1, Int(Double(outcomes.count) * (1 - cfg.objective.filterQuantile)))]
+        inputs = TrainingInputs(
+            rowSeqs: trainSeqs, outcomes: outcomes, logPR: logPR(data.train, trainLogPFT), logPFT: trainLogPFT,
+            ghat: trainGhat, selected: outcomes.map { $0 >= threshold }, outcomeSD: sd,
+            f0Seqs: trainF0.map(\.sequence), f0LogP0: Batches.logProbs(ft, trainF0.map(\.sequence)),
+            f0Ghat: ghatModel.predict(trainF0.map { codec.text($0.sequence) }), ft: ft)
+
+        // Win-rate prompts: held-out texts cut at a random token, and FT's continuations.
+        var rng = SeededRandom(seed: derived("win-prompts"))
+        var promptRows = Array(evalSeqs.indices)
+        rng.shuffle(&promptRows)
+        let prompts: [[Int32]] = promptRows.prefix(cfg.winRatePrompts).map { i in
+            let s = evalSeqs[i]
+            let cut = 1 + rng.int(below: max(1, s.count - 2))
+            return Array(s.prefix(min(cut, cfg.model.contextLength)))
+        }
+        let ftCont = ft.sample(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: cfg.model.contextLength),
+                               seed: derived("win-ft"))
+        evalInputs = EvalInputs(
+            rowSeqs: evalSeqs, outcomes: data.eval.map(\.outcome), logPR: logPR(data.eval, evalLogPFT),
+            ghat: ghatModel.predict(data.eval.map(\.text)),
+            f0Seqs: evalF0.map(\.sequence), f0LogP0: Batches.logProbs(ft, evalF0.map(\.sequence)),
+            f0Ghat: ghatModel.predict(evalF0.map { codec.text($0.sequence) }),
+            winPrompts: prompts, ftWinScores: ftCont.map { judgeScore(codec.text($0.sequence)) })
+
+        // FT's own evaluation: the baseline every method starts from.
+        stage = .baseline
+        progress(.baseline, 0, "evaluating FT")
+        let base = evaluate(ft, method: .ft, epoch: 0, trainLoss: nil, isFT: true)
+        ftMetrics = base
+        ftTrueValue = base.trueValue?.value
+        for m in cfg.methods {
+            runs[m] = MethodRun(method: m, ft: ft, learningRate: cfg.learningRate)
+            metrics[m] = [relabel(base, as: m)]
+            steps[m] = []
+        }
+        stage = .ready
+        progress(.ready, 1, "ready")
+    }
+
+    /// f0 samples: continuations of texts cut at a random token (or, with `f0FromScratch`,
+    /// texts from BOS), drawn from FT.
+    private func f0Samples(from seqs: [[Int32]], count: Int, label: String) -> [Sample] {
+        guard let ft else { return [] }
+        var rng = SeededRandom(seed: derived(label + "-prompts"))
+        let prompts: [[Int32]] = (0..<count).map { _ in
+            if config.f0FromScratch { return [BPETokenizer.bos] }
+            let s = seqs[rng.int(below: seqs.count)]
+            let cut = 1 + rng.int(below: max(1, s.count - 2))
+            return Array(s.prefix(min(cut, config.model.contextLength)))
+        }
+        return ft.sample(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+                         seed: derived(label))
+    }
+
+    /// The judge: the world's oracle, or for user data a ĝ fit on the held-out rows only.
+    private func judgeScore(_ text: String) -> Double {
+        if let w = data.world { return w.oracle(text).value }
+        return judge?.predict([text]).first ?? .nan
+    }
+
+    private func relabel(_ m: EpochMetrics, as method: Method) -> EpochMetrics {
+        var r = m
+        r.method = method.rawValue
+        return r
+    }
+
+    // MARK: - training and evaluation
+
+    /// Trains `method` for one more epoch and evaluates it. Returns the new metrics.
+    @discardableResult
+    public func step(_ method: Method, onStep: (StepRecord) -> Void = { _ in }, cancelled: () -> Bool = { false }) -> EpochMetrics? {
+        guard let run = runs[method], let inputs else { return nil }
+        let t0 = Date()
+        var losses: [Double] = []
+        run.trainEpoch(inputs, config: config, seed: derived("train"), onStep: { rec in
+            self.steps[method, default: []].append(rec)
+            if rec.loss.isFinite { losses.append(rec.loss) }
+            onStep(rec)
+        }, cancelled: cancelled)
+        let trainLoss = losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count)
+        var m = evaluate(run.model, method: method, epoch: run.epoch, trainLoss: trainLoss, isFT: method == .ft)
+        m.seconds = Date().timeIntervalSince(t0)
+        metrics[method, default: []].append(m)
+        return m
+    }
+
+    public func epochs(of method: Method) -> Int { runs[method]?.epoch ?? 0 }
+    public func failure(of method: Method) -> String? { runs[method]?.failed }
+    public func skippedSteps(of method: Method) -> Int { runs[method]?.skippedSteps ?? 0 }
+    /// The log importance weights (relative to uniform) of the method's last training epoch.
+    public func lastEpochLogWeights(of method: Method) -> [Double] { runs[method]?.lastEpochLogWeights ?? [] }
+
+    /// Every estimate for `model` on the held-out data.
+    func evaluate(_ model: Transformer, method: Method, epoch: Int, trainLoss: Double?, isFT: Bool) -> EpochMetrics {
+        let t0 = Date()
+        guard let ev = evalInputs, let ft, let codec else { preconditionFailure("evaluate before prepare") }
+        // Under P^R = FT the rows' log-probs are the P^R values themselves (every weight 1).
+        let rowLogP = isFT && config.propensity == .model ? ev.logPR : Batches.logProbs(model, ev.rowSeqs)
+        let f0LogP = isFT ? ev.f0LogP0 : Batches.logProbs(model, ev.f0Seqs)
+        let norm = config.objective.normalization
+        let vIPW = Estimators.ipw(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes)
+        let vSNIPW = Estimators.snipw(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes)
+        let vOUT = Estimators.out(sampleLogP: f0LogP, sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat)
+        let resid = Estimators.residualTerm(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat, normalization: norm)
+        let vDR = Estimators.dr(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat,
+                                sampleLogP: f0LogP, sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: norm)
+        let weights = Diagnostics.weightSummary(logP: rowLogP, logPR: ev.logPR, batchSize: config.batchSize)
+
+        // The model's own texts: true value, invalid rate, attribute shares, KL to FT.
+        let label = "\(method.rawValue)-\(epoch)"
+        let own = model.sample(prompts: [[Int32]](repeating: [BPETokenizer.bos], count: config.evalSamples),
+                               options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+                               seed: derived("eval-samples-" + (isFT ? "FT" : label)))
+        let ownSeqs = own.map(\.sequence)
+        let ftLogP = isFT ? own.map(\.logProb) : Batches.logProbs(ft, ownSeqs)
+        let kl = Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP)
+        let texts = ownSeqs.map { codec.text($0) }
+        var trueValue: Estimate?
+        var gain: Double?
+        var invalidRate: Double?
+        var shares: [String: Double]?
+        var generated: [GeneratedText] = []
+        if let w = data.world {
+            let results = texts.map { w.oracle($0) }
+            let values = results.map(\.value)
+            trueValue = meanEstimate(values)
+            invalidRate = Double(results.filter { !$0.invalidSegments.isEmpty }.count) / Double(max(1, results.count))
+            var counts = [Int](repeating: 0, count: w.attributes.count)
+            for r in results { for a in Set(r.matches.map(\.attribute)) { counts[a] += 1 } }
+            shares = Dictionary(uniqueKeysWithValues: w.attributes.enumerated().map { ($1.name, Double(counts[$0]) / Double(max(1, results.count))) })
+            if let base = isFT ? trueValue?.value : ftTrueValue, let v = trueValue?.value {
+                let room = w.bestValue - base
+                gain = room > 1e-12 ? (v - base) / room : nil
+            }
+            generated = (0..<min(8, texts.count)).map { i in
+                GeneratedText(text: texts[i], score: values[i], attributes: results[i].matches.map { w.attributes[$0.attribute].name },
+                              invalidSegments: results[i].invalidSegments, logRatioToFT: own[i].logProb - ftLogP[i])
+            }
+        } else {
+            let scores = judge?.predict(Array(texts.prefix(8))) ?? []
+            generated = (0..<min(8, texts.count)).map { i in
+                GeneratedText(text: texts[i], score: i < scores.count ? scores[i] : .nan, attributes: [], invalidSegments: [],
+                              logRatioToFT: own[i].logProb - ftLogP[i])
+            }
+        }
+
+        // Win rate against FT on continuations of the held-out prompts.
+        let winRate: Estimate
+        if isFT {
+            winRate = Estimate(value: 0.5, standardError: 0)
+        } else {
+            let cont = model.sample(prompts: ev.winPrompts, options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+                                    seed: derived("win-" + label))
+            let scores = cont.map { judgeScore(codec.text($0.sequence)) }
+            winRate = WinRate.estimate(scoresA: scores, scoresB: ev.ftWinScores)
+        }
+        return EpochMetrics(
+            method: method.rawValue, epoch: epoch, trainLoss: trainLoss, vIPW: vIPW, vSNIPW: vSNIPW, vDR: vDR, vOUT: vOUT,
+            drResidual: resid, trueValue: trueValue, normalizedGain: gain ?? (isFT && data.world != nil ? 0 : nil),
+            invalidRate: invalidRate, attributeShares: shares, winRateVsFT: winRate, klToFT: kl, weights: weights,
+            samples: generated, seconds: Date().timeIntervalSince(t0))
+    }
+
+    private func meanEstimate(_ x: [Double]) -> Estimate {
+        let n = Double(x.count)
+        let m = x.reduce(0, +) / n
+        let v = x.map { ($0 - m) * ($0 - m) }.reduce(0, +) / max(1, n - 1)
+        return Estimate(value: m, standardError: (v / n).squareRoot())
+    }
+}

@@ -1,0 +1,44 @@
+import CausalPO
+import Foundation
+
+/// A generated text with what the judge and the models say about it.
+public struct GeneratedText: Sendable, Hashable, Codable {
+    public var text: String
+    /// g*(x) in worlds; the judge ĝ's prediction for user data.
+    public var score: Double
+    /// Attributes the oracle matched (worlds), in text order.
+    public var attributes: [String]
+    public var invalidSegments: [String]
+    /// log P^f(x) − log P^FT(x).
+    public var logRatioToFT: Double
+}
+
+/// One method's evaluation after one epoch (epoch 0 = FT itself).
+public struct EpochMetrics: Sendable, Hashable, Codable {
+    public var method: String
+    public var epoch: Int
+    /// Mean training loss over the epoch's steps (nil at epoch 0 and for FT).
+    public var trainLoss: Double?
+    public var vIPW: Estimate
+    public var vSNIPW: Estimate
+    public var vDR: Estimate
+    public var vOUT: Estimate
+    /// The DR residual term Σ w (Y − ĝ) on the held-out rows.
+    public var drResidual: Estimate
+    /// Worlds: the true value (mean g* over the model's own samples), its normalized gain
+    /// (V(f) − V(FT)) / (V* − V(FT)) and the share of samples with an invalid segment.
+    public var trueValue: Estimate?
+    public var normalizedGain: Double?
+    public var invalidRate: Double?
+    /// Worlds: share of the model's samples that contain each attribute (by name).
+    public var attributeShares: [String: Double]?
+    /// Win rate against FT on continuations of truncated held-out texts (ties count half).
+    public var winRateVsFT: Estimate
+    /// KL(f ‖ FT) from the model's own samples (nats per text).
+    public var klToFT: Estimate
+    /// Importance weights of the held-out rows (log-ratio histogram, ESS, overlap).
+    public var weights: WeightSummary
+    /// A few of the model's samples.
+    public var samples: [GeneratedText]
+    public var seconds: Double
+}

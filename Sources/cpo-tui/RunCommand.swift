@@ -1,0 +1,107 @@
+import ArgumentParser
+import CausalPO
+import Foundation
+import Lab
+import OutcomeData
+import TinyLM
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the full comparison headless: FT, ĝ, f0 samples, then each method for E epochs with evaluations.")
+
+    @Option(help: "A world file or shipped world name (default: \(ShippedWorlds.defaultName)); ignored with --data.")
+    var world: String?
+
+    @Option(name: .customLong("data"), help: "A direct-outcome dataset file instead of a world (see `cpo-tui data check --help` for the column flags).")
+    var dataPath: String?
+    @Option(help: "Text column (with --data).") var text: String = "text"
+    @Option(help: "Outcome column (with --data).") var outcome: String = "outcome"
+    @Option(name: .customLong("propensity-column"), help: "Propensity column (with --data).") var propensityColumn: String?
+    @Option(help: "Reader trait column (with --data).") var trait: String?
+    @Flag(help: "Lower outcomes are better (with --data).") var lowerIsBetter = false
+
+    @Option(help: "Comma-separated methods: FT, OO-RLHF, CPO, DR-CPO, filtered-SFT, RWR, DPO.")
+    var methods: String = "FT,OO-RLHF,CPO,DR-CPO"
+    @Option(help: "Epochs per method after FT.") var epochs: Int = 3
+    @Option(help: "Training rows (worlds).") var rows: Int = 2000
+    @Option(help: "Held-out randomized rows (worlds).") var evalRows: Int = 500
+    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Option(help: "Seeds: base..base+K-1.") var seeds: Int = 1
+    @Option(help: "randomized or observational: which world data the methods train on.") var design: String = "randomized"
+    @Option(help: "What ĝ is fit on: same, observational or negated.") var ghatFrom: String = "same"
+    @Option(help: "P^R from the FT model or the logged propensities: model or logged.") var propensity: String = "model"
+    @Option(help: "Learning rate of the methods.") var lr: Float = 2e-5
+    @Option(help: "Batch size.") var batchSize: Int = 32
+    @Option(help: "KL-to-FT penalty weight (0 = off).") var klToFt: Double = 0
+    @Option(help: "Maximum FT epochs.") var ftEpochs: Int = 8
+
+    func run() throws {
+        var cfg = LabConfig()
+        if let dataPath {
+            let cols = DatasetColumns(text: text, outcome: outcome, propensity: propensityColumn, trait: trait)
+            cfg.source = .file(path: dataPath, options: DatasetSpec(LoadOptions(columns: cols, higherIsBetter: !lowerIsBetter)))
+        } else {
+            cfg.source = .world(world ?? ShippedWorlds.defaultName)
+        }
+        var ms: [Method] = []
+        for name in methods.split(separator: ",") {
+            guard let m = Method(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("unknown method '\(name)'; use \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            ms.append(m)
+        }
+        guard let d = WorldDesign(rawValue: design) else { throw ValidationError("--design must be randomized or observational") }
+        guard let g = GhatSource(rawValue: ghatFrom) else { throw ValidationError("--ghat-from must be same, observational or negated") }
+        guard let p = PropensitySource(rawValue: propensity) else { throw ValidationError("--propensity must be model or logged") }
+        cfg.methods = ms
+        cfg.epochs = epochs
+        cfg.rows = rows
+        cfg.evalRows = evalRows
+        cfg.seed = seed
+        cfg.seeds = seeds
+        cfg.design = d
+        cfg.ghatFrom = g
+        cfg.propensity = p
+        cfg.learningRate = lr
+        cfg.batchSize = batchSize
+        cfg.objective.klToFT = klToFt
+        cfg.ftMaxEpochs = ftEpochs
+        let start = Date()
+        for k in 0..<cfg.seeds {
+            let s = cfg.seed + UInt64(k)
+            let exp: Experiment
+            do {
+                exp = try Experiment(config: cfg, seed: s)
+                try exp.prepare(progress: { stage, _, msg in
+                    if stage != .ft || msg.hasPrefix("FT epoch") { log("[seed \(s)] \(msg)") }
+                })
+            } catch {
+                throw CLIError(error.description)
+            }
+            if let q = exp.ghatQuality { log("[seed \(s)] ĝ held-out \(q.metric.rawValue) \(String(format: "%.3f", q.value))") }
+            if let ft = exp.ftMetrics { log(line(ft, seed: s, elapsed: Date().timeIntervalSince(start))) }
+            for _ in 0..<cfg.epochs {
+                for m in cfg.methods where m != .ft {
+                    if let e = exp.step(m) { log(line(e, seed: s, elapsed: Date().timeIntervalSince(start))) }
+                }
+            }
+        }
+        log(String(format: "done in %.1f s", Date().timeIntervalSince(start)))
+    }
+
+    private func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {
+        var s = "seed \(seed) " + e.method.padding(toLength: 12, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
+        if let l = e.trainLoss { s += String(format: "  loss %8.3f", l) } else { s += "  loss        -" }
+        s += String(format: "  V_DR %7.3f ± %5.3f", e.vDR.value, 1.96 * e.vDR.standardError)
+        if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, 1.96 * t.standardError) }
+        if let g = e.normalizedGain { s += String(format: "  gain %+.3f", g) }
+        if let r = e.invalidRate { s += String(format: "  invalid %.2f", r) }
+        s += String(format: "  win %.3f  ESS %.2f  KL %.3f  %.1fs", e.winRateVsFT.value, e.weights.essFraction, e.klToFT.value, elapsed)
+        return s
+    }
+
+    private func log(_ s: String) {
+        FileHandle.standardOutput.write(Data((s + "\n").utf8))
+    }
+}
