@@ -96,7 +96,7 @@ public final class Experiment: @unchecked Sendable {
         ftHistory = FineTuning.train(
             ft, train: trainSeqs, eval: evalSeqs, config: cfg, seed: derived("ft"),
             onEpoch: { e in progress(.ft, Double(e.epoch) / Double(cfg.ftMaxEpochs),
-                                     String(format: "FT epoch %d: train loss %.3f, eval loss %.3f", e.epoch, e.trainLoss, e.evalLoss)) },
+                                     String(format: "FT epoch %d: train loss %.3f, eval loss %.3f (%.1f s)", e.epoch, e.trainLoss, e.evalLoss, e.seconds)) },
             onStep: { s, loss in
                 if s % 10 == 0 {
                     progress(.ft, Double(s) / Double(stepsPerEpoch * cfg.ftMaxEpochs), String(format: "FT step %d, loss %.3f", s, loss))

@@ -79,6 +79,7 @@ enum FineTuning {
             let evalLoss = Batches.meanTokenLoss(model, eval)
             let rec = FTEpoch(epoch: epoch, trainLoss: sum / Double(max(1, count)), evalLoss: evalLoss,
                               seconds: Date().timeIntervalSince(t0))
+            _ = rec.seconds
             history.append(rec)
             onEpoch(rec)
             // Keep going while the evaluation loss improves by more than 1% per epoch.

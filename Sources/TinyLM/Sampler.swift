@@ -49,6 +49,28 @@ extension Transformer {
         for p in prompts {
             precondition(!p.isEmpty && p.count <= config.contextLength, "prompt length \(p.count) outside 1...\(config.contextLength)")
         }
+        // Large requests go through in chunks: the KV cache and the lock-step decoding loop
+        // scale with the rows in flight. Row streams are keyed by the global row index, so
+        // chunking does not change any sample.
+        let chunk = Self.samplingChunk
+        guard prompts.count <= chunk else {
+            var out: [Sample] = []
+            out.reserveCapacity(prompts.count)
+            var start = 0
+            while start < prompts.count {
+                let end = min(prompts.count, start + chunk)
+                out.append(contentsOf: sampleChunk(Array(prompts[start..<end]), firstRow: start, options: options, seed: seed))
+                start = end
+            }
+            return out
+        }
+        return sampleChunk(prompts, firstRow: 0, options: options, seed: seed)
+    }
+
+    /// Prompts decoded together at most (per call of the decoding loop).
+    static let samplingChunk = 256
+
+    private func sampleChunk(_ prompts: [[Int32]], firstRow: Int, options: SamplingOptions, seed: UInt64) -> [Sample] {
         let nShards = min(compute.threads, prompts.count)
         let perShard = max(1, compute.threads / nShards)
         var results = [Sample?](repeating: nil, count: prompts.count)
@@ -59,7 +81,7 @@ extension Transformer {
         let work = { (i: Int) in
             let c = Compute(path: self.compute.path, threads: perShard)!
             let decoder = Decoder(model: self, rows: ranges[i].count, compute: c, headT: headT)
-            shardResults[i] = decoder.run(prompts: Array(prompts[ranges[i]]), firstRow: ranges[i].lowerBound,
+            shardResults[i] = decoder.run(prompts: Array(prompts[ranges[i]]), firstRow: firstRow + ranges[i].lowerBound,
                                           options: options, seed: seed)
         }
         if nShards == 1 {

@@ -35,6 +35,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Batch size.") var batchSize: Int = 32
     @Option(help: "KL-to-FT penalty weight (0 = off).") var klToFt: Double = 0
     @Option(help: "Maximum FT epochs.") var ftEpochs: Int = 8
+    @Option(help: "FT learning rate.") var ftLr: Float = 3e-3
+    @Option(help: "Model width.") var dModel: Int = LabConfig.defaultModel.dModel
+    @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
 
     func run() throws {
         var cfg = LabConfig()
@@ -67,6 +70,8 @@ struct RunCommand: ParsableCommand {
         cfg.batchSize = batchSize
         cfg.objective.klToFT = klToFt
         cfg.ftMaxEpochs = ftEpochs
+        cfg.ftLearningRate = ftLr
+        cfg.model.dModel = dModel
         let start = Date()
         for k in 0..<cfg.seeds {
             let s = cfg.seed + UInt64(k)
@@ -80,10 +85,16 @@ struct RunCommand: ParsableCommand {
                 throw CLIError(error.description)
             }
             if let q = exp.ghatQuality { log("[seed \(s)] ĝ held-out \(q.metric.rawValue) \(String(format: "%.3f", q.value))") }
-            if let ft = exp.ftMetrics { log(line(ft, seed: s, elapsed: Date().timeIntervalSince(start))) }
+            if let ft = exp.ftMetrics {
+                log(line(ft, seed: s, elapsed: Date().timeIntervalSince(start)))
+                if showSamples { for g in ft.samples { log("    FT sample (g* \(g.score)): \(g.text)  invalid: \(g.invalidSegments)") } }
+            }
             for _ in 0..<cfg.epochs {
                 for m in cfg.methods where m != .ft {
-                    if let e = exp.step(m) { log(line(e, seed: s, elapsed: Date().timeIntervalSince(start))) }
+                    if let e = exp.step(m) {
+                        log(line(e, seed: s, elapsed: Date().timeIntervalSince(start)))
+                        if showSamples { for g in e.samples.prefix(3) { log("    sample (g* \(g.score)): \(g.text)") } }
+                    }
                 }
             }
         }

@@ -93,6 +93,18 @@ struct SamplerTests {
         #expect(a.map(\.sequence) != c.map(\.sequence))
     }
 
+    /// More prompts than one decoding chunk: the chunks are invisible in the results.
+    @Test func chunkedSamplingMatchesSmallBatches() {
+        let model = testModel(cfg, seed: 8, compute: Compute(threads: 2))
+        let prompts: [[Int32]] = (0..<(Transformer.samplingChunk + 44)).map { [256, Int32(40 + $0 % 50)] }
+        let opts = SamplingOptions(temperature: 1, maxNewTokens: 4)
+        let all = model.sample(prompts: prompts, options: opts, seed: 5)
+        let head = model.sample(prompts: Array(prompts.prefix(10)), options: opts, seed: 5)
+        #expect(all.count == prompts.count)
+        #expect(Array(all.prefix(10)) == head)
+        #expect(zip(all, prompts).allSatisfy { Array($0.sequence.prefix(2)) == $1 })
+    }
+
     @Test func stopsAtEOSAndAtContextEnd() {
         let model = testModel(cfg, seed: 7, compute: Compute(threads: 1))
         // Without EOS stops, a sample runs to the context bound (contextLength + 1 tokens).
