@@ -41,6 +41,9 @@ public final class Experiment: @unchecked Sendable {
     public private(set) var metrics: [Method: [EpochMetrics]] = [:]
     public private(set) var steps: [Method: [StepRecord]] = [:]
     public private(set) var ftMetrics: EpochMetrics?
+    /// Each method's latest judged scores of its continuations of the win-rate prompts (FT's
+    /// included), so any two methods can be compared prompt by prompt.
+    public private(set) var winScores: [Method: [Double]] = [:]
     /// V(FT) as the oracle sees it (worlds).
     public private(set) var ftTrueValue: Double?
 
@@ -184,6 +187,7 @@ public final class Experiment: @unchecked Sendable {
         let base = evaluate(ft, method: .ft, epoch: 0, trainLoss: nil, isFT: true)
         ftMetrics = base
         ftTrueValue = base.trueValue?.value
+        winScores[.ft] = evalInputs?.ftWinScores
         for m in cfg.methods {
             runs[m] = MethodRun(method: m, ft: ft, learningRate: cfg.learningRate)
             metrics[m] = [relabel(base, as: m)]
@@ -308,6 +312,7 @@ public final class Experiment: @unchecked Sendable {
             let cont = model.sample(prompts: ev.winPrompts, options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
                                     seed: derived("win-" + label))
             let scores = cont.map { judgeScore(codec.text($0.sequence)) }
+            winScores[method] = scores
             winRate = WinRate.estimate(scoresA: scores, scoresB: ev.ftWinScores)
         }
         return EpochMetrics(
@@ -315,6 +320,18 @@ public final class Experiment: @unchecked Sendable {
             drResidual: resid, trueValue: trueValue, normalizedGain: gain ?? (isFT && data.world != nil ? 0 : nil),
             invalidRate: invalidRate, attributeShares: shares, winRateVsFT: winRate, klToFT: kl, weights: weights,
             samples: generated, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// The held-out rows under `method`'s current model: what the estimators used, so anyone
+    /// can recompute them (rows.csv).
+    public func heldOutRows(_ method: Method) -> [HeldOutRow] {
+        guard let ev = evalInputs, let model = runs[method]?.model ?? ft else { return [] }
+        let logP = Batches.logProbs(model, ev.rowSeqs)
+        let w = softmax(zip(logP, ev.logPR).map { $0 - $1 })
+        return data.eval.indices.map { i in
+            HeldOutRow(text: data.eval[i].text, outcome: ev.outcomes[i], logPF: logP[i], logPR: ev.logPR[i],
+                       ghat: ev.ghat[i], weight: w[i])
+        }
     }
 
     private func meanEstimate(_ x: [Double]) -> Estimate {

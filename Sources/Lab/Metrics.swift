@@ -42,3 +42,15 @@ public struct EpochMetrics: Sendable, Hashable, Codable {
     public var samples: [GeneratedText]
     public var seconds: Double
 }
+
+/// One held-out row as the estimators saw it: rows.csv in reports.
+public struct HeldOutRow: Sendable, Hashable, Codable {
+    public var text: String
+    /// Y, oriented so that larger is better.
+    public var outcome: Double
+    public var logPF: Double
+    public var logPR: Double
+    public var ghat: Double
+    /// The self-normalized (Hajek) importance weight of the row.
+    public var weight: Double
+}

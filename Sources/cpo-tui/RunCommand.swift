@@ -38,6 +38,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "FT learning rate.") var ftLr: Float = 3e-3
     @Option(help: "Model width.") var dModel: Int = LabConfig.defaultModel.dModel
     @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
+    @Option(help: "Write metrics.jsonl, rows-*.csv, summary.json and report.md into this directory.") var report: String?
 
     func run() throws {
         var cfg = LabConfig()
@@ -72,7 +73,17 @@ struct RunCommand: ParsableCommand {
         cfg.ftMaxEpochs = ftEpochs
         cfg.ftLearningRate = ftLr
         cfg.model.dModel = dModel
+        do { try cfg.validate() } catch { throw CLIError(error.description) }
+        if let report {
+            // Fail before hours of work if the report cannot be written.
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: report, isDirectory: &isDir) && !isDir.boolValue {
+                throw CLIError("--report \(report) is a file; pass a directory")
+            }
+        }
         let start = Date()
+        var results: [SeedResult] = []
+        var firstData: PreparedData?
         for k in 0..<cfg.seeds {
             let s = cfg.seed + UInt64(k)
             let exp: Experiment
@@ -97,8 +108,15 @@ struct RunCommand: ParsableCommand {
                     }
                 }
             }
+            results.append(SeedResult(exp))
+            if firstData == nil { firstData = exp.data }
         }
         log(String(format: "done in %.1f s", Date().timeIntervalSince(start)))
+        if let report, let data = firstData {
+            let writer = ReportWriter(config: cfg, data: data, results: results)
+            do { try writer.write(to: report) } catch { throw CLIError(error.description) }
+            log("report written to \(report)/ (report.md, summary.json, metrics.jsonl, rows-*.csv)")
+        }
     }
 
     private func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {

@@ -1,0 +1,285 @@
+import CausalPO
+import CPOSupport
+import Foundation
+import OutcomeData
+
+/// Everything one seed's run produced, as the report needs it.
+public struct SeedResult: Sendable {
+    public var seed: UInt64
+    public var metrics: [Method: [EpochMetrics]]
+    public var steps: [Method: [StepRecord]]
+    public var winScores: [Method: [Double]]
+    public var heldOut: [Method: [HeldOutRow]]
+    public var ftHistory: [FTEpoch]
+    public var ghatQuality: OutcomeModelQuality?
+    public var ghatQualityVersusOutcomes: OutcomeModelQuality?
+    public var attributeEffects: [AttributeEffect]
+    public var failures: [Method: String]
+
+    /// Collects the results of a finished experiment.
+    public init(_ e: Experiment) {
+        seed = e.seed
+        metrics = e.metrics
+        steps = e.steps
+        winScores = e.winScores
+        heldOut = Dictionary(uniqueKeysWithValues: e.config.methods.map { ($0, e.heldOutRows($0)) })
+        ftHistory = e.ftHistory
+        ghatQuality = e.ghatQuality
+        ghatQualityVersusOutcomes = e.ghatQualityVersusOutcomes
+        attributeEffects = e.attributeEffects
+        failures = Dictionary(uniqueKeysWithValues: e.config.methods.compactMap { m in e.failure(of: m).map { (m, $0) } })
+    }
+
+    func final(_ m: Method) -> EpochMetrics? { metrics[m]?.last }
+}
+
+/// A mean over seeds with a 95% interval: Student t across seeds when there are several, the
+/// estimate's own interval when there is one.
+public struct SeedSummary: Sendable, Hashable {
+    public var mean: Double
+    public var lower: Double
+    public var upper: Double
+
+    init(_ values: [Double], single: Estimate? = nil) {
+        let v = values.filter(\.isFinite)
+        guard !v.isEmpty else { mean = .nan; lower = .nan; upper = .nan; return }
+        let m = v.reduce(0, +) / Double(v.count)
+        mean = m
+        if v.count == 1 {
+            lower = single?.lower ?? .nan
+            upper = single?.upper ?? .nan
+        } else {
+            let sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
+            let half = SeedSummary.t975(df: v.count - 1) * sd / Double(v.count).squareRoot()
+            lower = m - half
+            upper = m + half
+        }
+    }
+
+    /// The 97.5% quantile of Student's t.
+    static func t975(df: Int) -> Double {
+        let table: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+                               2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+                               2.052, 2.048, 2.045, 2.042]
+        return df >= 1 && df <= table.count ? table[df - 1] : 1.960
+    }
+
+    var json: Any {
+        ["mean": jsonNumber(mean), "ci95": [jsonNumber(lower), jsonNumber(upper)]]
+    }
+
+    var text: String {
+        guard mean.isFinite else { return "–" }
+        return lower.isFinite ? String(format: "%.3f [%.3f, %.3f]", mean, lower, upper) : String(format: "%.3f", mean)
+    }
+}
+
+func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+
+/// Writes metrics.jsonl, rows-<method>-seed<k>.csv, summary.json and report.md.
+public struct ReportWriter {
+    public let config: LabConfig
+    public let data: PreparedData
+    public let results: [SeedResult]
+
+    public init(config: LabConfig, data: PreparedData, results: [SeedResult]) {
+        self.config = config
+        self.data = data
+        self.results = results
+    }
+
+    /// Writes every file into `dir` (created if needed), each atomically.
+    public func write(to dir: String) throws(LabError) {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw .failed("cannot create the report directory \(dir): \(error.localizedDescription). Choose a writable --report directory.")
+        }
+        func put(_ name: String, _ bytes: [UInt8]) throws(LabError) {
+            do {
+                try AtomicFile.write(bytes, to: dir + "/" + name)
+            } catch {
+                throw .failed(error.description)
+            }
+        }
+        try put("metrics.jsonl", Array(metricsJSONL().utf8))
+        for r in results {
+            for m in config.methods {
+                guard let rows = r.heldOut[m] else { continue }
+                var w = CSVWriter(header: ["text", "outcome", "logP_f", "logP_R", "ghat", "weight"])
+                for row in rows {
+                    w.writeRecord([row.text, CSVWriter.format(row.outcome), CSVWriter.format(row.logPF),
+                                   CSVWriter.format(row.logPR), CSVWriter.format(row.ghat), CSVWriter.format(row.weight)])
+                }
+                try put("rows-\(m.rawValue)-seed\(r.seed).csv", w.bytes)
+            }
+        }
+        let summaryData: Data
+        do {
+            summaryData = try JSONSerialization.data(withJSONObject: summary(), options: [.prettyPrinted, .sortedKeys])
+        } catch {
+            throw .failed("could not encode summary.json: \(error)")
+        }
+        try put("summary.json", [UInt8](summaryData))
+        try put("report.md", Array(markdown().utf8))
+    }
+
+    // MARK: metrics.jsonl
+
+    func metricsJSONL() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        var lines: [String] = []
+        func add(_ kind: String, _ seed: UInt64, _ method: String, _ value: some Encodable) {
+            guard let d = try? enc.encode(value), var obj = String(data: d, encoding: .utf8), obj.hasPrefix("{") else { return }
+            obj.removeFirst()
+            lines.append("{\"type\":\"\(kind)\",\"seed\":\(seed),\"method_name\":\"\(method)\"," + obj)
+        }
+        for r in results {
+            for e in r.ftHistory { add("ft_epoch", r.seed, "FT", e) }
+            for m in config.methods {
+                for s in r.steps[m] ?? [] { add("step", r.seed, m.rawValue, s) }
+                for e in r.metrics[m] ?? [] { add("epoch", r.seed, m.rawValue, e) }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: summary.json
+
+    func over(_ m: Method, _ f: (EpochMetrics) -> Estimate?) -> SeedSummary {
+        let finals = results.compactMap { $0.final(m) }
+        return SeedSummary(finals.compactMap { f($0)?.value }, single: finals.count == 1 ? f(finals[0]) : nil)
+    }
+
+    func overScalar(_ m: Method, _ f: (EpochMetrics) -> Double?) -> SeedSummary {
+        SeedSummary(results.compactMap { $0.final(m) }.compactMap(f))
+    }
+
+    func summary() -> [String: Any] {
+        let design: String
+        switch config.source {
+        case .world: design = config.design.rawValue
+        case .file: design = "file"
+        }
+        var methods: [[String: Any]] = []
+        for m in config.methods {
+            var o: [String: Any] = ["name": m.rawValue, "epochs": results.first?.final(m)?.epoch ?? 0]
+            o["true_value"] = data.world == nil ? NSNull() : over(m) { $0.trueValue }.json
+            o["normalized_gain"] = data.world == nil ? NSNull() : overScalar(m) { $0.normalizedGain }.json
+            o["v_dr"] = over(m) { $0.vDR }.json
+            o["v_ipw"] = over(m) { $0.vIPW }.json
+            o["v_snipw"] = over(m) { $0.vSNIPW }.json
+            o["v_out"] = over(m) { $0.vOUT }.json
+            o["dr_residual"] = over(m) { $0.drResidual }.json
+            o["win_rate_vs_ft"] = over(m) { $0.winRateVsFT }.json
+            o["kl_to_ft"] = jsonNumber(overScalar(m) { $0.klToFT.value }.mean)
+            o["ess_fraction"] = jsonNumber(overScalar(m) { $0.weights.essFraction }.mean)
+            o["invalid_rate"] = data.world == nil ? NSNull() : jsonNumber(overScalar(m) { $0.invalidRate }.mean)
+            if let shares = results.first?.final(m)?.attributeShares {
+                var s: [String: Any] = [:]
+                for name in shares.keys { s[name] = jsonNumber(overScalar(m) { $0.attributeShares?[name] }.mean) }
+                o["attribute_shares"] = s
+            }
+            let failures = results.compactMap { $0.failures[m] }
+            o["failed"] = failures.isEmpty ? NSNull() : failures.joined(separator: "; ")
+            methods.append(o)
+        }
+        var dataObj: [String: Any] = [
+            "source": data.sourceLabel, "rows": data.train.count, "eval_rows": data.eval.count, "design": design,
+            "ghat_from": config.ghatFrom.rawValue, "propensity": config.propensity.rawValue,
+            "seeds": results.map(\.seed), "outcome_kind": data.outcomeKind.rawValue,
+            "split": ["seed": data.split.seed, "eval_fraction": data.split.evalFraction, "train": data.split.trainCount,
+                      "eval": data.split.evalCount, "from_column": data.split.fromColumn],
+        ]
+        if let w = data.world { dataObj["v_star"] = w.bestValue }
+        if let q = results.first?.ghatQuality { dataObj["ghat_quality"] = [q.metric.rawValue: jsonNumber(q.value)] }
+        return ["data": dataObj, "methods": methods,
+                "config": ["epochs": config.epochs, "learning_rate": Double(config.learningRate), "batch_size": config.batchSize,
+                           "f0_ratio": config.f0Ratio, "folds": config.folds, "normalization": config.objective.normalization.rawValue,
+                           "model": ["vocab": config.model.vocabSize, "context": config.model.contextLength,
+                                     "d_model": config.model.dModel, "heads": config.model.heads, "layers": config.model.layers]]]
+    }
+
+    // MARK: report.md
+
+    /// Pairwise win rate of `a` over `b` on the shared prompts, pooled over seeds by averaging
+    /// each seed's rate (with the across-seed interval when there are several).
+    func pairwise(_ a: Method, _ b: Method) -> SeedSummary {
+        let per = results.compactMap { r -> Estimate? in
+            guard let sa = r.winScores[a], let sb = r.winScores[b], sa.count == sb.count, !sa.isEmpty else { return nil }
+            return WinRate.estimate(scoresA: sa, scoresB: sb)
+        }
+        return SeedSummary(per.map(\.value), single: per.count == 1 ? per[0] : nil)
+    }
+
+    func markdown() -> String {
+        var md = "# cpo-tui report\n\n"
+        md += "Data: `\(data.sourceLabel)`, \(data.train.count) training rows (\(config.design.rawValue) design for worlds), "
+        md += "\(data.eval.count) held-out rows; ĝ from `\(config.ghatFrom.rawValue)`; P^R from `\(config.propensity.rawValue)`; "
+        md += "seeds \(results.map { String($0.seed) }.joined(separator: ", ")); \(config.epochs) epochs per method.\n"
+        if let q = results.first?.ghatQuality {
+            md += "ĝ held-out \(q.metric.rawValue) (seed \(results[0].seed)): \(String(format: "%.3f", q.value))"
+            if let v = results.first?.ghatQualityVersusOutcomes, v != q {
+                md += "; against the true outcomes: \(String(format: "%.3f", v.value))"
+            }
+            md += ".\n"
+        }
+        md += "Values are means over seeds with 95% intervals (across seeds when there are several, otherwise the estimate's own).\n\n"
+
+        md += "## 1. Value of each trained model under the objectives\n\n"
+        md += "| method | V_DR | IPW residual Σw(Y−ĝ) | V_OUT (outcome only) | V_IPW | V_SNIPW |\n|---|---|---|---|---|---|\n"
+        for m in config.methods {
+            md += "| \(m.rawValue) | \(over(m) { $0.vDR }.text) | \(over(m) { $0.drResidual }.text) | \(over(m) { $0.vOUT }.text) "
+            md += "| \(over(m) { $0.vIPW }.text) | \(over(m) { $0.vSNIPW }.text) |\n"
+        }
+
+        md += "\n## 2. Pairwise win rates (row method over column method)\n\n"
+        md += "Continuations of the same truncated held-out texts, judged by "
+        md += data.world != nil ? "the world's oracle g*" : "a ĝ fit on the held-out split only"
+        md += "; ties count half.\n\n| | " + config.methods.map(\.rawValue).joined(separator: " | ") + " |\n|---|"
+        md += String(repeating: "---|", count: config.methods.count) + "\n"
+        for a in config.methods {
+            md += "| \(a.rawValue) |"
+            for b in config.methods { md += a == b ? " – |" : " \(pairwise(a, b).text) |" }
+            md += "\n"
+        }
+
+        if config.ghatFrom != .same {
+            md += "\n## 3. Confounding study\n\n"
+            md += "This run's ĝ was fit on `\(config.ghatFrom.rawValue)` data, so it is confounded"
+            if let v = results.first?.ghatQualityVersusOutcomes { md += String(format: " (its %@ against the true outcomes: %.3f)", v.metric.rawValue, v.value) }
+            md += ". Methods that trust ĝ (OO-RLHF) should suffer; DR-CPO's residual term should correct it; CPO does not use ĝ. "
+            md += "Compare with a run using `--ghat-from same`.\n\n| method | win rate vs FT | V_DR | V_OUT |"
+            md += data.world != nil ? " true value | normalized gain |\n|---|---|---|---|---|---|\n" : "\n|---|---|---|---|\n"
+            for m in config.methods {
+                md += "| \(m.rawValue) | \(over(m) { $0.winRateVsFT }.text) | \(over(m) { $0.vDR }.text) | \(over(m) { $0.vOUT }.text) |"
+                if data.world != nil { md += " \(over(m) { $0.trueValue }.text) | \(overScalar(m) { $0.normalizedGain }.text) |" }
+                md += "\n"
+            }
+        }
+
+        if let w = data.world {
+            md += "\n## \(config.ghatFrom != .same ? 4 : 3). True value (world `\(w.name)`, V* = \(String(format: "%.3f", w.bestValue)))\n\n"
+            md += "| method | true value | normalized gain | invalid-text rate | KL to FT | ESS fraction |\n|---|---|---|---|---|---|\n"
+            for m in config.methods {
+                md += "| \(m.rawValue) | \(over(m) { $0.trueValue }.text) | \(overScalar(m) { $0.normalizedGain }.text) "
+                md += "| \(overScalar(m) { $0.invalidRate }.text) | \(overScalar(m) { $0.klToFT.value }.text) "
+                md += "| \(overScalar(m) { $0.weights.essFraction }.text) |\n"
+            }
+            md += "\nAttribute shares in each model's samples (what each method learned to write):\n\n| method | "
+            md += w.attributes.map(\.name).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: w.attributes.count) + "\n"
+            for m in config.methods {
+                md += "| \(m.rawValue) |"
+                for a in w.attributes { md += " " + String(format: "%.2f", overScalar(m) { $0.attributeShares?[a.name] }.mean) + " |" }
+                md += "\n"
+            }
+        }
+        let failures = results.flatMap { r in r.failures.map { "seed \(r.seed): \($0.key.rawValue) failed: \($0.value)" } }
+        if !failures.isEmpty { md += "\n## Failures\n\n" + failures.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+        md += "\nFiles: `summary.json` (the numbers above), `metrics.jsonl` (one line per step and per epoch per method and seed), "
+        md += "`rows-METHOD-seedK.csv` (held-out rows with logP_f, logP_R, ĝ and weight, to recompute the estimates).\n"
+        return md
+    }
+}

@@ -1,0 +1,105 @@
+import CausalPO
+import Foundation
+import OutcomeData
+import Testing
+import TinyLM
+@testable import Lab
+
+@Suite("reports and the direction of learning")
+struct ReportTests {
+    @Test func reportFilesFollowTheContract() throws {
+        var cfg = tinyConfig(methods: [.ft, .ooRLHF, .cpo, .drCPO])
+        cfg.seeds = 2
+        var results: [SeedResult] = []
+        var data: PreparedData?
+        for k in 0..<2 {
+            let exp = try Experiment(config: cfg, seed: cfg.seed + UInt64(k))
+            try exp.prepare()
+            for m in cfg.methods { exp.step(m) }
+            results.append(SeedResult(exp))
+            data = data ?? exp.data
+        }
+        let dir = NSTemporaryDirectory() + "cpo-report-\(getpid())"
+        try ReportWriter(config: cfg, data: data!, results: results).write(to: dir)
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: dir))
+        for f in ["metrics.jsonl", "summary.json", "report.md", "rows-DR-CPO-seed3.csv", "rows-CPO-seed4.csv"] {
+            #expect(names.contains(f), "\(f) missing")
+        }
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
+        let d = summary["data"] as! [String: Any]
+        #expect((d["source"] as? String)?.hasPrefix("world:") == true)
+        #expect(d["seeds"] as? [Int] == [3, 4] && d["ghat_from"] as? String == "same" && d["rows"] as? Int == 64)
+        let methods = summary["methods"] as! [[String: Any]]
+        #expect(methods.map { $0["name"] as! String } == ["FT", "OO-RLHF", "CPO", "DR-CPO"])
+        for m in methods {
+            for key in ["true_value", "normalized_gain", "v_dr", "v_ipw", "v_out", "win_rate_vs_ft"] {
+                let obj = try #require(m[key] as? [String: Any], "\(key)")
+                #expect(obj["mean"] is Double && (obj["ci95"] as? [Any])?.count == 2)
+            }
+            for key in ["kl_to_ft", "ess_fraction", "invalid_rate", "epochs"] { #expect(m[key] != nil) }
+        }
+        // metrics.jsonl: one JSON object per line, steps and epochs for every method and seed.
+        let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        var kinds: [String: Int] = [:]
+        for l in lines {
+            let o = try JSONSerialization.jsonObject(with: Data(l.utf8)) as! [String: Any]
+            kinds[o["type"] as! String, default: 0] += 1
+        }
+        #expect(kinds["epoch"] == 2 * 4 * 2 && (kinds["step"] ?? 0) > 0 && (kinds["ft_epoch"] ?? 0) >= 2)
+        // rows.csv recomputes the estimate: Σ w Y with its Hajek weights equals V_SNIPW.
+        let rows = try DatasetLoader.load(path: dir + "/rows-CPO-seed3.csv",
+                                          options: LoadOptions(columns: DatasetColumns(text: "text", outcome: "outcome", attributes: ["weight"])))
+        let snipw = rows.rows.reduce(0.0) { $0 + $1.attributes[0] * $1.outcome }
+        let reported = results[0].metrics[.cpo]!.last!.vSNIPW.value
+        #expect(abs(snipw - reported) < 1e-6 * max(1, abs(reported)))
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        for heading in ["## 1. Value", "## 2. Pairwise win rates", "True value"] { #expect(md.contains(heading)) }
+    }
+
+    /// The whole chain learns in the right direction: in a world with one clearly good and one
+    /// clearly bad single-passage text, CPO and DR-CPO move their samples toward the good one.
+    @Test func causalMethodsMoveTowardTheBetterText() throws {
+        let toml = """
+            name = "one-good-text"
+            [outcome]
+            baseline = 50.0
+            noise_sd = 2.0
+            [design]
+            passages = [1]
+            [[attribute]]
+            name = "good"
+            effect = 20.0
+            passages = ["Come and help."]
+            [[attribute]]
+            name = "plain"
+            effect = 0.0
+            passages = ["The clean-up is on Saturday."]
+            [[attribute]]
+            name = "bad"
+            effect = -20.0
+            passages = ["Stay home if you like."]
+            """
+        let path = NSTemporaryDirectory() + "one-good-text-\(getpid()).toml"
+        try toml.write(toFile: path, atomically: true, encoding: .utf8)
+        var cfg = tinyConfig(methods: [.cpo, .drCPO])
+        cfg.source = .world(path)
+        cfg.rows = 96
+        cfg.ftMaxEpochs = 40
+        cfg.ftLearningRate = 1e-2
+        cfg.learningRate = 3e-4
+        cfg.evalSamples = 60
+        let exp = try Experiment(config: cfg, seed: 1)
+        try exp.prepare()
+        let ftShare = exp.ftMetrics!.attributeShares!["good"]!, ftBad = exp.ftMetrics!.attributeShares!["bad"]!
+        #expect(ftShare > 0.2 && ftBad > 0.2)   // FT writes all three texts
+        for m in cfg.methods {
+            var last: EpochMetrics?
+            for _ in 0..<3 { last = exp.step(m) }
+            // Probability leaves the bad text and the good one gains. (Some also goes to
+            // invalid texts, which the randomized rows never show: METHOD.md §6.)
+            let good = last!.attributeShares!["good"]!, bad = last!.attributeShares!["bad"]!
+            #expect(bad < ftBad - 0.3, "\(m): share of the bad text \(ftBad) -> \(bad)")
+            #expect(good > ftShare + 0.08, "\(m): share of the good text \(ftShare) -> \(good)")
+        }
+    }
+}
