@@ -1,0 +1,237 @@
+import CausalPO
+import Dispatch
+import Foundation
+import OutcomeData
+import Synchronization
+
+/// What a method is doing.
+public enum MethodState: Sendable, Hashable {
+    case waiting, training, evaluating, idle
+    case failed(String)
+}
+
+/// One method's part of a snapshot.
+public struct MethodSnapshot: Sendable {
+    public var method: Method
+    public var state: MethodState
+    public var epoch: Int
+    public var steps: [StepRecord]
+    /// Evaluations, epoch 0 (FT) first.
+    public var epochs: [EpochMetrics]
+    public var skippedSteps: Int
+    /// Log importance weights (relative to uniform) of the last training epoch's batches.
+    public var lastEpochLogWeights: [Double]
+}
+
+/// Where the session is.
+public enum LabPhase: Sendable, Hashable {
+    case preparing(stage: PrepStage, fraction: Double, message: String)
+    /// Ready; waiting for a command.
+    case idle
+    /// Running epochs until paused or every method reached the configured epochs.
+    case running
+    case finished
+    case failed(String)
+}
+
+/// An immutable picture of a session, safe to hand to any thread (the dashboard draws it).
+public struct LabSnapshot: Sendable {
+    public var config: LabConfig
+    public var seed: UInt64
+    public var phase: LabPhase
+    /// Increases with every change, so a reader can skip redrawing an unchanged picture.
+    public var version: Int
+    public var messages: [String]
+    public var sourceLabel: String
+    public var trainRows: Int
+    public var evalRows: Int
+    public var worldName: String?
+    public var attributeNames: [String]
+    public var vStar: Double?
+    public var ghatQuality: OutcomeModelQuality?
+    public var ghatQualityVersusOutcomes: OutcomeModelQuality?
+    public var attributeEffects: [AttributeEffect]
+    public var traitImbalance: [Double]
+    public var ftHistory: [FTEpoch]
+    public var methods: [MethodSnapshot]
+
+    public func method(_ m: Method) -> MethodSnapshot? { methods.first { $0.method == m } }
+}
+
+/// Commands a session accepts from any thread.
+public enum LabCommand: Sendable, Hashable {
+    /// Train one epoch of one method (nil: every method), then evaluate.
+    case stepEpoch(Method?)
+    /// Keep training every method, epoch by epoch, until `config.epochs` or a pause.
+    case run
+    /// Stop after the epoch under way.
+    case pause
+    /// Stop as soon as possible; the session ends.
+    case cancel
+}
+
+/// Runs one seed's experiment on its own thread: prepares on start, then obeys commands, and
+/// publishes an immutable snapshot under a lock after every step, so readers never wait for
+/// training and never see a half-updated picture.
+public final class LabSession: Sendable {
+    public let config: LabConfig
+    public let seed: UInt64
+    private let state: Mutex<LabSnapshot>
+    private let queue = Mutex<[LabCommand]>([])
+    private let wake = DispatchSemaphore(value: 0)
+    private let cancelFlag = Atomic<Bool>(false)
+    private let pauseFlag = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let onEvent: (@Sendable (String) -> Void)?
+
+    /// A session for `config` and `seed` (default: the config's seed). Nothing runs until `start`.
+    public init(config: LabConfig, seed: UInt64? = nil, onEvent: (@Sendable (String) -> Void)? = nil) {
+        self.config = config
+        self.seed = seed ?? config.seed
+        self.onEvent = onEvent
+        state = Mutex(LabSnapshot(
+            config: config, seed: seed ?? config.seed, phase: .preparing(stage: .data, fraction: 0, message: "starting"),
+            version: 0, messages: [], sourceLabel: "", trainRows: 0, evalRows: 0, worldName: nil, attributeNames: [],
+            vStar: nil, ghatQuality: nil, ghatQualityVersusOutcomes: nil, attributeEffects: [], traitImbalance: [],
+            ftHistory: [], methods: config.methods.map {
+                MethodSnapshot(method: $0, state: .waiting, epoch: 0, steps: [], epochs: [], skippedSteps: 0, lastEpochLogWeights: [])
+            }))
+    }
+
+    /// The latest picture (a copy; costs a lock and a few array retains).
+    public func snapshot() -> LabSnapshot { state.withLock { $0 } }
+
+    /// Queues a command for the worker.
+    public func send(_ command: LabCommand) {
+        switch command {
+        case .cancel: cancelFlag.store(true, ordering: .relaxed)
+        case .pause: pauseFlag.store(true, ordering: .relaxed)
+        default: break
+        }
+        queue.withLock { $0.append(command) }
+        wake.signal()
+    }
+
+    /// Starts the worker thread: preparation, then commands.
+    public func start() {
+        let t = Thread { [self] in self.work() }
+        t.name = "cpo-tui lab"
+        t.stackSize = 8 << 20
+        t.start()
+    }
+
+    /// Blocks until the worker ends (after `cancel`, or a failure).
+    public func waitUntilFinished() { finished.wait(); finished.signal() }
+
+    private func publish(_ change: (inout LabSnapshot) -> Void) {
+        state.withLock { s in
+            change(&s)
+            s.version += 1
+        }
+    }
+
+    private func log(_ message: String) {
+        publish { s in
+            s.messages.append(message)
+            if s.messages.count > 200 { s.messages.removeFirst(s.messages.count - 200) }
+        }
+        onEvent?(message)
+    }
+
+    private func work() {
+        defer { finished.signal() }
+        let cancelled = { self.cancelFlag.load(ordering: .relaxed) }
+        let exp: Experiment
+        do {
+            exp = try Experiment(config: config, seed: seed)
+            publish { s in
+                s.sourceLabel = exp.data.sourceLabel
+                s.trainRows = exp.data.train.count
+                s.evalRows = exp.data.eval.count
+                s.worldName = exp.data.world?.name
+                s.attributeNames = exp.data.attributeNames
+                s.vStar = exp.data.world?.bestValue
+            }
+            try exp.prepare(progress: { stage, fraction, message in
+                self.publish { s in
+                    s.phase = .preparing(stage: stage, fraction: fraction, message: message)
+                    s.ftHistory = exp.ftHistory
+                }
+                if stage != .ft || message.hasPrefix("FT epoch") { self.log(message) }
+            }, cancelled: cancelled)
+        } catch {
+            publish { $0.phase = .failed(error.description) }
+            log("failed: \(error.description)")
+            return
+        }
+        publish { s in
+            s.phase = .idle
+            s.ghatQuality = exp.ghatQuality
+            s.ghatQualityVersusOutcomes = exp.ghatQualityVersusOutcomes
+            s.attributeEffects = exp.attributeEffects
+            s.traitImbalance = exp.traitImbalance
+            s.ftHistory = exp.ftHistory
+            for i in s.methods.indices {
+                s.methods[i].state = .idle
+                s.methods[i].epochs = exp.metrics[s.methods[i].method] ?? []
+            }
+        }
+        var running = false
+        while !cancelled() {
+            if !running { wake.wait() }
+            if cancelled() { break }
+            let commands = queue.withLock { q -> [LabCommand] in defer { q.removeAll() }; return q }
+            for c in commands {
+                switch c {
+                case .run:
+                    running = true
+                    pauseFlag.store(false, ordering: .relaxed)
+                case .pause:
+                    running = false
+                    pauseFlag.store(false, ordering: .relaxed)
+                case .stepEpoch(let m):
+                    for method in m.map({ [$0] }) ?? config.methods where !cancelled() {
+                        trainEpoch(exp, method, cancelled: cancelled)
+                    }
+                case .cancel:
+                    break
+                }
+            }
+            if running {
+                let behind = config.methods.filter { exp.epochs(of: $0) < config.epochs && exp.failure(of: $0) == nil }
+                if behind.isEmpty {
+                    running = false
+                    log("every method has trained \(config.epochs) epochs")
+                } else {
+                    for m in behind where !cancelled() && !pauseFlag.load(ordering: .relaxed) { trainEpoch(exp, m, cancelled: cancelled) }
+                    if pauseFlag.load(ordering: .relaxed) { running = false; pauseFlag.store(false, ordering: .relaxed) }
+                }
+            }
+            publish { $0.phase = running ? .running : .idle }
+        }
+        publish { $0.phase = .finished }
+    }
+
+    private func trainEpoch(_ exp: Experiment, _ m: Method, cancelled: () -> Bool) {
+        guard let idx = config.methods.firstIndex(of: m) else { return }
+        publish { s in
+            s.methods[idx].state = .training
+            if s.phase == .idle { s.phase = .running }
+        }
+        let metrics = exp.step(m, onStep: { rec in
+            self.publish { s in s.methods[idx].steps.append(rec) }
+        }, cancelled: cancelled)
+        publish { s in
+            s.methods[idx].epoch = exp.epochs(of: m)
+            s.methods[idx].epochs = exp.metrics[m] ?? []
+            s.methods[idx].skippedSteps = exp.skippedSteps(of: m)
+            s.methods[idx].lastEpochLogWeights = exp.lastEpochLogWeights(of: m)
+            s.methods[idx].state = exp.failure(of: m).map { .failed($0) } ?? .idle
+        }
+        if let e = metrics {
+            var line = "\(m.rawValue) epoch \(e.epoch): V_DR \(String(format: "%.3f", e.vDR.value))"
+            if let t = e.trueValue { line += String(format: ", true value %.3f", t.value) }
+            log(line)
+        }
+    }
+}
