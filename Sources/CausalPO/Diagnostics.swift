@@ -163,7 +163,7 @@ public enum Diagnostics {
     }
 
     /// Mean with a CLT interval; NaN SE for one value.
-    static func meanEstimate(_ x: [Double]) -> Estimate {
+    public static func meanEstimate(_ x: [Double]) -> Estimate {
         let n = x.count
         guard n > 0 else { return .undefined }
         let mean = x.reduce(0, +) / Double(n)

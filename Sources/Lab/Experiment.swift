@@ -283,7 +283,7 @@ public final class Experiment: @unchecked Sendable {
         if let w = data.world {
             let results = texts.map { w.oracle($0) }
             let values = results.map(\.value)
-            trueValue = meanEstimate(values)
+            trueValue = Diagnostics.meanEstimate(values)
             invalidRate = Double(results.filter { !$0.invalidSegments.isEmpty }.count) / Double(max(1, results.count))
             var counts = [Int](repeating: 0, count: w.attributes.count)
             for r in results { for a in Set(r.matches.map(\.attribute)) { counts[a] += 1 } }
@@ -332,12 +332,5 @@ public final class Experiment: @unchecked Sendable {
             HeldOutRow(text: data.eval[i].text, outcome: ev.outcomes[i], logPF: logP[i], logPR: ev.logPR[i],
                        ghat: ev.ghat[i], weight: w[i])
         }
-    }
-
-    private func meanEstimate(_ x: [Double]) -> Estimate {
-        let n = Double(x.count)
-        let m = x.reduce(0, +) / n
-        let v = x.map { ($0 - m) * ($0 - m) }.reduce(0, +) / max(1, n - 1)
-        return Estimate(value: m, standardError: (v / n).squareRoot())
     }
 }

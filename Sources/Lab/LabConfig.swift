@@ -7,31 +7,7 @@ public enum DataSource: Sendable, Hashable, Codable {
     /// A simulated world (path or shipped name): training rows sampled from `design`.
     case world(String)
     /// A user's dataset file with its load options.
-    case file(path: String, options: DatasetSpec)
-}
-
-/// A dataset file's load options in a Codable form (recorded in every output).
-public struct DatasetSpec: Sendable, Hashable, Codable {
-    public var columns: DatasetColumns
-    public var higherIsBetter: Bool
-    public var outcomeKind: OutcomeKind?
-    public var maxBadFraction: Double
-    public var maxFileBytes: Int
-    public var format: DatasetFormat?
-
-    public init(_ o: LoadOptions) {
-        columns = o.columns
-        higherIsBetter = o.higherIsBetter
-        outcomeKind = o.outcomeKind
-        maxBadFraction = o.maxBadFraction
-        maxFileBytes = o.maxFileBytes
-        format = o.format
-    }
-
-    public var loadOptions: LoadOptions {
-        LoadOptions(columns: columns, higherIsBetter: higherIsBetter, outcomeKind: outcomeKind,
-                    maxBadFraction: maxBadFraction, maxFileBytes: maxFileBytes, format: format)
-    }
+    case file(path: String, options: LoadOptions)
 }
 
 /// What ĝ is fit on (the paper's settings and its "Confounded" study).

@@ -52,10 +52,10 @@ public struct PreparedData: Sendable {
                 split: DataSplit.Record(seed: seed, evalFraction: Double(config.evalRows) / Double(config.rows + config.evalRows),
                                         trainCount: train.count, evalCount: eval.count, fromColumn: false),
                 badRows: 0)
-        case .file(let path, let spec):
+        case .file(let path, let options):
             let ds: OutcomeDataset
             do {
-                ds = try DatasetLoader.load(path: path, options: spec.loadOptions)
+                ds = try DatasetLoader.load(path: path, options: options)
             } catch {
                 throw .input(error)
             }

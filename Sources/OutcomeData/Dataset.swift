@@ -99,7 +99,7 @@ public struct DatasetColumns: Sendable, Hashable, Codable {
 }
 
 /// Options for `DatasetLoader`.
-public struct LoadOptions: Sendable {
+public struct LoadOptions: Sendable, Hashable, Codable {
     public var columns: DatasetColumns
     /// Whether larger outcomes are better (stored on the dataset; values are not changed).
     public var higherIsBetter: Bool

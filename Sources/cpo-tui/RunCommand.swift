@@ -44,7 +44,7 @@ struct RunCommand: ParsableCommand {
         var cfg = LabConfig()
         if let dataPath {
             let cols = DatasetColumns(text: text, outcome: outcome, propensity: propensityColumn, trait: trait)
-            cfg.source = .file(path: dataPath, options: DatasetSpec(LoadOptions(columns: cols, higherIsBetter: !lowerIsBetter)))
+            cfg.source = .file(path: dataPath, options: LoadOptions(columns: cols, higherIsBetter: !lowerIsBetter))
         } else {
             cfg.source = .world(world ?? ShippedWorlds.defaultName)
         }
