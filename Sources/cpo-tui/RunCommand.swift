@@ -36,7 +36,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: "KL-to-FT penalty weight (0 = off).") var klToFt: Double = 0
     @Option(help: "Maximum FT epochs.") var ftEpochs: Int = 8
     @Option(help: "FT learning rate.") var ftLr: Float = 3e-3
-    @Option(help: "Model width.") var dModel: Int = LabConfig.defaultModel.dModel
+    @Option(help: "Model width (d_model).") var dModel: Int = LabConfig.defaultModel.dModel
+    @Option(help: "Transformer layers.") var layers: Int = LabConfig.defaultModel.layers
+    @Option(help: "Attention heads.") var heads: Int = LabConfig.defaultModel.heads
+    @Option(help: "Context length in tokens (longer texts are cut, the same way for every model).") var context: Int?
+    @Option(help: "Tokenizer vocabulary size.") var vocab: Int = LabConfig.defaultModel.vocabSize
     @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
     @Option(help: "Write metrics.jsonl, rows-*.csv, summary.json and report.md into this directory.") var report: String?
 
@@ -73,6 +77,11 @@ struct RunCommand: ParsableCommand {
         cfg.ftMaxEpochs = ftEpochs
         cfg.ftLearningRate = ftLr
         cfg.model.dModel = dModel
+        cfg.model.layers = layers
+        cfg.model.heads = heads
+        cfg.model.vocabSize = vocab
+        // User texts are often longer than world texts: default to a 128-token context there.
+        cfg.model.contextLength = context ?? (dataPath != nil ? 128 : LabConfig.defaultModel.contextLength)
         do { try cfg.validate() } catch { throw CLIError(error.description) }
         if let report {
             // Fail before hours of work if the report cannot be written.
