@@ -70,7 +70,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
                 rows: Int = 2000, evalRows: Int = 500, logRows: Int = 4000, ghatFrom: GhatSource = .same,
                 propensity: PropensitySource = .model, methods: [Method] = [.ft, .ooRLHF, .cpo, .drCPO],
                 epochs: Int = 3, seed: UInt64 = 0, seeds: Int = 1,
-                model: ModelConfig = LabConfig.defaultModel, ftMaxEpochs: Int = 8, ftLearningRate: Float = 3e-3,
+                model: ModelConfig = LabConfig.defaultModel, ftMaxEpochs: Int = 6, ftLearningRate: Float = 3e-3,
                 learningRate: Float = 2e-5, batchSize: Int = 32, f0Ratio: Int = 4, f0FromScratch: Bool = false,
                 folds: Int = 5, objective: ObjectiveOptions = ObjectiveOptions(), evalSamples: Int = 500,
                 winRatePrompts: Int = 300, threads: Int = Compute.defaultThreads) {

@@ -34,7 +34,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Learning rate of the methods.") var lr: Float = 2e-5
     @Option(help: "Batch size.") var batchSize: Int = 32
     @Option(help: "KL-to-FT penalty weight (0 = off).") var klToFt: Double = 0
-    @Option(help: "Maximum FT epochs.") var ftEpochs: Int = 8
+    @Option(help: "FT epochs (cosine schedule; stops early if the held-out loss rises).") var ftEpochs: Int = LabConfig().ftMaxEpochs
     @Option(help: "FT learning rate.") var ftLr: Float = 3e-3
     @Option(help: "Model width (d_model).") var dModel: Int = LabConfig.defaultModel.dModel
     @Option(help: "Transformer layers.") var layers: Int = LabConfig.defaultModel.layers
