@@ -33,7 +33,19 @@ struct RunCommand: ParsableCommand {
     @Option(help: "P^R from the FT model or the logged propensities: model or logged.") var propensity: String = "model"
     @Option(help: "Learning rate of the methods.") var lr: Float = 2e-5
     @Option(help: "Batch size.") var batchSize: Int = 32
-    @Option(help: "KL-to-FT penalty weight (0 = off).") var klToFt: Double = 0
+    @Option(help: "KL-to-FT penalty weight (0 = off; not in the paper, keeps the policy near the data).") var klToFt: Double = 0
+    @Option(help: "Entropy bonus weight (0 = off).") var entropyBonus: Double = 0
+    @Option(help: "PPO-style ratio clipping ε (off by default).") var clip: Double?
+    @Flag(help: "Horvitz-Thompson (un-normalized) weights instead of Hajek (self-normalized).") var horvitzThompson = false
+    @Option(help: "filtered-SFT keeps the top q fraction of outcomes.") var filterQuantile: Double = 0.25
+    @Option(help: "RWR temperature, in outcome standard deviations.") var rwrTemperature: Double = 1
+    @Option(help: "DPO's β.") var dpoBeta: Double = 0.1
+    @Option(help: "f0 samples per training row (m = ratio × n).") var f0Ratio: Int = 4
+    @Flag(help: "Draw f0 samples from scratch instead of continuing truncated training texts.") var f0FromScratch = false
+    @Option(help: "Cross-fitting folds for ĝ.") var folds: Int = 5
+    @Option(help: "Samples from each model for its true value and KL.") var evalSamples: Int = 500
+    @Option(help: "Truncated held-out prompts for the win rates.") var winPrompts: Int = 300
+    @Option(help: "Rows of the separate observational log (--ghat-from observational).") var logRows: Int = 4000
     @Option(help: "FT epochs (cosine schedule; stops early if the held-out loss rises).") var ftEpochs: Int = LabConfig().ftMaxEpochs
     @Option(help: "FT learning rate.") var ftLr: Float = 3e-3
     @Option(help: "Model width (d_model).") var dModel: Int = LabConfig.defaultModel.dModel
@@ -74,6 +86,18 @@ struct RunCommand: ParsableCommand {
         cfg.learningRate = lr
         cfg.batchSize = batchSize
         cfg.objective.klToFT = klToFt
+        cfg.objective.entropyBonus = entropyBonus
+        cfg.objective.clip = clip
+        cfg.objective.normalization = horvitzThompson ? .horvitzThompson : .hajek
+        cfg.objective.filterQuantile = filterQuantile
+        cfg.objective.rwrTemperature = rwrTemperature
+        cfg.objective.dpoBeta = dpoBeta
+        cfg.f0Ratio = f0Ratio
+        cfg.f0FromScratch = f0FromScratch
+        cfg.folds = folds
+        cfg.evalSamples = evalSamples
+        cfg.winRatePrompts = winPrompts
+        cfg.logRows = logRows
         cfg.ftMaxEpochs = ftEpochs
         cfg.ftLearningRate = ftLr
         cfg.model.dModel = dModel
