@@ -56,10 +56,7 @@ struct ReportTests {
         for heading in ["## 1. Value", "## 2. Pairwise win rates", "True value"] { #expect(md.contains(heading)) }
     }
 
-    /// The whole chain learns in the right direction: in a world with one clearly good and one
-    /// clearly bad single-passage text, CPO and DR-CPO move their samples toward the good one.
-    @Test func causalMethodsMoveTowardTheBetterText() throws {
-        let toml = """
+    static let oneGoodText = """
             name = "one-good-text"
             [outcome]
             baseline = 50.0
@@ -79,15 +76,25 @@ struct ReportTests {
             effect = -20.0
             passages = ["Stay home if you like."]
             """
+
+    /// A tiny world with a clearly good, a plain and a clearly bad single-passage text.
+    func oneGoodTextConfig(methods: [Method]) throws -> LabConfig {
         let path = NSTemporaryDirectory() + "one-good-text-\(getpid()).toml"
-        try toml.write(toFile: path, atomically: true, encoding: .utf8)
-        var cfg = tinyConfig(methods: [.cpo, .drCPO])
+        try Self.oneGoodText.write(toFile: path, atomically: true, encoding: .utf8)
+        var cfg = tinyConfig(methods: methods)
         cfg.source = .world(path)
         cfg.rows = 96
         cfg.ftMaxEpochs = 40
         cfg.ftLearningRate = 1e-2
         cfg.learningRate = 3e-4
         cfg.evalSamples = 60
+        return cfg
+    }
+
+    /// The whole chain learns in the right direction: CPO and DR-CPO move their samples away
+    /// from the bad text and toward the good one.
+    @Test func causalMethodsMoveTowardTheBetterText() throws {
+        let cfg = try oneGoodTextConfig(methods: [.cpo, .drCPO])
         let exp = try Experiment(config: cfg, seed: 1)
         try exp.prepare()
         let ftShare = exp.ftMetrics!.attributeShares!["good"]!, ftBad = exp.ftMetrics!.attributeShares!["bad"]!
@@ -101,5 +108,28 @@ struct ReportTests {
             #expect(bad < ftBad - 0.3, "\(m): share of the bad text \(ftBad) -> \(bad)")
             #expect(good > ftShare + 0.08, "\(m): share of the good text \(ftShare) -> \(good)")
         }
+    }
+
+    /// The confounding study in miniature: with a ĝ that believes the opposite (fit on negated
+    /// outcomes), OO-RLHF stops writing the good text and loses value, while DR-CPO's residual
+    /// term on the randomized rows still moves it away from the bad text and gains.
+    @Test func aConfoundedGhatMisleadsOORLHFButNotDRCPO() throws {
+        var cfg = try oneGoodTextConfig(methods: [.ooRLHF, .drCPO])
+        cfg.ghatFrom = .negated
+        let exp = try Experiment(config: cfg, seed: 1)
+        try exp.prepare()
+        let ftBad = exp.ftMetrics!.attributeShares!["bad"]!, ftGood = exp.ftMetrics!.attributeShares!["good"]!
+        // ĝ fits its (negated) targets well and is badly wrong about the real outcomes.
+        #expect(exp.ghatQuality!.value > 0.5 && exp.ghatQualityVersusOutcomes!.value < -1)
+        var oo: EpochMetrics?, dr: EpochMetrics?
+        for _ in 0..<3 {
+            oo = exp.step(.ooRLHF)
+            dr = exp.step(.drCPO)
+        }
+        let ooGood = oo!.attributeShares!["good"]!, drBad = dr!.attributeShares!["bad"]!
+        #expect(ooGood < ftGood - 0.2, "OO-RLHF: share of the good text \(ftGood) -> \(ooGood)")
+        #expect(drBad < ftBad - 0.1, "DR-CPO: share of the bad text \(ftBad) -> \(drBad)")
+        #expect(oo!.trueValue!.value < exp.ftMetrics!.trueValue!.value)
+        #expect(dr!.trueValue!.value > exp.ftMetrics!.trueValue!.value)
     }
 }
