@@ -153,7 +153,7 @@ struct RunCommand: ParsableCommand {
     }
 
     private func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {
-        var s = "seed \(seed) " + e.method.padding(toLength: 12, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
+        var s = "seed \(seed) " + e.method.padding(toLength: 13, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
         if let l = e.trainLoss { s += String(format: "  loss %8.3f", l) } else { s += "  loss        -" }
         s += String(format: "  V_DR %7.3f ± %5.3f", e.vDR.value, 1.96 * e.vDR.standardError)
         if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, 1.96 * t.standardError) }
