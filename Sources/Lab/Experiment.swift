@@ -160,7 +160,7 @@ public final class Experiment: @unchecked Sendable {
         inputs = TrainingInputs(
             rowSeqs: trainSeqs, outcomes: outcomes, logPR: logPR(data.train, trainLogPFT), logPFT: trainLogPFT,
             ghat: trainGhat, selected: outcomes.map { $0 >= threshold }, outcomeSD: sd,
-            f0Seqs: trainF0.map(\.sequence), f0LogP0: Batches.logProbs(ft, trainF0.map(\.sequence)),
+            f0Seqs: trainF0.map(\.sequence), f0LogP0: trainF0.map(\.sequenceLogProb),
             f0Ghat: ghatModel.predict(trainF0.map { codec.text($0.sequence) }), ft: ft)
 
         // Win-rate prompts: held-out texts cut at a random token, and FT's continuations.
@@ -177,7 +177,7 @@ public final class Experiment: @unchecked Sendable {
         evalInputs = EvalInputs(
             rowSeqs: evalSeqs, outcomes: data.eval.map(\.outcome), logPR: logPR(data.eval, evalLogPFT),
             ghat: ghatModel.predict(data.eval.map(\.text)),
-            f0Seqs: evalF0.map(\.sequence), f0LogP0: Batches.logProbs(ft, evalF0.map(\.sequence)),
+            f0Seqs: evalF0.map(\.sequence), f0LogP0: evalF0.map(\.sequenceLogProb),
             f0Ghat: ghatModel.predict(evalF0.map { codec.text($0.sequence) }),
             winPrompts: prompts, ftWinScores: ftCont.map { judgeScore(codec.text($0.sequence)) })
 

@@ -73,7 +73,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
                 model: ModelConfig = LabConfig.defaultModel, ftMaxEpochs: Int = 6, ftLearningRate: Float = 3e-3,
                 learningRate: Float = 2e-5, batchSize: Int = 32, f0Ratio: Int = 4, f0FromScratch: Bool = false,
                 folds: Int = 5, objective: ObjectiveOptions = ObjectiveOptions(), evalSamples: Int = 500,
-                winRatePrompts: Int = 300, threads: Int = Compute.defaultThreads) {
+                winRatePrompts: Int = 200, threads: Int = Compute.defaultThreads) {
         self.source = source
         self.design = design
         self.rows = rows

@@ -35,8 +35,14 @@ public struct Sample: Sendable, Hashable {
     public var samplingLogProb: Double
     /// Ended with EOS (rather than at the length limit).
     public var finished: Bool
+    /// Σ log p(prompt token | earlier prompt tokens) under the model, for the prompt's tokens
+    /// after the first: read off the logits the decoder computes anyway.
+    public var promptLogProb: Double
 
     public var generated: ArraySlice<Int32> { sequence[promptLength...] }
+
+    /// log P(sequence) under the model: what `Transformer.forward` returns for `sequence`.
+    public var sequenceLogProb: Double { promptLogProb + logProb }
 }
 
 extension Transformer {
@@ -186,7 +192,7 @@ final class Decoder {
         let cfg = model.config, v = cfg.vocabSize
         var rngs = (0..<rows).map { SeededRandom(seed: SeededRandom.derivedSeed(seed, "sample-row-\(firstRow + $0)")) }
         var seqs = prompts
-        var logProb = [Double](repeating: 0, count: rows), qLogProb = logProb
+        var logProb = [Double](repeating: 0, count: rows), qLogProb = logProb, promptLogProb = logProb
         var done = [Bool](repeating: false, count: rows), finished = done
         var next = prompts.map { $0[0] }
         for r in 0..<rows { positions[r] = 0 }
@@ -203,6 +209,10 @@ final class Decoder {
                 if nextPos < prompts[r].count {
                     next[r] = prompts[r][nextPos]     // still reading the prompt
                     positions[r] = Int32(nextPos)
+                    let z = p(logits) + r * v
+                    logp.update(from: z, count: v)
+                    compute.ops.logSoftmaxRows(logits: logp, rows: 1, v: v, scratch: p(scratch), threads: 1)
+                    promptLogProb[r] += Double(logp[Int(next[r])])
                     continue
                 }
                 // Sample the token that follows position pos.
@@ -226,7 +236,7 @@ final class Decoder {
         }
         return (0..<rows).map {
             Sample(sequence: seqs[$0], promptLength: prompts[$0].count, logProb: logProb[$0],
-                   samplingLogProb: qLogProb[$0], finished: finished[$0])
+                   samplingLogProb: qLogProb[$0], finished: finished[$0], promptLogProb: promptLogProb[$0])
         }
     }
 

@@ -44,7 +44,7 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Draw f0 samples from scratch instead of continuing truncated training texts.") var f0FromScratch = false
     @Option(help: "Cross-fitting folds for ĝ.") var folds: Int = 5
     @Option(help: "Samples from each model for its true value and KL.") var evalSamples: Int = 500
-    @Option(help: "Truncated held-out prompts for the win rates.") var winPrompts: Int = 300
+    @Option(help: "Truncated held-out prompts for the win rates.") var winPrompts: Int = 200
     @Option(help: "Rows of the separate observational log (--ghat-from observational).") var logRows: Int = 4000
     @Option(help: "FT epochs (cosine schedule; stops early if the held-out loss rises).") var ftEpochs: Int = LabConfig().ftMaxEpochs
     @Option(help: "FT learning rate.") var ftLr: Float = 3e-3
@@ -123,7 +123,7 @@ struct RunCommand: ParsableCommand {
             do {
                 exp = try Experiment(config: cfg, seed: s)
                 try exp.prepare(progress: { stage, _, msg in
-                    if stage != .ft || msg.hasPrefix("FT epoch") { log("[seed \(s)] \(msg)") }
+                    if stage != .ft || msg.hasPrefix("FT epoch") { log(String(format: "[seed %llu %5.1fs] ", s, Date().timeIntervalSince(start)) + msg) }
                 })
             } catch {
                 throw CLIError(error.description)

@@ -27,6 +27,9 @@ struct SamplerTests {
                 let full = model.forward([s.sequence]).logProbs[0]
                 let prefix = p.count >= 2 ? model.forward([p]).logProbs[0] : 0
                 #expect(abs((full - prefix) - s.logProb) < 1e-4 * max(1, abs(s.logProb)), "\(compute)")
+                // The prompt's own log-prob comes from the same decoding pass.
+                #expect(abs(s.promptLogProb - prefix) < 1e-4 * max(1, abs(prefix)))
+                #expect(abs(s.sequenceLogProb - full) < 1e-4 * max(1, abs(full)))
                 // Temperature 1 without top-k samples from the model itself.
                 #expect(abs(s.logProb - s.samplingLogProb) < 1e-4 * max(1, abs(s.logProb)))
             }
