@@ -73,7 +73,7 @@ public struct DatasetColumns: Sendable, Hashable, Codable {
     public enum Flag {
         public static let text = "--text"
         public static let outcome = "--outcome"
-        public static let propensity = "--propensity"
+        public static let propensity = "--propensity-column"
         public static let trait = "--trait"
         public static let split = "--split"
         public static let attributes = "--attributes"

@@ -5,7 +5,7 @@ import OutcomeData
 /// The flags that describe a user's direct-outcome dataset; shared by every command that reads one.
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data"), help: "A direct-outcome dataset: .csv, .tsv, .jsonl or .ndjson.")
-    var path: String
+    var path: String?
 
     @Option(help: "Column holding the text.")
     var text: String = "text"
@@ -13,7 +13,8 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Column holding the numeric outcome (continuous, or binary: 0/1, -1/1, true/false).")
     var outcome: String = "outcome"
 
-    @Option(help: "Column holding each text's known probability under the randomization (optional).")
+    @Option(name: .customLong("propensity-column"),
+            help: "Column holding each text's known probability under the randomization (optional).")
     var propensity: String?
 
     @Option(help: "How the propensity column is given: probability or log-probability.")
@@ -75,6 +76,7 @@ struct DataOptions: ParsableArguments {
     }
 
     func load() throws -> OutcomeDataset {
+        guard let path else { throw ValidationError("--data FILE is required") }
         do {
             return try DatasetLoader.load(path: path, options: loadOptions)
         } catch {

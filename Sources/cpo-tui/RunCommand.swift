@@ -13,13 +13,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "A world file or shipped world name (default: \(ShippedWorlds.defaultName)); ignored with --data.")
     var world: String?
 
-    @Option(name: .customLong("data"), help: "A direct-outcome dataset file instead of a world (see `cpo-tui data check --help` for the column flags).")
-    var dataPath: String?
-    @Option(help: "Text column (with --data).") var text: String = "text"
-    @Option(help: "Outcome column (with --data).") var outcome: String = "outcome"
-    @Option(name: .customLong("propensity-column"), help: "Propensity column (with --data).") var propensityColumn: String?
-    @Option(help: "Reader trait column (with --data).") var trait: String?
-    @Flag(help: "Lower outcomes are better (with --data).") var lowerIsBetter = false
+    /// --data FILE and its column flags (the same as `cpo-tui data check`).
+    @OptionGroup(title: "Your own data (instead of a world)") var data: DataOptions
 
     @Option(help: "Comma-separated methods: FT, OO-RLHF, CPO, DR-CPO, filtered-SFT, RWR, DPO.")
     var methods: String = "FT,OO-RLHF,CPO,DR-CPO"
@@ -58,9 +53,8 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var cfg = LabConfig()
-        if let dataPath {
-            let cols = DatasetColumns(text: text, outcome: outcome, propensity: propensityColumn, trait: trait)
-            cfg.source = .file(path: dataPath, options: LoadOptions(columns: cols, higherIsBetter: !lowerIsBetter))
+        if let dataPath = data.path {
+            cfg.source = .file(path: dataPath, options: data.loadOptions)
         } else {
             cfg.source = .world(world ?? ShippedWorlds.defaultName)
         }
@@ -105,7 +99,7 @@ struct RunCommand: ParsableCommand {
         cfg.model.heads = heads
         cfg.model.vocabSize = vocab
         // User texts are often longer than world texts: default to a 128-token context there.
-        cfg.model.contextLength = context ?? (dataPath != nil ? 128 : LabConfig.defaultModel.contextLength)
+        cfg.model.contextLength = context ?? (data.path != nil ? 128 : LabConfig.defaultModel.contextLength)
         do { try cfg.validate() } catch { throw CLIError(error.description) }
         if let report {
             // Fail before hours of work if the report cannot be written.

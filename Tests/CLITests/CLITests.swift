@@ -103,4 +103,29 @@ struct CLITests {
         let lenient = try CLI.run(["data", "check", "--data", path, "--max-bad-fraction", "0.05"])
         #expect(lenient.status == 0 && lenient.stdout.contains("98 rows"))
     }
+
+    @Test func aTinyHeadlessRunPrintsProgressAndWritesTheReport() throws {
+        let dir = NSTemporaryDirectory() + "cpo-cli-run-\(getpid())"
+        let r = try CLI.run(["run", "--rows", "40", "--eval-rows", "20", "--epochs", "1", "--methods", "FT,CPO,DR-CPO",
+                             "--d-model", "32", "--layers", "1", "--heads", "2", "--vocab", "300", "--context", "48",
+                             "--ft-epochs", "1", "--eval-samples", "10", "--win-prompts", "10", "--f0-ratio", "1",
+                             "--folds", "2", "--batch-size", "8", "--report", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("CPO") && $0.contains("epoch 1") && $0.contains("V_DR") && $0.contains("true") })
+        for f in ["report.md", "summary.json", "metrics.jsonl", "rows-CPO-seed0.csv"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "\(f)")
+        }
+    }
+
+    @Test func badRunSettingsFailBeforeAnyWork() throws {
+        let negative = try CLI.run(["run", "--epochs", "-1"])
+        #expect(negative.status != 0 && negative.stderr.contains("--epochs"))
+        let unknown = try CLI.run(["run", "--methods", "FT,PPO"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("PPO"))
+        let noWorld = try CLI.run(["run", "--world", "no-such-world"])
+        #expect(noWorld.status != 0 && noWorld.stderr.contains("no-such-world"))
+        let vocab = try CLI.run(["run", "--vocab", "100"])
+        #expect(vocab.status != 0 && vocab.stderr.contains("259"))
+    }
 }
