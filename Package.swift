@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "OutcomeData", dependencies: ["CPOSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
         .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
-        .target(name: "Dashboard", dependencies: ["Lab"]),
+        .target(name: "Dashboard", dependencies: ["Lab", .product(name: "TOMLKit", package: "TOMLKit")]),
         // No `pkgConfig:` here: SwiftPM would warn about the -D flags ncursesw.pc reports
         // (shim.h defines what is needed) and the module map links ncursesw itself.
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <wchar.h>
 #include <ncursesw/ncurses.h>
+#include <sys/ioctl.h>
 
 /* C globals are not concurrency-safe in Swift 6: read them through functions. */
 static inline WINDOW *cn_stdscr(void)      { return stdscr; }
@@ -36,6 +37,15 @@ static inline int cn_put_wch(int y, int x, const wchar_t *wstr, attr_t attrs, in
   cchar_t c;
   if (setcchar(&c, wstr, attrs, (short)pair, NULL) != OK) return ERR;
   return mvadd_wch(y, x, &c);
+}
+
+/* The terminal's size from the kernel (ioctl is variadic, so Swift cannot call it).
+   Returns 0 and fills rows/cols on success. */
+static inline int cn_winsize(int fd, int *rows, int *cols) {
+  struct winsize ws;
+  if (ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return -1;
+  *rows = ws.ws_row; *cols = ws.ws_col;
+  return 0;
 }
 
 /* ncursesw needs a UTF-8 LC_CTYPE before newterm. Only LC_CTYPE: LC_ALL would also change

@@ -322,6 +322,28 @@ public final class Experiment: @unchecked Sendable {
             samples: generated, seconds: Date().timeIntervalSince(t0))
     }
 
+    /// Fresh samples from `method`'s current model, continuing `prefix` (empty: from scratch),
+    /// scored by the judge and, in worlds, parsed by the oracle.
+    public func generate(_ method: Method, prefix: String, count: Int, seed: UInt64) -> [GeneratedText] {
+        guard let codec, let ft, let model = runs[method]?.model ?? (method == .ft ? ft : nil) else { return [] }
+        let prompt = codec.prompt(for: prefix)
+        let samples = model.sample(prompts: [[Int32]](repeating: prompt, count: count),
+                                   options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+                                   seed: derived("generate-\(seed)"))
+        let ftLogP = Batches.logProbs(ft, samples.map(\.sequence))
+        return samples.enumerated().map { i, s in
+            let text = codec.text(s.sequence)
+            var g = GeneratedText(text: text, score: judgeScore(text), attributes: [], invalidSegments: [],
+                                  logRatioToFT: s.sequenceLogProb - ftLogP[i])
+            if let w = data.world {
+                let o = w.oracle(text)
+                g.attributes = o.matches.map { w.attributes[$0.attribute].name }
+                g.invalidSegments = o.invalidSegments
+            }
+            return g
+        }
+    }
+
     /// The held-out rows under `method`'s current model: what the estimators used, so anyone
     /// can recompute them (rows.csv).
     public func heldOutRows(_ method: Method) -> [HeldOutRow] {

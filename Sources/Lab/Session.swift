@@ -54,6 +54,8 @@ public struct LabSnapshot: Sendable {
     public var traitImbalance: [Double]
     public var ftHistory: [FTEpoch]
     public var methods: [MethodSnapshot]
+    /// Samples drawn on request (`LabCommand.generate`), the latest per method, with the prefix used.
+    public var generations: [Method: (prefix: String, texts: [GeneratedText])]
 
     public func method(_ m: Method) -> MethodSnapshot? { methods.first { $0.method == m } }
 }
@@ -68,6 +70,10 @@ public enum LabCommand: Sendable, Hashable {
     case pause
     /// Stop as soon as possible; the session ends.
     case cancel
+    /// Draw fresh samples from a method's current model, continuing `prefix`.
+    case generate(Method, prefix: String)
+    /// Write the report files (as `cpo-tui run --report`) for this seed into a directory.
+    case writeReport(String)
 }
 
 /// Runs one seed's experiment on its own thread: prepares on start, then obeys commands, and
@@ -82,6 +88,7 @@ public final class LabSession: Sendable {
     private let cancelFlag = Atomic<Bool>(false)
     private let pauseFlag = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    private let generationRequests = Atomic<Int>(0)
     private let onEvent: (@Sendable (String) -> Void)?
 
     /// A session for `config` and `seed` (default: the config's seed). Nothing runs until `start`.
@@ -95,7 +102,7 @@ public final class LabSession: Sendable {
             vStar: nil, ghatQuality: nil, ghatQualityVersusOutcomes: nil, attributeEffects: [], traitImbalance: [],
             ftHistory: [], methods: config.methods.map {
                 MethodSnapshot(method: $0, state: .waiting, epoch: 0, steps: [], epochs: [], skippedSteps: 0, lastEpochLogWeights: [])
-            }))
+            }, generations: [:]))
     }
 
     /// The latest picture (a copy; costs a lock and a few array retains).
@@ -190,15 +197,27 @@ public final class LabSession: Sendable {
                     running = false
                     pauseFlag.store(false, ordering: .relaxed)
                 case .stepEpoch(let m):
-                    for method in m.map({ [$0] }) ?? config.methods where !cancelled() {
+                    // FT is the fixed reference every method starts from: it does not train.
+                    for method in m.map({ [$0] }) ?? config.methods where method != .ft && !cancelled() {
                         trainEpoch(exp, method, cancelled: cancelled)
                     }
                 case .cancel:
                     break
+                case .writeReport(let dir):
+                    do {
+                        try ReportWriter(config: config, data: exp.data, results: [SeedResult(exp)]).write(to: dir)
+                        log("report written to \(dir)")
+                    } catch {
+                        log("report failed: \(error.description)")
+                    }
+                case let .generate(m, prefix):
+                    let count = generationRequests.add(1, ordering: .relaxed).newValue
+                    let texts = exp.generate(m, prefix: prefix, count: 8, seed: UInt64(count))
+                    publish { $0.generations[m] = (prefix, texts) }
                 }
             }
             if running {
-                let behind = config.methods.filter { exp.epochs(of: $0) < config.epochs && exp.failure(of: $0) == nil }
+                let behind = config.methods.filter { $0 != .ft && exp.epochs(of: $0) < config.epochs && exp.failure(of: $0) == nil }
                 if behind.isEmpty {
                     running = false
                     log("every method has trained \(config.epochs) epochs")

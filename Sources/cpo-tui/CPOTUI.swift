@@ -7,13 +7,10 @@ struct CPOTUI: ParsableCommand {
         commandName: "cpo-tui",
         abstract: "A terminal lab for causal preference optimization (CPO, DR-CPO) on small language models.",
         discussion: """
-            Available now: simulated worlds (world list, world check, world sample), dataset
-            checks (data check) and the training-core benchmark (bench). Coming next: headless runs with reports (run) and
-            the dashboard (cpo-tui with no arguments).
+            With no command, cpo-tui opens the dashboard on the default world (headless when
+            there is no terminal). run: the same comparison headless, with reports. world:
+            simulated worlds. data: check your own dataset. bench: speed of the training core.
             """,
-        subcommands: [RunCommand.self, WorldCommand.self, DataCommand.self, Bench.self])
-
-    func run() throws {
-        print(CPOTUI.helpMessage())
-    }
+        subcommands: [DashboardCommand.self, RunCommand.self, WorldCommand.self, DataCommand.self, Bench.self],
+        defaultSubcommand: DashboardCommand.self)
 }

@@ -5,11 +5,8 @@ import Lab
 import OutcomeData
 import TinyLM
 
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Run the full comparison headless: FT, ĝ, f0 samples, then each method for E epochs with evaluations.")
-
+/// The flags that define an experiment; shared by `cpo-tui run` and the dashboard.
+struct RunOptions: ParsableArguments {
     @Option(help: "A world file or shipped world name (default: \(ShippedWorlds.defaultName)); ignored with --data.")
     var world: String?
 
@@ -48,10 +45,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Attention heads.") var heads: Int = LabConfig.defaultModel.heads
     @Option(help: "Context length in tokens (longer texts are cut, the same way for every model).") var context: Int?
     @Option(help: "Tokenizer vocabulary size.") var vocab: Int = LabConfig.defaultModel.vocabSize
-    @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
-    @Option(help: "Write metrics.jsonl, rows-*.csv, summary.json and report.md into this directory.") var report: String?
 
-    func run() throws {
+
+    /// The configuration these flags describe, validated.
+    func makeConfig() throws -> LabConfig {
         var cfg = LabConfig()
         if let dataPath = data.path {
             cfg.source = .file(path: dataPath, options: data.loadOptions)
@@ -101,6 +98,27 @@ struct RunCommand: ParsableCommand {
         // User texts are often longer than world texts: default to a 128-token context there.
         cfg.model.contextLength = context ?? (data.path != nil ? 128 : LabConfig.defaultModel.contextLength)
         do { try cfg.validate() } catch { throw CLIError(error.description) }
+        return cfg
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the full comparison headless: FT, ĝ, f0 samples, then each method for E epochs with evaluations.")
+
+    @OptionGroup var options: RunOptions
+    @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
+    @Option(help: "Write metrics.jsonl, rows-*.csv, summary.json and report.md into this directory.") var report: String?
+
+    func run() throws {
+        try HeadlessRun.run(config: try options.makeConfig(), report: report, showSamples: showSamples)
+    }
+}
+
+/// The headless comparison: `cpo-tui run`, and the dashboard's fallback without a terminal.
+enum HeadlessRun {
+    static func run(config cfg: LabConfig, report: String?, showSamples: Bool) throws {
         if let report {
             // Fail before hours of work if the report cannot be written.
             var isDir: ObjCBool = false
@@ -146,7 +164,7 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    private func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {
+    private static func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {
         var s = "seed \(seed) " + e.method.padding(toLength: 13, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
         if let l = e.trainLoss { s += String(format: "  loss %8.3f", l) } else { s += "  loss        -" }
         s += String(format: "  V_DR %7.3f ± %5.3f", e.vDR.value, 1.96 * e.vDR.standardError)
@@ -157,7 +175,7 @@ struct RunCommand: ParsableCommand {
         return s
     }
 
-    private func log(_ s: String) {
+    private static func log(_ s: String) {
         FileHandle.standardOutput.write(Data((s + "\n").utf8))
     }
 }

@@ -1,0 +1,638 @@
+import Foundation
+import TOMLKit
+
+/// A problem in a theme file, located by line when possible. `description` is what the user
+/// sees: `themes/mine.toml:7: unknown role "txt" in [roles]. Roles are: text, dim, ...`.
+public struct ThemeError: Error, CustomStringConvertible, Equatable, Sendable {
+    public var file: String
+    /// 1-based line of the offending key, value or table header; nil when it is about the
+    /// whole file (e.g. it cannot be read).
+    public var line: Int?
+    public var message: String
+    /// What to do about it.
+    public var hint: String
+
+    public init(file: String, line: Int?, message: String, hint: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String {
+        let place = line.map { "\(file):\($0)" } ?? file
+        return "\(place): \(message). \(hint)"
+    }
+}
+
+/// Named roles -> styles: every colour the dashboard uses comes from here, so a theme file
+/// changes all of them. Themes never paint a background unless the file says so: terminals
+/// keep their own (light, dark or transparent) background (TERMINAL.md 2b #5).
+///
+/// Theme files (`themes/*.toml`, TOML 1.0):
+///
+/// ```toml
+/// name = "dark"                                  # optional; default: the file name without .toml
+/// series = [39, 214, 170, 114, 203, 81, 221]     # optional; line-chart colours, cycled
+/// [roles]                                        # optional; every role is optional
+/// text = { fg = 252 }
+/// focused_border = { fg = 214, bold = true }
+/// selected = { reverse = true }
+/// ```
+///
+/// - Top-level keys: `name` (non-empty string), `series` (non-empty list of colours), `roles`.
+/// - Roles: `text`, `dim`, `border`, `focused_border`, `title`, `header`, `selected`, `good`,
+///   `bad`, `warning`, `accent`, `hint`. A role is a table (inline `{ ... }` or a
+///   `[roles.text]` section) with any of `fg`, `bg` (colours) and `bold`, `dim`, `reverse`,
+///   `underline` (booleans, default false). A role written in the file replaces the default one
+///   entirely (`text = { bold = true }` is bold in the terminal's colour); a role left out takes
+///   the dark theme's style, and a missing `series` the dark theme's colours.
+/// - Colours: an integer 0-255 (xterm 256-colour palette) or `"default"` (the terminal's own
+///   colour; also what an absent `fg`/`bg` means).
+/// - Unknown keys, roles or style keys, wrong types and out-of-range colours are errors that
+///   name the file and line.
+public struct Theme: Sendable, Equatable {
+    public var name: String
+    /// Ordinary text.
+    public var text: Style
+    /// Secondary text: axis labels, units, "no data yet".
+    public var dim: Style
+    /// Panel borders; `focusedBorder` for the panel with focus.
+    public var border: Style
+    public var focusedBorder: Style
+    /// Panel titles and the top bar.
+    public var title: Style
+    /// Table header rows and section headings.
+    public var header: Style
+    /// The selected table row (laid over the row's own styles).
+    public var selected: Style
+    /// Improvements, passing checks / regressions, failures / alarms that need a look.
+    public var good: Style
+    public var bad: Style
+    public var warning: Style
+    /// Emphasis: histogram bars, the prompt being typed.
+    public var accent: Style
+    /// The key hint bar at the bottom.
+    public var hint: Style
+    /// Line-chart series colours, cycled (`seriesColor(_:)`).
+    public var series: [Color]
+
+    public init(name: String, text: Style, dim: Style, border: Style, focusedBorder: Style, title: Style,
+                header: Style, selected: Style, good: Style, bad: Style, warning: Style, accent: Style,
+                hint: Style, series: [Color]) {
+        self.name = name
+        self.text = text
+        self.dim = dim
+        self.border = border
+        self.focusedBorder = focusedBorder
+        self.title = title
+        self.header = header
+        self.selected = selected
+        self.good = good
+        self.bad = bad
+        self.warning = warning
+        self.accent = accent
+        self.hint = hint
+        self.series = series
+    }
+
+    /// Colour of series `i`, cycling through `series` (`.default` if it is empty).
+    public func seriesColor(_ i: Int) -> Color {
+        series.isEmpty ? .default : series[((i % series.count) + series.count) % series.count]
+    }
+
+    /// The roles by their file names, in the order the files list them.
+    static var roles: [(key: String, path: WritableKeyPath<Theme, Style>)] {
+        [("text", \.text), ("dim", \.dim), ("border", \.border), ("focused_border", \.focusedBorder),
+         ("title", \.title), ("header", \.header), ("selected", \.selected), ("good", \.good), ("bad", \.bad),
+         ("warning", \.warning), ("accent", \.accent), ("hint", \.hint)]
+    }
+
+    // MARK: Built-in themes (identical to the files in themes/; a test checks it)
+
+    private static func fg(_ i: UInt8, bold: Bool = false, underline: Bool = false) -> Style {
+        Style(fg: .indexed(i), bold: bold, underline: underline)
+    }
+
+    /// The default, for dark backgrounds (256 colours). Also the fallback for missing roles.
+    public static let dark = Theme(
+        name: "dark",
+        text: fg(252), dim: fg(244), border: fg(240), focusedBorder: fg(214, bold: true),
+        title: fg(252, bold: true), header: fg(110, bold: true), selected: Style(reverse: true),
+        good: fg(114), bad: fg(203), warning: fg(221), accent: fg(39), hint: fg(246),
+        series: [39, 214, 170, 114, 203, 81, 221].map(Color.indexed))
+
+    /// For light (white) backgrounds: dark, saturated foregrounds.
+    public static let light = Theme(
+        name: "light",
+        text: fg(234), dim: fg(242), border: fg(245), focusedBorder: fg(25, bold: true),
+        title: fg(234, bold: true), header: fg(24, bold: true), selected: Style(reverse: true),
+        good: fg(28), bad: fg(160), warning: fg(130), accent: fg(25), hint: fg(240),
+        series: [25, 166, 90, 28, 160, 30, 94].map(Color.indexed))
+
+    /// Maximum contrast: text in the terminal's own foreground (readable on any background),
+    /// bold structure, saturated status colours, underlined headings.
+    public static let highContrast = Theme(
+        name: "high-contrast",
+        text: Style(), dim: Style(), border: Style(), focusedBorder: fg(226, bold: true),
+        title: Style(bold: true), header: Style(bold: true, underline: true),
+        selected: Style(bold: true, reverse: true),
+        good: fg(46, bold: true), bad: fg(196, bold: true), warning: fg(226, bold: true),
+        accent: fg(51, bold: true), hint: Style(bold: true),
+        series: [51, 226, 201, 46, 196, 208, 15].map(Color.indexed))
+
+    /// No colours at all: bold, dim, reverse and underline carry focus, selection and status.
+    public static let monochrome = Theme(
+        name: "monochrome",
+        text: Style(), dim: Style(dim: true), border: Style(), focusedBorder: Style(bold: true),
+        title: Style(bold: true), header: Style(bold: true, underline: true), selected: Style(reverse: true),
+        good: Style(bold: true), bad: Style(bold: true, underline: true), warning: Style(underline: true),
+        accent: Style(bold: true), hint: Style(dim: true),
+        series: [.default])
+
+    /// The shipped themes, in cycling order; their names are the file names in themes/.
+    public static let builtIn: [Theme] = [.dark, .light, .highContrast, .monochrome]
+
+    /// A built-in theme by name (`dark`, `light`, `high-contrast`, `monochrome`).
+    public static func named(_ name: String) -> Theme? { builtIn.first { $0.name == name } }
+
+    // MARK: Loading
+
+    /// Reads and parses a theme file.
+    public static func load(path: String) throws(ThemeError) -> Theme {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ThemeError(file: path, line: nil,
+                             message: "cannot read the theme file (\(Theme.reason(path: path)))",
+                             hint: "Check the path, or use a built-in theme: dark, light, high-contrast, monochrome.")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Every `*.toml` theme in `directory`, sorted by name with the built-in order first (dark,
+    /// light, high-contrast, monochrome), and the files that failed to load.
+    public static func loadDirectory(_ directory: String) -> (themes: [Theme], errors: [ThemeError]) {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var themes: [Theme] = [], errors: [ThemeError] = []
+        for f in files.sorted() where f.hasSuffix(".toml") {
+            do {
+                themes.append(try load(path: (directory as NSString).appendingPathComponent(f)))
+            } catch {
+                errors.append(error)
+            }
+        }
+        let order = builtIn.map(\.name)
+        themes.sort { a, b in
+            let ia = order.firstIndex(of: a.name) ?? order.count, ib = order.firstIndex(of: b.name) ?? order.count
+            return ia != ib ? ia < ib : a.name < b.name
+        }
+        return (themes, errors)
+    }
+
+    /// Parses the text of a theme file; `file` is only used in error messages and as the
+    /// default name (its last path component without `.toml`).
+    public static func parse(_ toml: String, file: String) throws(ThemeError) -> Theme {
+        var source = toml
+        if source.hasPrefix("\u{FEFF}") { source.removeFirst() }
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: source)
+        } catch {
+            if let e = error as? TOMLParseError {
+                throw ThemeError(file: file, line: e.source.begin.line,
+                                 message: "TOML syntax error: \(e.description)",
+                                 hint: "Fix the TOML syntax on this line (the format is described at the top of themes/dark.toml).")
+            }
+            throw ThemeError(file: file, line: nil, message: "cannot parse the theme file as TOML",
+                             hint: "Check its syntax against themes/dark.toml.")
+        }
+        return try ThemeFileReader(file: file, locator: ThemeLocator(source)).read(root)
+    }
+
+    /// Why a file could not be read, in a few words.
+    private static func reason(path: String) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
+        if isDirectory.boolValue { return "it is a directory" }
+        guard FileManager.default.isReadableFile(atPath: path) else { return "permission denied" }
+        return "not UTF-8 text"
+    }
+
+    // MARK: Degrading to what the terminal can show
+
+    /// The theme as a terminal with `colors` colours can show it:
+    /// - 256 or more: unchanged.
+    /// - 8 to 255: every palette index becomes one of the 8 basic colours 0-7: saturated colours
+    ///   by hue (orange 214 -> yellow 3, sky blue 39 -> cyan 6, ...), near-black greys -> 0,
+    ///   near-white greys -> 7, and mid greys -> the terminal's default colour (plus `dim` for a
+    ///   foreground), because a mid grey turned black or white would vanish on a dark or a light
+    ///   background.
+    /// - fewer than 8 (monochrome): no colours at all; bold, dim, reverse and underline stay.
+    /// In both degraded cases the focused border is made to differ from the plain border (bold,
+    /// else reverse) and the selected row from plain text (reverse) if colour was all that told
+    /// them apart, so focus and selection stay visible.
+    public func degraded(toColors colors: Int) -> Theme {
+        guard colors < 256 else { return self }
+        let mono = colors < 8
+        var t = self
+        for (_, path) in Theme.roles {
+            t[keyPath: path] = mono ? Theme.withoutColour(self[keyPath: path]) : Theme.basic(self[keyPath: path])
+        }
+        t.series = series.map { mono ? .default : Theme.basicColor($0).color }
+        if t.focusedBorder == t.border {
+            t.focusedBorder.bold = true
+            if t.focusedBorder == t.border { t.focusedBorder.reverse = true }
+        }
+        if t.selected == t.text {
+            t.selected.reverse.toggle()
+        }
+        return t
+    }
+
+    private static func withoutColour(_ s: Style) -> Style {
+        var s = s
+        s.fg = .default
+        s.bg = .default
+        return s
+    }
+
+    private static func basic(_ s: Style) -> Style {
+        var out = s
+        let f = basicColor(s.fg)
+        out.fg = f.color
+        if f.midGrey { out.dim = true }
+        out.bg = basicColor(s.bg).color
+        return out
+    }
+
+    /// The nearest basic colour (0-7) of a palette index, or `.default` (with `midGrey`) for a
+    /// mid grey. Indices 0-7 and `.default` are kept.
+    static func basicColor(_ c: Color) -> (color: Color, midGrey: Bool) {
+        guard let i = c.index else { return (.default, false) }
+        if i < 8 { return (c, false) }
+        let (r, g, b) = rgb(i)
+        let hi = max(r, g, b), lo = min(r, g, b)
+        if hi - lo >= 60 {
+            // Hue in degrees, then the nearest of red 0, yellow 60, green 120, cyan 180, blue 240,
+            // magenta 300.
+            let d = Double(hi - lo)
+            var h: Double
+            if hi == r {
+                h = 60 * (Double(g - b) / d)
+            } else if hi == g {
+                h = 60 * (Double(b - r) / d + 2)
+            } else {
+                h = 60 * (Double(r - g) / d + 4)
+            }
+            if h < 0 { h += 360 }
+            let byHue: [UInt8] = [1, 3, 2, 6, 4, 5]
+            return (.indexed(byHue[Int((h / 60).rounded()) % 6]), false)
+        }
+        let light = (hi + lo) / 2
+        if light < 64 { return (.indexed(0), false) }
+        if light > 192 { return (.indexed(7), false) }
+        return (.default, true)
+    }
+
+    /// xterm's RGB for palette index `i` (8-255).
+    static func rgb(_ i: Int) -> (Int, Int, Int) {
+        switch i {
+        case 0..<16:
+            let table: [(Int, Int, Int)] = [
+                (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205), (0, 205, 205),
+                (229, 229, 229), (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0), (92, 92, 255),
+                (255, 0, 255), (0, 255, 255), (255, 255, 255),
+            ]
+            return table[i]
+        case 16..<232:
+            let level = [0, 95, 135, 175, 215, 255]
+            let k = i - 16
+            return (level[k / 36], level[(k / 6) % 6], level[k % 6])
+        default:
+            let v = 8 + 10 * (i - 232)
+            return (v, v, v)
+        }
+    }
+}
+
+// MARK: - Reading the parsed file
+
+/// Checks a parsed theme file against the format and builds the theme, locating problems in
+/// the raw text (TOMLKit keeps no positions).
+struct ThemeFileReader {
+    let file: String
+    let locator: ThemeLocator
+
+    static let topKeys = ["name", "series", "roles"]
+    static let styleKeys = ["fg", "bg", "bold", "dim", "reverse", "underline"]
+    static let colourHint = "A colour is an integer 0-255 (xterm 256-colour palette) or \"default\" (the terminal's own colour)."
+
+    func read(_ root: TOMLTable) throws(ThemeError) -> Theme {
+        try checkKeys(root, allowed: Self.topKeys, path: "", what: "at the top level",
+                      hint: "Allowed top-level keys: name, series, roles (style roles go in the [roles] table).")
+        var theme = Theme.dark
+        theme.name = Self.defaultName(file)
+
+        if let v = root["name"] {
+            guard let s = v.string else {
+                throw error(at: "name", "name must be a string, found \(v.type)", "Write it in double quotes, e.g. name = \"mine\".")
+            }
+            guard !s.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw error(at: "name", "name is empty", "Give the theme a name, e.g. name = \"mine\".")
+            }
+            theme.name = s
+        }
+
+        if let v = root["series"] {
+            guard let list = v.array else {
+                throw error(at: "series", "series must be a list of colours, found \(v.type)",
+                            "Write e.g. series = [39, 214, 170].")
+            }
+            guard !list.isEmpty else {
+                throw error(at: "series", "series is empty", "List at least one colour, e.g. series = [39, 214, 170].")
+            }
+            var colours: [Color] = []
+            for k in 0..<list.count {
+                colours.append(try colour(list[k], path: "series[\(k)]", what: "series element \(k + 1)"))
+            }
+            theme.series = colours
+        }
+
+        if let v = root["roles"] {
+            guard let roles = v.table else {
+                throw error(at: "roles", "roles must be a table, found \(v.type)",
+                            "Write a [roles] section with lines like text = { fg = 252 }.")
+            }
+            let names = Theme.roles.map(\.key)
+            try checkKeys(roles, allowed: names, path: "roles", what: "in [roles]",
+                          hint: "Roles are: \(names.joined(separator: ", ")).", kind: "role")
+            for (key, keyPath) in Theme.roles {
+                guard let r = roles[key] else { continue }
+                theme[keyPath: keyPath] = try style(r, path: "roles.\(key)", role: key)
+            }
+        }
+        return theme
+    }
+
+    static func defaultName(_ file: String) -> String {
+        let base = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        return base.isEmpty ? "custom" : base
+    }
+
+    private func style(_ v: TOMLValueConvertible, path: String, role: String) throws(ThemeError) -> Style {
+        guard let t = v.table else {
+            throw error(at: path, "role \(role) must be a table, found \(v.type)",
+                        "Write it as \(role) = { fg = 252, bold = true } (or {} for the plain style).")
+        }
+        try checkKeys(t, allowed: Self.styleKeys, path: path, what: "in role \(role)",
+                      hint: "A role may set: fg, bg (colours) and bold, dim, reverse, underline (true or false).",
+                      kind: "key")
+        var s = Style()
+        if let c = t["fg"] { s.fg = try colour(c, path: path + ".fg", what: "\(role).fg") }
+        if let c = t["bg"] { s.bg = try colour(c, path: path + ".bg", what: "\(role).bg") }
+        for (key, attr) in [("bold", \Style.bold), ("dim", \Style.dim), ("reverse", \Style.reverse),
+                            ("underline", \Style.underline)] as [(String, WritableKeyPath<Style, Bool>)] {
+            guard let b = t[key] else { continue }
+            guard let flag = b.bool else {
+                throw error(at: "\(path).\(key)", "\(role).\(key) must be true or false, found \(b.type)",
+                            "Write \(key) = true or \(key) = false (no quotes).")
+            }
+            s[keyPath: attr] = flag
+        }
+        return s
+    }
+
+    private func colour(_ v: TOMLValueConvertible, path: String, what: String) throws(ThemeError) -> Color {
+        if let s = v.string {
+            guard s == "default" else {
+                throw error(at: path, "\(what) is \"\(s)\", not a colour", Self.colourHint)
+            }
+            return .default
+        }
+        guard let i = v.int else {
+            throw error(at: path, "\(what) must be a colour, found \(v.type)", Self.colourHint)
+        }
+        guard (0...255).contains(i) else {
+            throw error(at: path, "\(what) is \(i), outside 0-255", Self.colourHint)
+        }
+        return .indexed(UInt8(i))
+    }
+
+    private func checkKeys(_ t: TOMLTable, allowed: [String], path: String, what: String, hint: String,
+                           kind: String = "key") throws(ThemeError) {
+        let unknown = t.keys.filter { !allowed.contains($0) }
+        guard !unknown.isEmpty else { return }
+        let first = locator.sortedBySource(unknown, under: path)[0]
+        throw error(at: path.isEmpty ? first : "\(path).\(first)", "unknown \(kind) \"\(first)\" \(what)", hint)
+    }
+
+    private func error(at path: String, _ message: String, _ hint: String) -> ThemeError {
+        ThemeError(file: file, line: locator.line(of: path), message: message, hint: hint)
+    }
+}
+
+// MARK: - Locating keys in the raw text
+
+/// Finds the line of each key, table header and list element of a TOML text, since TOMLKit
+/// reports no positions for parsed nodes. Paths look like `roles`, `roles.text`,
+/// `roles.text.fg`, `series[2]`; dotted keys, `[a.b]` headers and inline tables all record the
+/// same paths. A small lexer (the four string kinds, comments, punctuation, bare words) feeds a
+/// structural walk; it assumes the text already parsed as TOML.
+struct ThemeLocator {
+    private(set) var lines: [String: Int] = [:]
+
+    init(_ text: String) {
+        var walker = Walker(tokens: ThemeLocator.lex(Array(text.unicodeScalars)))
+        walker.run()
+        lines = walker.lines
+    }
+
+    /// The line of `path`, or of its nearest located ancestor (`roles.text.fg` -> `roles.text`
+    /// -> `roles`).
+    func line(of path: String) -> Int? {
+        var p = Substring(path)
+        while !p.isEmpty {
+            if let l = lines[String(p)] { return l }
+            guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            p = p[..<cut]
+        }
+        return nil
+    }
+
+    /// `keys` of the table at `path` in file order (unlocated ones last, alphabetically).
+    func sortedBySource(_ keys: [String], under path: String) -> [String] {
+        func at(_ k: String) -> Int { lines[path.isEmpty ? k : "\(path).\(k)"] ?? Int.max }
+        return keys.sorted { at($0) != at($1) ? at($0) < at($1) : $0 < $1 }
+    }
+
+    enum Kind: Equatable {
+        case lbracket, rbracket, lbrace, rbrace, equals, comma, dot, newline
+        case word(String)   // bare word or string contents
+    }
+
+    struct Token {
+        var kind: Kind
+        var line: Int
+    }
+
+    static func lex(_ s: [Unicode.Scalar]) -> [Token] {
+        var out: [Token] = []
+        var i = 0, line = 1
+        func isBare(_ c: Unicode.Scalar) -> Bool {
+            c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" || c == "-" || c == "+" || c == ":"
+        }
+        while i < s.count {
+            let c = s[i]
+            switch c {
+            case "\n":
+                out.append(Token(kind: .newline, line: line))
+                line += 1
+                i += 1
+            case " ", "\t", "\r":
+                i += 1
+            case "#":
+                while i < s.count && s[i] != "\n" { i += 1 }
+            case "[": out.append(Token(kind: .lbracket, line: line)); i += 1
+            case "]": out.append(Token(kind: .rbracket, line: line)); i += 1
+            case "{": out.append(Token(kind: .lbrace, line: line)); i += 1
+            case "}": out.append(Token(kind: .rbrace, line: line)); i += 1
+            case "=": out.append(Token(kind: .equals, line: line)); i += 1
+            case ",": out.append(Token(kind: .comma, line: line)); i += 1
+            case ".": out.append(Token(kind: .dot, line: line)); i += 1
+            case "\"", "'":
+                let startLine = line
+                let triple = i + 2 < s.count && s[i + 1] == c && s[i + 2] == c
+                var text = ""
+                i += triple ? 3 : 1
+                while i < s.count {
+                    if triple, i + 2 < s.count, s[i] == c, s[i + 1] == c, s[i + 2] == c {
+                        i += 3
+                        while i < s.count && s[i] == c { i += 1 }   // up to two quotes may end the content
+                        break
+                    }
+                    if !triple && s[i] == c { i += 1; break }
+                    if s[i] == "\n" { line += 1 }
+                    if c == "\"" && s[i] == "\\" && i + 1 < s.count {
+                        if s[i + 1] == "\n" { line += 1 }
+                        text.unicodeScalars.append(s[i + 1])
+                        i += 2
+                        continue
+                    }
+                    text.unicodeScalars.append(s[i])
+                    i += 1
+                }
+                out.append(Token(kind: .word(text), line: startLine))
+            default:
+                var w = ""
+                while i < s.count && isBare(s[i]) {
+                    w.unicodeScalars.append(s[i])
+                    i += 1
+                }
+                if w.isEmpty { i += 1 } else { out.append(Token(kind: .word(w), line: line)) }
+            }
+        }
+        out.append(Token(kind: .newline, line: line))
+        return out
+    }
+
+    struct Walker {
+        let tokens: [Token]
+        var i = 0
+        var lines: [String: Int] = [:]
+
+        init(tokens: [Token]) { self.tokens = tokens }
+
+        var current: Kind? { i < tokens.count ? tokens[i].kind : nil }
+
+        mutating func record(_ path: String, _ line: Int) {
+            if lines[path] == nil { lines[path] = line }
+        }
+
+        static func join(_ base: String, _ key: String) -> String { base.isEmpty ? key : "\(base).\(key)" }
+
+        /// Reads `a.b.c` and records each prefix under `base`; returns the full path.
+        mutating func keyPath(under base: String) -> String {
+            var path = base
+            while case .word(let w)? = current {
+                path = Walker.join(path, w)
+                record(path, tokens[i].line)
+                i += 1
+                guard current == .dot else { break }
+                i += 1
+            }
+            return path
+        }
+
+        mutating func skipNewlines() {
+            while current == .newline { i += 1 }
+        }
+
+        mutating func run() {
+            var table = ""
+            while i < tokens.count {
+                skipNewlines()
+                guard let k = current else { return }
+                switch k {
+                case .lbracket:
+                    i += 1
+                    let arrayOfTables = current == .lbracket
+                    if arrayOfTables { i += 1 }
+                    table = keyPath(under: "")
+                    while let c = current, c != .newline { i += 1 }
+                case .word:
+                    let path = keyPath(under: table)
+                    if current == .equals {
+                        i += 1
+                        value(path)
+                    }
+                    while let c = current, c != .newline { i += 1 }
+                default:
+                    i += 1
+                }
+            }
+        }
+
+        mutating func value(_ path: String) {
+            switch current {
+            case .lbrace?:
+                i += 1
+                while let c = current, c != .rbrace, c != .newline {
+                    if c == .comma {
+                        i += 1
+                        continue
+                    }
+                    let before = i
+                    let p = keyPath(under: path)
+                    if current == .equals {
+                        i += 1
+                        value(p)
+                    }
+                    if i == before { i += 1 }
+                }
+                if current == .rbrace { i += 1 }
+            case .lbracket?:
+                i += 1
+                var n = 0
+                while true {
+                    skipNewlines()
+                    guard let c = current, c != .rbracket else { break }
+                    if c == .comma {
+                        i += 1
+                        continue
+                    }
+                    record("\(path)[\(n)]", tokens[i].line)
+                    let before = i
+                    value("\(path)[\(n)]")
+                    if i == before { i += 1 }
+                    n += 1
+                }
+                if current == .rbracket { i += 1 }
+            default:
+                // A scalar: everything up to the end of the value (floats lex as word.word).
+                while let c = current, c != .newline, c != .comma, c != .rbracket, c != .rbrace { i += 1 }
+            }
+        }
+    }
+}

@@ -1,0 +1,579 @@
+import Foundation
+
+/// Column alignment in `Widgets.table`.
+public enum Alignment: Sendable, Hashable {
+    case left, right
+}
+
+/// Drawing primitives for panels: pure functions that draw into a buffer, inside a rectangle,
+/// and never outside it. They keep no state between frames; the caller passes everything.
+///
+/// Honesty rules (TERMINAL.md 2b #9): charts show raw values (no smoothing), have numeric axis
+/// labels, skip NaN/inf instead of letting them wreck the scale, and say "no data yet" rather
+/// than draw an empty frame that looks like zeros.
+public enum Widgets {
+    /// What an empty chart says.
+    public static let noDataMessage = "no data yet"
+
+    // MARK: - Line chart
+
+    /// A line chart of one or more named series, y = value, x = index of the value in its series
+    /// (a step). Layout inside `r`, from the top:
+    ///
+    /// ```
+    /// ━ FT  ━ CPO              legend: each name in its series' colour (height >= 4)
+    ///   3┤⠑⠢⣀                  plot, y labels max / mid / min on the rows holding those values
+    /// 1.5┤   ⠉⠒⠤⣀
+    ///   0┤       ⠈⠉
+    ///    0   step    99        x labels: first and last x, and `xLabel` between (height >= 3)
+    /// ```
+    ///
+    /// - Braille (2x4 dots per cell) when `glyphs.hasBraille`, else one ASCII mark per cell with
+    ///   a different mark per series (`Glyphs.asciiMarks`), which the legend shows instead of `━`.
+    /// - Consecutive points are joined by straight lines, so when there are more points than
+    ///   columns a column shows the full min-max range of its points (an envelope, not an average).
+    /// - The y range is the exact min and max of the finite values of all series (labels in
+    ///   `formatCompact`, with more decimals when that would make different labels look alike);
+    ///   a constant series (to 12 significant digits) is drawn at mid-height with the range ±50%
+    ///   of its value (±1 for 0) around it.
+    /// - NaN and infinite values are skipped: the line breaks there.
+    /// - Where series overlap in one cell the later series' colour wins (dots are merged).
+    /// - `xStart` is the x of the first value (e.g. 1 for steps counted from 1).
+    public static func lineChart(_ series: [(name: String, values: [Double], color: Color)], in r: Rect,
+                                 buffer: inout CellBuffer, theme: Theme, glyphs: Glyphs, xLabel: String? = nil,
+                                 xStart: Int = 0) {
+        guard !r.isEmpty else { return }
+        let finite = series.flatMap { $0.values.filter(\.isFinite) }
+        guard var lo = finite.min(), var hi = finite.max() else {
+            message(noDataMessage, in: r, buffer: &buffer, style: theme.dim)
+            return
+        }
+        if hi - lo <= max(abs(lo), abs(hi)) * 1e-12 {   // constant (up to rounding noise)
+            lo = lo / 2 + hi / 2
+            hi = lo
+            let pad = lo == 0 ? 1 : abs(lo) / 2
+            lo -= pad
+            hi += pad
+        }
+        let n = series.map(\.values.count).max() ?? 0
+
+        // Rows: legend, plot, x labels.
+        let legendRows = r.height >= 4 ? 1 : 0
+        let xRows = r.height >= 3 ? 1 : 0
+        let plotH = r.height - legendRows - xRows
+        let plotTop = r.y + legendRows
+
+        // Dot grid size per cell.
+        let (cw, ch) = glyphs.hasBraille ? (2, 4) : (1, 1)
+        let dotRows = plotH * ch
+
+        /// Dot row counted from the bottom for value v (v within lo...hi).
+        func dotRow(_ v: Double) -> Int {
+            // Halves keep the arithmetic finite for values near ±Double.greatestFiniteMagnitude.
+            let t = (v / 2 - lo / 2) / (hi / 2 - lo / 2)
+            return Int((min(1, max(0, t)) * Double(dotRows - 1)).rounded())
+        }
+        func cellRowFromTop(ofDotRow d: Int) -> Int { (dotRows - 1 - d) / ch }
+
+        // Y labels: top row max, bottom row min, and the mid value on the row that holds it.
+        let mid = lo / 2 + hi / 2
+        var rows = [0], values = [hi]
+        if plotH >= 2 {
+            rows.append(plotH - 1)
+            values.append(lo)
+        }
+        if plotH >= 3 {
+            let m = cellRowFromTop(ofDotRow: dotRow(mid))
+            if m > 0 && m < plotH - 1 {
+                rows.append(m)
+                values.append(mid)
+            }
+        }
+        let labels = zip(rows, axisLabels(values)).map { (row: $0, text: $1) }
+        var labelW = labels.map(\.text.count).max() ?? 0
+        if r.width - labelW - 1 < 4 { labelW = -1 }  // too narrow: no labels and no axis line
+        let plotX = r.x + labelW + 1
+        let plotW = r.maxX - plotX
+        guard plotW > 0, plotH > 0 else { return }
+
+        if labelW >= 0 {
+            for row in 0..<plotH {
+                let tick = labels.contains { $0.row == row }
+                buffer[plotX - 1, plotTop + row] = Cell(char: tick ? glyphs.axisTick : glyphs.axisVertical,
+                                                        style: theme.border)
+            }
+            for l in labels {
+                buffer.put(l.text, x: plotX - 1 - l.text.count, y: plotTop + l.row, style: theme.dim)
+            }
+        }
+
+        // Plot onto a dot canvas: bits per cell (braille) and the series owning each cell.
+        let dotCols = plotW * cw
+        var bits = [UInt8](repeating: 0, count: plotW * plotH)
+        var owner = [Int](repeating: -1, count: plotW * plotH)
+        func dotCol(_ i: Int) -> Int {
+            n <= 1 ? 0 : Int((Double(i) * Double(dotCols - 1) / Double(n - 1)).rounded())
+        }
+        func setDot(_ dx: Int, _ dyFromBottom: Int, _ s: Int) {
+            let dy = dotRows - 1 - dyFromBottom
+            guard dx >= 0, dx < dotCols, dy >= 0, dy < dotRows else { return }
+            let cell = (dy / ch) * plotW + dx / cw
+            bits[cell] |= brailleBit(column: dx % cw, row: dy % ch)
+            owner[cell] = s
+        }
+        for (s, ser) in series.enumerated() {
+            var previous: (Int, Int)?
+            for (i, v) in ser.values.enumerated() {
+                guard v.isFinite else {
+                    previous = nil
+                    continue
+                }
+                let p = (dotCol(i), dotRow(v))
+                if let q = previous {
+                    line(from: q, to: p) { setDot($0, $1, s) }
+                } else {
+                    setDot(p.0, p.1, s)
+                }
+                previous = p
+            }
+        }
+        for row in 0..<plotH {
+            for col in 0..<plotW where owner[row * plotW + col] >= 0 {
+                let s = owner[row * plotW + col]
+                let char: Character = glyphs.hasBraille
+                    ? brailleCharacter(bits[row * plotW + col])
+                    : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
+                buffer[plotX + col, plotTop + row] = Cell(char: char, style: Style(fg: series[s].color))
+            }
+        }
+
+        // Legend.
+        if legendRows == 1 {
+            var x = r.x
+            for (s, ser) in series.enumerated() {
+                let mark = glyphs.hasBraille ? glyphs.legendMarker : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
+                let entry = "\(mark) \(ser.name)"
+                guard x < r.maxX else { break }
+                buffer.put(entry, x: x, y: r.y, style: Style(fg: ser.color), maxWidth: r.maxX - x)
+                x += entry.count + 2
+            }
+        }
+
+        // X labels: first x under the first column, last x ending under the last column.
+        if xRows == 1, n > 0 {
+            let y = r.maxY - 1
+            let first = String(xStart)
+            let last = String(xStart + n - 1)
+            buffer.put(first, x: plotX, y: y, style: theme.dim, maxWidth: r.maxX - plotX)
+            var lastX = r.maxX
+            if n > 1, first.count + 1 + last.count <= plotW {
+                lastX = r.maxX - last.count
+                buffer.put(last, x: lastX, y: y, style: theme.dim)
+            }
+            // xLabel centred between them, a space clear of both.
+            let gapStart = plotX + first.count + 1, gapEnd = lastX - 1
+            if let xLabel, !xLabel.isEmpty, gapEnd - gapStart >= xLabel.count {
+                let x = gapStart + (gapEnd - gapStart - xLabel.count) / 2
+                buffer.put(xLabel, x: x, y: y, style: theme.dim)
+            }
+        }
+    }
+
+    /// The braille dot bit for dot (`column` 0-1, `row` 0-3 from the top) of a cell (Unicode
+    /// braille patterns: dots 1-2-3-7 down the left, 4-5-6-8 down the right).
+    static func brailleBit(column: Int, row: Int) -> UInt8 {
+        let left: [UInt8] = [0x01, 0x02, 0x04, 0x40]
+        let right: [UInt8] = [0x08, 0x10, 0x20, 0x80]
+        return column == 0 ? left[row] : right[row]
+    }
+
+    static func brailleCharacter(_ bits: UInt8) -> Character {
+        Character(Unicode.Scalar(0x2800 + UInt32(bits))!)
+    }
+
+    /// Bresenham's line between two dots (both ends included).
+    static func line(from a: (Int, Int), to b: (Int, Int), _ plot: (Int, Int) -> Void) {
+        var (x0, y0) = a
+        let (x1, y1) = b
+        let dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1
+        let dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1
+        var err = dx + dy
+        while true {
+            plot(x0, y0)
+            if x0 == x1 && y0 == y1 { return }
+            let e2 = 2 * err
+            if e2 >= dy {
+                err += dy
+                x0 += sx
+            }
+            if e2 <= dx {
+                err += dx
+                y0 += sy
+            }
+        }
+    }
+
+    // MARK: - Histogram
+
+    /// Vertical bars of `counts`, tallest = full height, in 1/8-cell steps (`▁▂▃▄▅▆▇█`; ASCII `#`
+    /// for a cell at least half full, `.` below). Bins share the width evenly (a bin is wider than
+    /// one column when there is room); with more bins than columns neighbouring bins are summed.
+    /// A non-zero count is never drawn as nothing (at least 1/8 cell). With `edges` (bin edges,
+    /// `counts.count + 1` of them) and room for it, the bottom row shows the first and last edge
+    /// (and the middle edge if it fits) in `formatCompact`. Empty `counts`: "no data yet".
+    public static func histogram(_ counts: [Int], edges: [Double]?, in r: Rect, buffer: inout CellBuffer,
+                                 style: Style, theme: Theme, glyphs: Glyphs) {
+        guard !r.isEmpty else { return }
+        guard !counts.isEmpty else {
+            message(noDataMessage, in: r, buffer: &buffer, style: theme.dim)
+            return
+        }
+        let showEdges = (edges?.count ?? 0) >= 2 && r.height >= 2
+        let barH = r.height - (showEdges ? 1 : 0)
+        let n = counts.count, w = r.width
+
+        // Column values and the column span of each.
+        var columns: [(x: Int, width: Int, value: Int)] = []
+        if n <= w {
+            for i in 0..<n {
+                let x0 = i * w / n, x1 = (i + 1) * w / n
+                columns.append((r.x + x0, x1 - x0, max(0, counts[i])))
+            }
+        } else {
+            for c in 0..<w {
+                let b0 = c * n / w, b1 = (c + 1) * n / w
+                columns.append((r.x + c, 1, counts[b0..<b1].reduce(0) { $0 + max(0, $1) }))
+            }
+        }
+        let top = columns.map(\.value).max() ?? 0
+        if top > 0 {
+            let blocks = glyphs.verticalEighths
+            for col in columns where col.value > 0 {
+                let eighths = max(1, Int((Double(col.value) / Double(top) * Double(barH * 8)).rounded()))
+                for k in 0..<barH {
+                    let e = min(8, max(0, eighths - 8 * k))
+                    guard e > 0 else { break }
+                    let y = r.y + barH - 1 - k
+                    for x in col.x..<(col.x + col.width) { buffer[x, y] = Cell(char: blocks[e], style: style) }
+                }
+            }
+        }
+
+        if showEdges, let edges {
+            let y = r.maxY - 1
+            let m = edges.count / 2
+            let texts = axisLabels(edges.count >= 3 ? [edges[0], edges[edges.count - 1], edges[m]]
+                                                    : [edges[0], edges[edges.count - 1]])
+            let first = texts[0], last = texts[1]
+            buffer.put(first, x: r.x, y: y, style: theme.dim, maxWidth: w)
+            if first.count + 1 + last.count <= w {
+                buffer.put(last, x: r.maxX - last.count, y: y, style: theme.dim)
+                // The middle edge, centred under its position, if it keeps a space on both sides.
+                if edges.count >= 3 {
+                    let text = texts[2]
+                    let pos = r.x + m * w / n     // the left edge of bin m
+                    let x = pos - text.count / 2
+                    if x > r.x + first.count, x + text.count < r.maxX - last.count {
+                        buffer.put(text, x: x, y: y, style: theme.dim)
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Sparkline
+
+    /// One row of levels (`▁▂▃▄▅▆▇█`, ASCII `_.-~=+*#`) on the first row of `r`, lowest finite
+    /// value = lowest level, highest = highest. When there are more values than columns the most
+    /// recent ones (the end of `values`) are shown. A constant series sits at level 4 of 8;
+    /// NaN/inf leave a blank cell.
+    public static func sparkline(_ values: [Double], in r: Rect, buffer: inout CellBuffer, style: Style,
+                                 glyphs: Glyphs) {
+        guard !r.isEmpty else { return }
+        let shown = values.suffix(r.width)
+        let finite = shown.filter(\.isFinite)
+        guard let lo = finite.min(), let hi = finite.max() else { return }
+        let levels = glyphs.sparkLevels
+        for (k, v) in shown.enumerated() where v.isFinite {
+            let level: Int
+            if hi == lo {
+                level = 3
+            } else {
+                let t = (v / 2 - lo / 2) / (hi / 2 - lo / 2)
+                level = Int((t * Double(levels.count - 1)).rounded())
+            }
+            buffer[r.x + k, r.y] = Cell(char: levels[level], style: style)
+        }
+    }
+
+    // MARK: - Table
+
+    /// A table: a header row (in `theme.header`, the whole row), then the rows (in
+    /// `theme.text`, or `cellStyle(row, column)` when that returns a style). Columns are as wide
+    /// as their widest cell, two spaces apart (one when space is short); when the table is still
+    /// too wide the widest column gives up a cell at a time, and cut cells end in `…` (`~` in
+    /// ASCII). Missing cells are blank; missing alignments are `.left`. The selected row is
+    /// highlighted across the whole width (`theme.selected` laid over the cell styles) and is
+    /// always scrolled into view.
+    public static func table(header: [String], rows: [[String]], alignments: [Alignment], in r: Rect,
+                             buffer: inout CellBuffer, theme: Theme, selectedRow: Int?, glyphs: Glyphs,
+                             cellStyle: ((_ row: Int, _ column: Int) -> Style?)? = nil) {
+        guard !r.isEmpty else { return }
+        let columns = max(header.count, rows.map(\.count).max() ?? 0)
+        guard columns > 0 else { return }
+        var widths = (0..<columns).map { c in
+            max(c < header.count ? header[c].count : 0, rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0)
+        }
+        var gap = 2
+        func total() -> Int { widths.reduce(0, +) + gap * (columns - 1) }
+        if total() > r.width { gap = 1 }
+        while total() > r.width, let widest = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[widest] > 1 {
+            widths[widest] -= 1
+        }
+
+        func drawRow(_ cells: [String], y: Int, style: (Int) -> Style) {
+            var x = r.x
+            for c in 0..<columns {
+                guard x < r.maxX else { break }
+                let text = truncate(c < cells.count ? cells[c] : "", width: widths[c], glyphs: glyphs)
+                let align = c < alignments.count ? alignments[c] : .left
+                let pad = widths[c] - text.count
+                buffer.put(text, x: align == .right ? x + pad : x, y: y, style: style(c), maxWidth: r.maxX - x)
+                x += widths[c] + gap
+            }
+        }
+
+        buffer.fill(r.row(0), style: theme.header)
+        drawRow(header, y: r.y) { _ in theme.header }
+
+        let visible = r.height - 1
+        guard visible > 0 else { return }
+        var offset = 0
+        if let sel = selectedRow, sel >= visible { offset = min(sel - visible + 1, max(0, rows.count - visible)) }
+        for (k, i) in (offset..<min(rows.count, offset + visible)).enumerated() {
+            let y = r.y + 1 + k
+            let isSelected = i == selectedRow
+            if isSelected { buffer.fill(r.row(1 + k), style: theme.selected) }
+            drawRow(rows[i], y: y) { c in
+                let base = cellStyle?(i, c) ?? theme.text
+                return isSelected ? base.merged(with: theme.selected) : base
+            }
+        }
+    }
+
+    // MARK: - Text list
+
+    /// Items one after another, each word-wrapped to the width of `r` (continuation lines
+    /// indented by `hangingIndent`), each in its own style; the first `scroll` lines are skipped
+    /// (clamped so the last line can reach the bottom but no further). Returns the number of
+    /// wrapped lines, for a caller that keeps a scroll position.
+    @discardableResult
+    public static func textList(_ items: [(String, Style)], in r: Rect, buffer: inout CellBuffer, scroll: Int,
+                                hangingIndent: Int = 0) -> Int {
+        guard !r.isEmpty else { return 0 }
+        var lines: [(String, Style)] = []
+        for (text, style) in items {
+            for l in wrap(text, width: r.width, hangingIndent: hangingIndent) { lines.append((l, style)) }
+        }
+        let start = max(0, min(scroll, lines.count - r.height))
+        for (k, l) in lines.dropFirst(start).prefix(r.height).enumerated() {
+            buffer.put(l.0, x: r.x, y: r.y + k, style: l.1, maxWidth: r.width)
+        }
+        return lines.count
+    }
+
+    /// Greedy word wrap: lines of at most `width` characters; newlines in `text` start new lines;
+    /// runs of spaces between words become one; a word longer than a line is cut across lines.
+    /// Continuation lines start with `hangingIndent` spaces (ignored when it leaves no room).
+    public static func wrap(_ text: String, width: Int, hangingIndent: Int = 0) -> [String] {
+        guard width > 0 else { return [] }
+        let indent = hangingIndent > 0 && hangingIndent < width ? String(repeating: " ", count: hangingIndent) : ""
+        var out: [String] = []
+        for paragraph in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline) {
+            let words = paragraph.split(separator: " ", omittingEmptySubsequences: true)
+            if words.isEmpty {
+                out.append("")
+                continue
+            }
+            var line = ""           // the line being filled (continuation lines start with the indent)
+            var lineHasWord = false
+            func newLine() {
+                out.append(line)
+                line = indent
+                lineHasWord = false
+            }
+            for word in words {
+                var rest = Substring(word)
+                if lineHasWord {
+                    if line.count + 1 + rest.count <= width {
+                        line += " " + rest
+                        continue
+                    }
+                    newLine()
+                }
+                while line.count + rest.count > width {   // longer than a whole line: cut it
+                    let room = width - line.count
+                    line += rest.prefix(room)
+                    rest = rest.dropFirst(room)
+                    newLine()
+                }
+                line += rest
+                lineHasWord = true
+            }
+            out.append(line)
+        }
+        return out
+    }
+
+    // MARK: - Bar with whisker
+
+    /// A horizontal bar on the first row of `r`: filled from `range.lowerBound` to `value` in
+    /// 1/8-cell steps (`▏▎▍▌▋▊▉█`; ASCII `=` for a cell at least half full, `-` below), and the
+    /// confidence interval [`lower`, `upper`] as a whisker: `├` at the lower end, `┤` at the
+    /// upper end (`│` when both ends share a cell; `|` in ASCII), `─` (`-`) between them where the
+    /// bar is not. So a value of 0.5 with CI [0.3, 0.8] over 0...1 in 12 cells is
+    ///
+    ///     ███├██───┤
+    ///
+    /// The lower-end mark sits inside the bar when the CI starts below the value (a notch in
+    /// the bar); the bar's last cell keeps its partial block unless a mark lands on it.
+    /// Values outside `range` are clamped to it; a non-finite value draws nothing, a non-finite
+    /// or missing bound draws no whisker.
+    public static func bar(value: Double, lower: Double?, upper: Double?, range: ClosedRange<Double>, in r: Rect,
+                           buffer: inout CellBuffer, style: Style, glyphs: Glyphs) {
+        guard !r.isEmpty, value.isFinite, range.lowerBound.isFinite, range.upperBound.isFinite else { return }
+        let w = r.width
+        let span = range.upperBound - range.lowerBound
+        func eighths(_ v: Double) -> Int {
+            guard span > 0 else { return v >= range.upperBound ? w * 8 : 0 }
+            let t = min(1, max(0, (v - range.lowerBound) / span))
+            return Int((t * Double(w * 8)).rounded())
+        }
+        let b = eighths(value)
+        let full = b / 8, partial = b % 8
+        let blocks = glyphs.horizontalEighths
+        for c in 0..<min(full, w) { buffer[r.x + c, r.y] = Cell(char: blocks[8], style: style) }
+        if partial > 0, full < w { buffer[r.x + full, r.y] = Cell(char: blocks[partial], style: style) }
+        let barCells = full + (partial > 0 ? 1 : 0)
+
+        guard let lower, let upper, lower.isFinite, upper.isFinite else { return }
+        let (l, u) = (min(lower, upper), max(lower, upper))
+        func cell(_ v: Double) -> Int { min(w - 1, eighths(v) / 8) }
+        let lc = cell(l), uc = cell(u)
+        if lc + 1 < uc {
+            for c in (lc + 1)..<uc where c >= barCells {
+                buffer[r.x + c, r.y] = Cell(char: glyphs.whiskerLine, style: style)
+            }
+        }
+        if lc == uc {
+            buffer[r.x + lc, r.y] = Cell(char: glyphs.whiskerBoth, style: style)
+        } else {
+            buffer[r.x + lc, r.y] = Cell(char: glyphs.whiskerLower, style: style)
+            buffer[r.x + uc, r.y] = Cell(char: glyphs.whiskerUpper, style: style)
+        }
+    }
+
+    // MARK: - Small helpers
+
+    /// `text` centred in `r` (on its middle row), cut to its width.
+    public static func message(_ text: String, in r: Rect, buffer: inout CellBuffer, style: Style) {
+        guard !r.isEmpty else { return }
+        let shown = String(text.prefix(r.width))
+        buffer.put(shown, x: r.x + (r.width - shown.count) / 2, y: r.y + (r.height - 1) / 2, style: style)
+    }
+
+    /// A boxed overlay (help, confirmations) sized to its lines and centred in `r`: cleared
+    /// inside, bordered in `theme.focusedBorder`, lines in `theme.text` (cut to fit). Returns
+    /// the rectangle it covers.
+    @discardableResult
+    public static func popup(title: String, lines: [String], in r: Rect, buffer: inout CellBuffer, theme: Theme,
+                             glyphs: Glyphs) -> Rect {
+        let contentW = max(lines.map(\.count).max() ?? 0, title.count + 2)
+        let box = r.centered(width: contentW + 4, height: lines.count + 2)
+        buffer.fill(box, style: theme.text)
+        buffer.box(box, title: title, style: theme.focusedBorder, titleStyle: theme.title, glyphs: glyphs)
+        let inner = Rect(x: box.x + 2, y: box.y + 1, width: box.width - 4, height: box.height - 2)
+        for (i, l) in lines.prefix(inner.height).enumerated() {
+            buffer.put(truncate(l, width: inner.width, glyphs: glyphs), x: inner.x, y: inner.y + i, style: theme.text)
+        }
+        return box
+    }
+
+    /// `s` cut to `width` characters, the last one replaced by `…` (`~` in ASCII) when cut.
+    public static func truncate(_ s: String, width: Int, glyphs: Glyphs) -> String {
+        guard width > 0 else { return "" }
+        guard s.count > width else { return s }
+        return String(s.prefix(width - 1)) + String(glyphs.ellipsis)
+    }
+
+    /// A short number for axis labels and tight cells, at most about 6 characters:
+    /// `0`, `0.034`, `0.00123`, `3.4e-5`, `1.25`, `58.3`, `123`, `1.2k`, `12.3k`, `123k`, `4.5M`,
+    /// `1.2e15`; negative values get a leading `-`; trailing zeros after the point are dropped;
+    /// NaN and infinities print as `nan`, `inf`, `-inf`.
+    public static func formatCompact(_ x: Double) -> String {
+        if x.isNaN { return "nan" }
+        if x.isInfinite { return x < 0 ? "-inf" : "inf" }
+        if x == 0 { return "0" }
+        let sign = x < 0 ? "-" : ""
+        let a = abs(x)
+
+        func fixed(_ v: Double, _ decimals: Int) -> String {
+            trimZeros(String(format: "%.\(decimals)f", v))
+        }
+        func exponent(_ v: Double) -> String {
+            // printf rounds mantissa and exponent together (9.96e5 -> 1.0e+06) and handles
+            // subnormals; then drop the zeros: "1.0e+06" -> "1e6", "3.4e-05" -> "3.4e-5".
+            let parts = String(format: "%.1e", v).split(separator: "e")
+            guard parts.count == 2, let e = Int(parts[1]) else { return String(format: "%.1e", v) }
+            return trimZeros(String(parts[0])) + "e" + String(e)
+        }
+        /// 1 decimal below 100, none from 100 up (1.2, 58.3, 123).
+        func threeDigits(_ v: Double) -> String { v < 99.95 ? fixed(v, 1) : fixed(v, 0) }
+
+        let body: String
+        if a >= 1e15 {
+            body = exponent(a)
+        } else if a >= 999.5 {
+            let units = ["k", "M", "G", "T"]
+            var m = a, u = -1
+            while m >= 999.5 && u < units.count - 1 {
+                m /= 1000
+                u += 1
+            }
+            body = m >= 999.5 ? exponent(a) : threeDigits(m) + units[u]
+        } else if a >= 9.995 {
+            body = threeDigits(a)
+        } else if a >= 0.9995 {
+            body = fixed(a, 2)
+        } else if a >= 0.0009995 {
+            // Three significant digits.
+            let decimals = 2 - Int(floor(log10(a)))
+            body = fixed(a, decimals)
+        } else {
+            body = exponent(a)
+        }
+        return body == "0" ? "0" : sign + body
+    }
+
+    /// Labels for an axis: `formatCompact` of each value, unless that makes two different values
+    /// look the same (2.3451 and 2.3458 both "2.35"): then plain decimals, as many as it takes
+    /// (up to 12) to tell them apart.
+    static func axisLabels(_ values: [Double]) -> [String] {
+        let compact = values.map(formatCompact)
+        let distinct = Set(values.filter(\.isFinite)).count
+        guard Set(compact).count < distinct else { return compact }
+        for decimals in 0...12 {
+            let texts = values.map { $0.isFinite ? trimZeros(String(format: "%.\(decimals)f", $0)) : formatCompact($0) }
+            if Set(texts).count == distinct { return texts }
+        }
+        return compact
+    }
+
+    private static func trimZeros(_ s: String) -> String {
+        guard s.contains(".") else { return s }
+        var t = Substring(s)
+        while t.hasSuffix("0") { t = t.dropLast() }
+        if t.hasSuffix(".") { t = t.dropLast() }
+        return String(t)
+    }
+}

@@ -1,0 +1,173 @@
+import CNcursesw
+import Dashboard
+import Foundation
+
+/// The only code that talks to the terminal: curses on the main thread. It diffs the frame
+/// against the last one and writes only what changed.
+@MainActor
+final class NcursesBackend {
+    private var screen: OpaquePointer?
+    private var ttyOut: UnsafeMutablePointer<FILE>?
+    private var savedStdout: Int32 = -1, savedStderr: Int32 = -1
+    private var last: CellBuffer?
+    private var pairs: [Int: Int16] = [:]   // (fg, bg) -> pair
+    private(set) var colors = 0
+    private(set) var utf8 = false
+
+    /// Takes over the terminal; nil when there is none usable (no TTY, unknown or dumb TERM).
+    /// With `logPath`, everything the rest of the program prints goes to that file while the
+    /// UI is up (a stray print would land in the middle of a panel).
+    init?(logPath: String?) {
+        guard isatty(0) == 1, isatty(1) == 1 else { return nil }
+        let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
+        if term.isEmpty || term == "dumb" { return nil }
+        utf8 = cn_setup_utf8_locale() != 0
+        installSignalHandlers()
+        // Curses writes to a duplicate of the terminal; fds 1 and 2 go to the log.
+        let ttyFD = dup(1)
+        guard ttyFD >= 0, let out = fdopen(ttyFD, "w") else { return nil }
+        ttyOut = out
+        guard let scr = newterm(nil, out, cn_stdin()) else {
+            fclose(out)
+            return nil
+        }
+        screen = scr
+        _ = set_term(scr)
+        cursesActive.store(true, ordering: .relaxed)
+        if let logPath {
+            fflush(cn_stdout())
+            savedStdout = dup(1)
+            savedStderr = dup(2)
+            let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                dup2(fd, 1)
+                dup2(fd, 2)
+                close(fd)
+            }
+        }
+        _ = cbreak()
+        _ = noecho()
+        _ = keypad(cn_stdscr(), true)
+        _ = curs_set(0)
+        _ = set_escdelay(25)
+        if has_colors() {
+            _ = start_color()
+            _ = use_default_colors()
+            colors = Int(cn_colors())
+        }
+    }
+
+    /// The terminal's size. Asks the kernel each frame and tells curses when it changed, so a
+    /// resize is picked up even when SIGWINCH does not reach curses (e.g. under some
+    /// multiplexers).
+    var size: (width: Int, height: Int) {
+        var rows: Int32 = 0, cols: Int32 = 0
+        if let out = ttyOut, cn_winsize(fileno(out), &rows, &cols) == 0,
+           rows != getmaxy(cn_stdscr()) || cols != getmaxx(cn_stdscr()) {
+            _ = resizeterm(rows, cols)
+            last = nil
+        }
+        return (Int(getmaxx(cn_stdscr())), Int(getmaxy(cn_stdscr())))
+    }
+
+    /// Draws `frame`, writing only the cells that changed since the last frame.
+    func present(_ frame: CellBuffer) {
+        let changes: [(x: Int, y: Int, cell: Cell)]
+        if let last, last.width == frame.width, last.height == frame.height {
+            changes = frame.diff(from: last)
+        } else {
+            _ = erase()
+            changes = frame.diff(from: CellBuffer(width: 0, height: 0))
+        }
+        for (x, y, cell) in changes {
+            var attrs = cn_A_NORMAL()
+            if cell.style.bold { attrs |= cn_A_BOLD() }
+            if cell.style.dim { attrs |= cn_A_DIM() }
+            if cell.style.reverse { attrs |= cn_A_REVERSE() }
+            if cell.style.underline { attrs |= cn_A_UNDERLINE() }
+            let pair = colorPair(cell.style)
+            var wstr: [wchar_t] = [0, 0]
+            let scalar = cell.char.unicodeScalars.first.map { utf8 || $0.isASCII ? $0.value : 63 } ?? 32
+            wstr[0] = wchar_t(bitPattern: scalar)
+            _ = cn_put_wch(Int32(y), Int32(x), &wstr, attrs, Int32(pair))
+        }
+        _ = refresh()
+        last = frame
+    }
+
+    /// Forces a full repaint next frame (after a resize).
+    func invalidate() { last = nil }
+
+    private func colorPair(_ s: Style) -> Int16 {
+        guard colors > 0 else { return 0 }
+        let fg = s.fg.index.map { min($0, colors - 1) } ?? -1
+        let bg = s.bg.index.map { min($0, colors - 1) } ?? -1
+        if fg < 0 && bg < 0 { return 0 }
+        let key = (fg + 1) * 1024 + (bg + 1)
+        if let p = pairs[key] { return p }
+        let next = Int16(pairs.count + 1)
+        guard next < 256, Int(next) < Int(cn_color_pairs()) else { return 0 }
+        _ = init_pair(next, Int16(fg), Int16(bg))
+        pairs[key] = next
+        return next
+    }
+
+    /// The next key, waiting at most `timeoutMS`; nil on timeout.
+    func readKey(timeoutMS: Int32) -> Key?? {
+        timeout(max(0, timeoutMS))
+        var ch: wint_t = 0
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = get_wch(&ch)
+        if r == ERR {
+            // ERR long before the timeout means input is gone (terminal closed): stop rather
+            // than spin.
+            if timeoutMS > 5 && DispatchTime.now().uptimeNanoseconds - t0 < 1_000_000 && isatty(0) == 0 {
+                stopRequested.store(true, ordering: .relaxed)
+            }
+            return .some(nil)
+        }
+        if r == KEY_CODE_YES {
+            switch Int32(ch) {
+            case KEY_UP: return .some(.up)
+            case KEY_DOWN: return .some(.down)
+            case KEY_LEFT: return .some(.left)
+            case KEY_RIGHT: return .some(.right)
+            case KEY_BTAB: return .some(.backTab)
+            case KEY_ENTER: return .some(.enter)
+            case KEY_BACKSPACE: return .some(.backspace)
+            case KEY_RESIZE: return nil   // resize: the caller re-measures
+            default:
+                if Int32(ch) >= KEY_F0 && Int32(ch) <= KEY_F0 + 12 { return .some(.f(Int(Int32(ch) - KEY_F0))) }
+                return .some(nil)
+            }
+        }
+        switch ch {
+        case 9: return .some(.tab)
+        case 10, 13: return .some(.enter)
+        case 27: return .some(.escape)
+        case 127, 8: return .some(.backspace)
+        case 1...26: return .some(.ctrl(Character(UnicodeScalar(UInt8(ch) + 96))))
+        default:
+            guard let u = UnicodeScalar(UInt32(ch)) else { return .some(nil) }
+            return .some(.char(Character(u)))
+        }
+    }
+
+    /// Gives the terminal back (idempotent).
+    func shutdown() {
+        guard let scr = screen else { return }
+        _ = endwin()
+        delscreen(scr)
+        screen = nil
+        cursesActive.store(false, ordering: .relaxed)
+        if let out = ttyOut { fclose(out); ttyOut = nil }
+        if savedStdout >= 0 {
+            fflush(cn_stdout())
+            dup2(savedStdout, 1)
+            dup2(savedStderr, 2)
+            close(savedStdout)
+            close(savedStderr)
+            savedStdout = -1
+        }
+    }
+}
