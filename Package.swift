@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "OutcomeDataTests", dependencies: ["OutcomeData"]),
         .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
         .testTarget(name: "LabTests", dependencies: ["Lab"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO"], exclude: ["Golden"]),
         // Runs the built cpo-tui binary (exit codes, messages, files): no module dependencies.
         .testTarget(name: "CLITests"),
     ]

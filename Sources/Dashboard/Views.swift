@@ -99,13 +99,13 @@ public enum DashboardView {
         if let draft = v.promptDraft {
             b.put("prompt prefix (Enter: sample, Esc: cancel): " + draft + "_", x: 0, y: b.height - 1, style: t.accent, maxWidth: b.width)
         } else {
-            b.put(v.keymap.hintBar(width: b.width), x: 0, y: b.height - 1, style: t.hint, maxWidth: b.width)
+            b.put(v.keymap.hintBar(width: b.width, glyphs: v.glyphs), x: 0, y: b.height - 1, style: t.hint, maxWidth: b.width)
         }
     }
 
     static func help(_ v: ViewState, _ b: inout CellBuffer) {
         let t = v.theme
-        let lines = v.keymap.helpLines()
+        let lines = v.keymap.helpLines(glyphs: v.glyphs)
         let w = min(b.width - 4, (lines.map(\.count).max() ?? 20) + 4)
         let h = min(b.height - 2, lines.count + 2)
         let r = Rect(x: (b.width - w) / 2, y: (b.height - h) / 2, width: w, height: h)
@@ -265,7 +265,7 @@ public enum DashboardView {
             if !g.attributes.isEmpty { meta += " | " + g.attributes.joined(separator: ",") }
             meta += "] "
             let invalid = !g.invalidSegments.isEmpty
-            items.append((meta + g.text + (invalid ? "  ⚠ invalid: " + g.invalidSegments.joined(separator: " / ") : ""),
+            items.append((meta + g.text + (invalid ? (v.glyphs == .ascii ? "  ! invalid: " : "  ⚠ invalid: ") + g.invalidSegments.joined(separator: " / ") : ""),
                           invalid ? v.theme.warning : v.theme.text))
         }
         Widgets.textList(items, in: inner, buffer: &b, scroll: 0)
