@@ -58,10 +58,18 @@ struct TmuxTests {
         #expect(ready, "never ready:\n\(readyScreen)")
         #expect(readyScreen.contains("╭"), "no box drawing (UTF-8 locale?):\n\(readyScreen)")
 
-        // Step one epoch for every method: CPO's epoch counter moves to 1.
-        try Tmux.run(["send-keys", "-t", name, "n"])
+        // Step one epoch for every method: CPO's epoch counter moves to 1. The key is re-sent
+        // if nothing happened: under a loaded CI machine the first key after "ready" was seen
+        // ignored twice in about ten runs (not understood yet; see the issue notes).
         let epochMoved = try NSRegularExpression(pattern: "CPO +1 ")
-        let (stepped, afterStep) = Tmux.waitFor(name, seconds: 60) { s in
+        var stepped = false, afterStep = ""
+        for _ in 0..<4 where !stepped {
+            try Tmux.run(["send-keys", "-t", name, "n"])
+            (stepped, afterStep) = Tmux.waitFor(name, seconds: 15) { s in
+                epochMoved.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil || s.contains("training")
+            }
+        }
+        (stepped, afterStep) = Tmux.waitFor(name, seconds: 60) { s in
             epochMoved.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
         }
         #expect(stepped, "epoch did not move:\n\(afterStep)")
