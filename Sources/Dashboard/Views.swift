@@ -319,6 +319,11 @@ public enum DashboardView {
             ("source: \(s.sourceLabel)   training rows \(s.trainRows)   held-out rows \(s.evalRows)", t.text),
             ("design \(s.config.design.rawValue)   ĝ from \(s.config.ghatFrom.rawValue)   P^R from \(s.config.propensity.rawValue)   seed \(s.seed)", t.text),
         ]
+        if let sp = s.split {
+            lines.append((sp.fromColumn
+                ? "split from the data's split column: \(sp.trainCount) train / \(sp.evalCount) held out"
+                : "split: \(sp.trainCount) train / \(sp.evalCount) held out (seed \(sp.seed))", t.text))
+        }
         if let vs = s.vStar { lines.append(("world \(s.worldName ?? "")   best attainable value V* \(f(vs, 2))", t.text)) }
         if let q = s.ghatQuality { lines.append(("ĝ held-out \(q.metric.rawValue) \(f(q.value))", t.text)) }
         if !s.ftHistory.isEmpty {
@@ -336,9 +341,25 @@ public enum DashboardView {
                               (a.truth ?? 0) * a.naive.value < 0 ? t.bad : t.text))
             }
         }
+        // Outcome histogram of the training rows on the right, when there is room.
+        var textArea = inner
+        if inner.width >= 100, s.trainOutcomes.count > 1, let lo = s.trainOutcomes.min(), let hi = s.trainOutcomes.max(), hi > lo {
+            let cols = inner.splitColumns([3, 2])
+            textArea = cols[0]
+            let bins = max(4, min(30, cols[1].width - 2))
+            var counts = [Int](repeating: 0, count: bins)
+            for y in s.trainOutcomes { counts[min(bins - 1, Int(Double(bins) * (y - lo) / (hi - lo)))] += 1 }
+            let edges = (0...bins).map { lo + (hi - lo) * Double($0) / Double(bins) }
+            let box = Rect(x: cols[1].x, y: cols[1].y, width: cols[1].width, height: min(cols[1].height, 14))
+            b.box(box, title: "outcome (\(s.outcomeKind), \(s.trainOutcomes.count) training rows)", style: t.border,
+                  titleStyle: t.title, glyphs: v.glyphs)
+            Widgets.histogram(counts, edges: edges, in: box.inset(by: 1), buffer: &b, style: t.accent, theme: t, glyphs: v.glyphs)
+        }
         lines.append(("", t.text))
         lines.append(("messages:", t.header))
-        for m in s.messages.suffix(max(0, inner.height - lines.count)) { lines.append((m, t.dim)) }
-        for (i, l) in lines.prefix(inner.height).enumerated() { b.put(l.0, x: inner.x, y: inner.y + i, style: l.1, maxWidth: inner.width) }
+        for m in s.messages.suffix(max(0, textArea.height - lines.count)) { lines.append((m, t.dim)) }
+        for (i, l) in lines.prefix(textArea.height).enumerated() {
+            b.put(l.0, x: textArea.x, y: textArea.y + i, style: l.1, maxWidth: textArea.width)
+        }
     }
 }

@@ -53,6 +53,10 @@ public struct LabSnapshot: Sendable {
     public var attributeEffects: [AttributeEffect]
     public var traitImbalance: [Double]
     public var ftHistory: [FTEpoch]
+    /// The training rows' outcomes (oriented), for the data view's histogram.
+    public var trainOutcomes: [Double]
+    public var outcomeKind: String
+    public var split: DataSplit.Record?
     public var methods: [MethodSnapshot]
     /// Samples drawn on request (`LabCommand.generate`), the latest per method, with the prefix used.
     public var generations: [Method: (prefix: String, texts: [GeneratedText])]
@@ -100,7 +104,7 @@ public final class LabSession: Sendable {
             config: config, seed: seed ?? config.seed, phase: .preparing(stage: .data, fraction: 0, message: "starting"),
             version: 0, messages: [], sourceLabel: "", trainRows: 0, evalRows: 0, worldName: nil, attributeNames: [],
             vStar: nil, ghatQuality: nil, ghatQualityVersusOutcomes: nil, attributeEffects: [], traitImbalance: [],
-            ftHistory: [], methods: config.methods.map {
+            ftHistory: [], trainOutcomes: [], outcomeKind: "", split: nil, methods: config.methods.map {
                 MethodSnapshot(method: $0, state: .waiting, epoch: 0, steps: [], epochs: [], skippedSteps: 0, lastEpochLogWeights: [])
             }, generations: [:]))
     }
@@ -158,6 +162,9 @@ public final class LabSession: Sendable {
                 s.worldName = exp.data.world?.name
                 s.attributeNames = exp.data.attributeNames
                 s.vStar = exp.data.world?.bestValue
+                s.trainOutcomes = exp.data.train.map(\.outcome)
+                s.outcomeKind = exp.data.outcomeKind.rawValue
+                s.split = exp.data.split
             }
             try exp.prepare(progress: { stage, fraction, message in
                 self.publish { s in

@@ -40,6 +40,10 @@ enum Fixture {
     static let snapshot: LabSnapshot = {
         var cfg = LabConfig()
         cfg.methods = [.ft, .cpo, .drCPO]
+        let outcomes: [Double] = (0..<400).map { (i: Int) -> Double in
+            let wave: Double = 12 * sin(Double(i) * 0.37)
+            return 50 + wave + Double(i % 7)
+        }
         let effects = [("urgency", 4.8, 2.2, 4.0, 0.04), ("guilt", 11.8, 6.1, -3.0, 0.9), ("festivity", -4.8, -1.0, 2.0, -0.5)]
         return LabSnapshot(
             config: cfg, seed: 0, phase: .idle, version: 7, messages: ["FT epoch 6: train loss 0.223", "ready"],
@@ -51,6 +55,9 @@ enum Fixture {
             },
             traitImbalance: effects.map(\.4),
             ftHistory: (1...6).map { FTEpoch(epoch: $0, trainLoss: 1 / Double($0), evalLoss: 1.1 / Double($0), seconds: 2) },
+            trainOutcomes: outcomes,
+            outcomeKind: "continuous",
+            split: .init(seed: 0, evalFraction: 0.2, trainCount: 2000, evalCount: 500, fromColumn: false),
             methods: [method(.ft, epochs: 0, shift: 0), method(.cpo, epochs: 2, shift: 0.5), method(.drCPO, epochs: 2, shift: 0.6)],
             generations: [:])
     }()
