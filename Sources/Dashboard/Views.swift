@@ -210,11 +210,20 @@ public enum DashboardView {
             "in-batch ESS " + f(w.meanBatchESSFraction, 2) + "   clipped " + f(m.steps.last?.clippedShare, 2)
                 + "   epochs: " + m.epochs.map { f($0.weights.essFraction, 2) }.joined(separator: " → "),
         ]
-        for (i, l) in lines.enumerated() where i < inner.height {
+        // Percentile bands of log w over the epochs (5% / 50% / 95%), TensorBoard-distribution style.
+        func band(_ e: EpochMetrics) -> String {
+            let q = e.weights.logRatioQuantiles, levels = e.weights.quantileLevels
+            func at(_ l: Double) -> String { levels.firstIndex(of: l).map { f(q[$0], 1) } ?? "–" }
+            return "[\(at(0.05)) \(at(0.5)) \(at(0.95))]"
+        }
+        let bands = "log w 5/50/95%: " + m.epochs.map { "e\($0.epoch) " + band($0) }.joined(separator: " ")
+        var all = lines
+        if inner.height > 8 { all.append(bands) }
+        for (i, l) in all.enumerated() where i < inner.height {
             b.put(l, x: inner.x, y: inner.y + i, style: i == 0 && w.overlap.triggered ? v.theme.warning : v.theme.text, maxWidth: inner.width)
         }
-        if inner.height > 3 {
-            let h = Rect(x: inner.x, y: inner.y + 2, width: inner.width, height: inner.height - 2)
+        if inner.height > all.count + 1 {
+            let h = Rect(x: inner.x, y: inner.y + all.count, width: inner.width, height: inner.height - all.count)
             Widgets.histogram(w.histogram.counts, edges: w.histogram.edges, in: h, buffer: &b, style: v.theme.accent,
                               theme: v.theme, glyphs: v.glyphs)
         }
