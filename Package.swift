@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "OutcomeData", dependencies: ["CPOSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
         .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
-        .target(name: "Dashboard", dependencies: ["Lab", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Dashboard", dependencies: ["CPOSupport", "Lab", .product(name: "TOMLKit", package: "TOMLKit")]),
         // No `pkgConfig:` here: SwiftPM would warn about the -D flags ncursesw.pc reports
         // (shim.h defines what is needed) and the module map links ncursesw itself.
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
@@ -56,7 +56,7 @@ let package = Package(
             ]),
         .testTarget(name: "CPOSupportTests", dependencies: ["CPOSupport"]),
         .testTarget(name: "TinyLMTests", dependencies: ["TinyLM", "CPOSupport"]),
-        .testTarget(name: "OutcomeDataTests", dependencies: ["OutcomeData"]),
+        .testTarget(name: "OutcomeDataTests", dependencies: ["OutcomeData", "CPOSupport"]),
         .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
         .testTarget(name: "LabTests", dependencies: ["Lab"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO"], exclude: ["Golden"]),

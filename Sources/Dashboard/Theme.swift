@@ -1,3 +1,4 @@
+import CPOSupport
 import Foundation
 import TOMLKit
 
@@ -208,7 +209,7 @@ public struct Theme: Sendable, Equatable {
             throw ThemeError(file: file, line: nil, message: "cannot parse the theme file as TOML",
                              hint: "Check its syntax against themes/dark.toml.")
         }
-        return try ThemeFileReader(file: file, locator: ThemeLocator(source)).read(root)
+        return try ThemeFileReader(file: file, locator: TOMLLocator(source)).read(root)
     }
 
     /// Why a file could not be read, in a few words.
@@ -323,7 +324,7 @@ public struct Theme: Sendable, Equatable {
 /// the raw text (TOMLKit keeps no positions).
 struct ThemeFileReader {
     let file: String
-    let locator: ThemeLocator
+    let locator: TOMLLocator
 
     static let topKeys = ["name", "series", "roles"]
     static let styleKeys = ["fg", "bg", "bold", "dim", "reverse", "underline"]
@@ -430,209 +431,5 @@ struct ThemeFileReader {
 
     private func error(at path: String, _ message: String, _ hint: String) -> ThemeError {
         ThemeError(file: file, line: locator.line(of: path), message: message, hint: hint)
-    }
-}
-
-// MARK: - Locating keys in the raw text
-
-/// Finds the line of each key, table header and list element of a TOML text, since TOMLKit
-/// reports no positions for parsed nodes. Paths look like `roles`, `roles.text`,
-/// `roles.text.fg`, `series[2]`; dotted keys, `[a.b]` headers and inline tables all record the
-/// same paths. A small lexer (the four string kinds, comments, punctuation, bare words) feeds a
-/// structural walk; it assumes the text already parsed as TOML.
-struct ThemeLocator {
-    private(set) var lines: [String: Int] = [:]
-
-    init(_ text: String) {
-        var walker = Walker(tokens: ThemeLocator.lex(Array(text.unicodeScalars)))
-        walker.run()
-        lines = walker.lines
-    }
-
-    /// The line of `path`, or of its nearest located ancestor (`roles.text.fg` -> `roles.text`
-    /// -> `roles`).
-    func line(of path: String) -> Int? {
-        var p = Substring(path)
-        while !p.isEmpty {
-            if let l = lines[String(p)] { return l }
-            guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
-            p = p[..<cut]
-        }
-        return nil
-    }
-
-    /// `keys` of the table at `path` in file order (unlocated ones last, alphabetically).
-    func sortedBySource(_ keys: [String], under path: String) -> [String] {
-        func at(_ k: String) -> Int { lines[path.isEmpty ? k : "\(path).\(k)"] ?? Int.max }
-        return keys.sorted { at($0) != at($1) ? at($0) < at($1) : $0 < $1 }
-    }
-
-    enum Kind: Equatable {
-        case lbracket, rbracket, lbrace, rbrace, equals, comma, dot, newline
-        case word(String)   // bare word or string contents
-    }
-
-    struct Token {
-        var kind: Kind
-        var line: Int
-    }
-
-    static func lex(_ s: [Unicode.Scalar]) -> [Token] {
-        var out: [Token] = []
-        var i = 0, line = 1
-        func isBare(_ c: Unicode.Scalar) -> Bool {
-            c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "_" || c == "-" || c == "+" || c == ":"
-        }
-        while i < s.count {
-            let c = s[i]
-            switch c {
-            case "\n":
-                out.append(Token(kind: .newline, line: line))
-                line += 1
-                i += 1
-            case " ", "\t", "\r":
-                i += 1
-            case "#":
-                while i < s.count && s[i] != "\n" { i += 1 }
-            case "[": out.append(Token(kind: .lbracket, line: line)); i += 1
-            case "]": out.append(Token(kind: .rbracket, line: line)); i += 1
-            case "{": out.append(Token(kind: .lbrace, line: line)); i += 1
-            case "}": out.append(Token(kind: .rbrace, line: line)); i += 1
-            case "=": out.append(Token(kind: .equals, line: line)); i += 1
-            case ",": out.append(Token(kind: .comma, line: line)); i += 1
-            case ".": out.append(Token(kind: .dot, line: line)); i += 1
-            case "\"", "'":
-                let startLine = line
-                let triple = i + 2 < s.count && s[i + 1] == c && s[i + 2] == c
-                var text = ""
-                i += triple ? 3 : 1
-                while i < s.count {
-                    if triple, i + 2 < s.count, s[i] == c, s[i + 1] == c, s[i + 2] == c {
-                        i += 3
-                        while i < s.count && s[i] == c { i += 1 }   // up to two quotes may end the content
-                        break
-                    }
-                    if !triple && s[i] == c { i += 1; break }
-                    if s[i] == "\n" { line += 1 }
-                    if c == "\"" && s[i] == "\\" && i + 1 < s.count {
-                        if s[i + 1] == "\n" { line += 1 }
-                        text.unicodeScalars.append(s[i + 1])
-                        i += 2
-                        continue
-                    }
-                    text.unicodeScalars.append(s[i])
-                    i += 1
-                }
-                out.append(Token(kind: .word(text), line: startLine))
-            default:
-                var w = ""
-                while i < s.count && isBare(s[i]) {
-                    w.unicodeScalars.append(s[i])
-                    i += 1
-                }
-                if w.isEmpty { i += 1 } else { out.append(Token(kind: .word(w), line: line)) }
-            }
-        }
-        out.append(Token(kind: .newline, line: line))
-        return out
-    }
-
-    struct Walker {
-        let tokens: [Token]
-        var i = 0
-        var lines: [String: Int] = [:]
-
-        init(tokens: [Token]) { self.tokens = tokens }
-
-        var current: Kind? { i < tokens.count ? tokens[i].kind : nil }
-
-        mutating func record(_ path: String, _ line: Int) {
-            if lines[path] == nil { lines[path] = line }
-        }
-
-        static func join(_ base: String, _ key: String) -> String { base.isEmpty ? key : "\(base).\(key)" }
-
-        /// Reads `a.b.c` and records each prefix under `base`; returns the full path.
-        mutating func keyPath(under base: String) -> String {
-            var path = base
-            while case .word(let w)? = current {
-                path = Walker.join(path, w)
-                record(path, tokens[i].line)
-                i += 1
-                guard current == .dot else { break }
-                i += 1
-            }
-            return path
-        }
-
-        mutating func skipNewlines() {
-            while current == .newline { i += 1 }
-        }
-
-        mutating func run() {
-            var table = ""
-            while i < tokens.count {
-                skipNewlines()
-                guard let k = current else { return }
-                switch k {
-                case .lbracket:
-                    i += 1
-                    let arrayOfTables = current == .lbracket
-                    if arrayOfTables { i += 1 }
-                    table = keyPath(under: "")
-                    while let c = current, c != .newline { i += 1 }
-                case .word:
-                    let path = keyPath(under: table)
-                    if current == .equals {
-                        i += 1
-                        value(path)
-                    }
-                    while let c = current, c != .newline { i += 1 }
-                default:
-                    i += 1
-                }
-            }
-        }
-
-        mutating func value(_ path: String) {
-            switch current {
-            case .lbrace?:
-                i += 1
-                while let c = current, c != .rbrace, c != .newline {
-                    if c == .comma {
-                        i += 1
-                        continue
-                    }
-                    let before = i
-                    let p = keyPath(under: path)
-                    if current == .equals {
-                        i += 1
-                        value(p)
-                    }
-                    if i == before { i += 1 }
-                }
-                if current == .rbrace { i += 1 }
-            case .lbracket?:
-                i += 1
-                var n = 0
-                while true {
-                    skipNewlines()
-                    guard let c = current, c != .rbracket else { break }
-                    if c == .comma {
-                        i += 1
-                        continue
-                    }
-                    record("\(path)[\(n)]", tokens[i].line)
-                    let before = i
-                    value("\(path)[\(n)]")
-                    if i == before { i += 1 }
-                    n += 1
-                }
-                if current == .rbracket { i += 1 }
-            default:
-                // A scalar: everything up to the end of the value (floats lex as word.word).
-                while let c = current, c != .newline, c != .comma, c != .rbracket, c != .rbrace { i += 1 }
-            }
-        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CPOSupport
 import Testing
 @testable import OutcomeData
 
