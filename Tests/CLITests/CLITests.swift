@@ -18,19 +18,10 @@ enum CLI {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    static func run(_ args: [String]) throws -> Result {
-        let p = Process()
-        p.executableURL = binary!
-        p.arguments = args
-        p.currentDirectoryURL = packageRoot
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    static func run(_ args: [String], timeout: Double = 600) throws -> Result {
+        let r = try Spawn.run(binary!.path, args, directory: packageRoot.path, timeout: timeout)
+        if r.timedOut { Issue.record("cpo-tui \(args.joined(separator: " ")) did not finish in \(Int(timeout)) s") }
+        return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 
     static func temp(_ name: String, _ contents: String) throws -> String {

@@ -6,18 +6,14 @@ import Testing
 enum Tmux {
     static let path: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
+    /// A private server for this test process, so that no user's tmux (or its config) is touched
+    /// and `kill-server` at the end leaves nothing running.
+    static let socket = "cpo-tui-test-\(getpid())"
+
     @discardableResult
     static func run(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path!)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        let r = try Spawn.run(path!, ["-L", socket, "-f", "/dev/null"] + args, timeout: 30)
+        return r.stdout
     }
 
     static func capture(_ session: String) -> String {
@@ -49,7 +45,7 @@ struct TmuxTests {
         let command = "cd '\(CLI.packageRoot.path)' && SWIFT_BACKTRACE=interactive=no '\(CLI.binary!.path)' \(tiny) --log '\(log)'; "
             + "echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -E 'icanon|echo|-icanon|-echo' | tr '\\n' ' '; echo STTY; sleep 30"
         try Tmux.run(["new-session", "-d", "-s", name, "-x", "120", "-y", "40", command])
-        defer { _ = try? Tmux.run(["kill-session", "-t", name]) }
+        defer { _ = try? Tmux.run(["kill-server"]) }
 
         // The first frame, then the preparation finishing.
         let (framed, first) = Tmux.waitFor(name, seconds: 20) { $0.contains("Methods") && $0.contains("cpo-tui") }
