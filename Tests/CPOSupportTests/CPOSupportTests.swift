@@ -119,3 +119,81 @@ struct FileSupportTests {
         }
     }
 }
+
+@Suite("binary coding and section files")
+struct BinaryCodingTests {
+    static let magic = Array("CPOTEST\n".utf8)
+
+    @Test func everyTypeRoundTripsBitForBit() throws {
+        var w = ByteWriter()
+        let doubles: [Double] = [0, -0.0, 1.5, .pi, .infinity, -.infinity, .nan, Double(bitPattern: 0x7FF0_0000_0000_0001), .leastNonzeroMagnitude]
+        let floats: [Float] = [1, -2.5, .nan, .greatestFiniteMagnitude]
+        w.u8(7); w.u32(0xDEAD_BEEF); w.u64(.max); w.int(-12345); w.bool(true); w.double(-0.0); w.float(3.25)
+        w.string("ĝ — P^R ✓"); w.blob([1, 2, 3]); w.doubles(doubles); w.bools([true, false, true])
+        floats.withUnsafeBufferPointer { w.floats($0.baseAddress!, count: $0.count) }
+        w.int32s([-1, 0, .max, .min]); w.sequences([[1, 2], [], [3]])
+        var r = ByteReader(w.bytes)
+        #expect(try r.u8("a") == 7)
+        #expect(try r.u32("a") == 0xDEAD_BEEF)
+        #expect(try r.u64("a") == .max)
+        #expect(try r.int("a") == -12345)
+        #expect(try r.bool("a"))
+        #expect(try r.double("a").bitPattern == (-0.0).bitPattern)
+        #expect(try r.float("a") == 3.25)
+        #expect(try r.string("a") == "ĝ — P^R ✓")
+        #expect(Array(try r.blob("a")) == [1, 2, 3])
+        #expect(try r.doubles("a").map(\.bitPattern) == doubles.map(\.bitPattern))
+        #expect(try r.bools("a") == [true, false, true])
+        var back = [Float](repeating: 0, count: 4)
+        try back.withUnsafeMutableBufferPointer { try r.floats(into: $0.baseAddress!, count: 4, "f") }
+        #expect(back.map(\.bitPattern) == floats.map(\.bitPattern))
+        #expect(try r.int32s("a") == [-1, 0, .max, .min])
+        #expect(try r.sequences("a") == [[1, 2], [], [3]])
+        #expect(r.isAtEnd)
+    }
+
+    @Test func hostileLengthsAreRefusedBeforeAllocating() {
+        var w = ByteWriter()
+        w.int(Int(Int64.max / 2))   // claims ~4.6e18 doubles
+        var r = ByteReader(w.bytes)
+        #expect(throws: ByteReaderError.truncated(what: "x")) { try r.doubles("x") }
+        var w2 = ByteWriter()
+        w2.int(-3)
+        var r2 = ByteReader(w2.bytes)
+        #expect(throws: ByteReaderError.self) { try r2.string("s") }
+        var w3 = ByteWriter()
+        w3.u8(2)
+        var r3 = ByteReader(w3.bytes)
+        #expect(throws: ByteReaderError.malformed(what: "b", detail: "2 is not a boolean")) { try r3.bool("b") }
+    }
+
+    @Test func sectionFilesRoundTripAndRefuseEveryDamage() throws {
+        var body = ByteWriter()
+        body.doubles([1, 2, 3])
+        let file = SectionFile.encode(magic: Self.magic, version: 3, sections: [("AAAA", [9, 8]), ("BBBB", body.bytes), ("AAAA", [])])
+        let sections = try SectionFile.decode(file, magic: Self.magic, version: 3, path: "t")
+        #expect(sections.map(\.tag) == ["AAAA", "BBBB", "AAAA"])
+        #expect(Array(sections[0].bytes) == [9, 8])
+        var r = ByteReader(sections[1].bytes)
+        #expect(try r.doubles("d") == [1, 2, 3])
+
+        // Every proper prefix is an error (never a crash), and so is every single flipped bit.
+        for n in 0..<file.count {
+            #expect(throws: SectionFileError.self) { try SectionFile.decode(Array(file.prefix(n)), magic: Self.magic, version: 3, path: "t") }
+        }
+        for i in 0..<file.count {
+            var bad = file
+            bad[i] ^= 0x10
+            #expect(throws: SectionFileError.self) { try SectionFile.decode(bad, magic: Self.magic, version: 3, path: "t") }
+        }
+        #expect(throws: SectionFileError.unsupportedVersion(path: "t", found: 3, supported: 4)) {
+            try SectionFile.decode(file, magic: Self.magic, version: 4, path: "t")
+        }
+        #expect(throws: SectionFileError.wrongKind(path: "t")) {
+            try SectionFile.decode(file, magic: Array("OTHERKND".utf8), version: 3, path: "t")
+        }
+        #expect(throws: SectionFileError.malformed(path: "t", detail: "1 unexpected bytes after the checksum")) {
+            try SectionFile.decode(file + [0], magic: Self.magic, version: 3, path: "t")
+        }
+    }
+}
