@@ -22,6 +22,13 @@ public enum FileWriteError: Error, CustomStringConvertible, Equatable {
 /// write a temporary file in the same directory, fsync it, rename it over the target, fsync
 /// the directory. An interrupted write leaves at most a stray `.tmp-*` file behind.
 public enum AtomicFile {
+    /// Test hook: with CPO_TEST_SLOW_WRITES_US=N every 64 KB chunk waits N µs first, so a test
+    /// that kills the process at random moments lands inside saves often. Unset: no effect.
+    static let slowWriteMicroseconds: UInt32 = {
+        guard let v = ProcessInfo.processInfo.environment["CPO_TEST_SLOW_WRITES_US"], let n = UInt32(v) else { return 0 }
+        return min(n, 1_000_000)
+    }()
+
     public static func write(_ bytes: [UInt8], to path: String) throws(FileWriteError) {
         let dir = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
@@ -31,7 +38,9 @@ public enum AtomicFile {
         var offset = 0
         let failure: String? = bytes.withUnsafeBytes { raw -> String? in
             while offset < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let chunk = slowWriteMicroseconds > 0 ? min(raw.count - offset, 65_536) : raw.count - offset
+                if slowWriteMicroseconds > 0 { usleep(slowWriteMicroseconds) }
+                let n = Foundation.write(fd, raw.baseAddress! + offset, chunk)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return String(cString: strerror(errno))

@@ -270,6 +270,24 @@ public enum Diagnostics {
         }
     }
 
+    /// Pearson's correlation of `x` and `y` (equal lengths); NaN when either is constant or
+    /// there are fewer than two pairs. Centered sums, so large offsets do not cancel digits.
+    public static func correlation(_ x: [Double], _ y: [Double]) -> Double {
+        precondition(x.count == y.count, "one y per x")
+        let n = x.count
+        guard n > 1 else { return .nan }
+        let mx = x.reduce(0, +) / Double(n), my = y.reduce(0, +) / Double(n)
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for i in 0..<n {
+            let dx = x[i] - mx, dy = y[i] - my
+            sxy += dx * dy
+            sxx += dx * dx
+            syy += dy * dy
+        }
+        guard sxx > 0, syy > 0 else { return .nan }
+        return max(-1, min(1, sxy / (sxx * syy).squareRoot()))
+    }
+
     /// Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations: returns the
     /// eigenvalues and the eigenvectors (vectors[e] belongs to values[e]).
     static func symmetricEigen(_ m: [[Double]]) -> (values: [Double], vectors: [[Double]]) {

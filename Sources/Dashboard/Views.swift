@@ -1,6 +1,7 @@
 import CausalPO
 import Foundation
 import Lab
+import OutcomeData
 
 /// The screens of the dashboard.
 public enum ViewKind: String, Sendable, CaseIterable {
@@ -37,6 +38,8 @@ public struct ViewState: Sendable {
     public var status = ""
     /// The prompt prefix being typed (nil when not typing).
     public var promptDraft: String?
+    /// The zone clock times (the last save) are shown in: the machine's own; tests fix it.
+    public var timeZone: TimeZone = .current
     public init() {}
 }
 
@@ -77,21 +80,78 @@ public enum DashboardView {
 
     static func header(_ s: LabSnapshot, _ v: ViewState, _ b: inout CellBuffer) {
         let t = v.theme
-        var phase: String
+        var phase: String, short: String
         switch s.phase {
         case let .preparing(stage, fraction, message):
-            phase = "preparing: \(stage.rawValue) \(Int((fraction * 100).rounded()))% — \(message)"
-        case .idle: phase = "ready (n: step, space: run)"
-        case .running: phase = "running"
-        case .finished: phase = "finished"
-        case .failed(let m): phase = "FAILED: \(m)"
+            short = "preparing: \(stage.rawValue) \(Int((fraction * 100).rounded()))%"
+            phase = short + " — \(message)"
+        case .idle: (phase, short) = ("ready (n: step, space: run)", "ready")
+        case .running: (phase, short) = ("running", "running")
+        case .finished: (phase, short) = ("finished", "finished")
+        case .failed(let m): (phase, short) = ("FAILED: \(m)", "FAILED")
         }
-        if !v.status.isEmpty { phase += " | " + v.status }
+        if !v.status.isEmpty {
+            phase += " | " + v.status
+            short += " | " + v.status
+        }
         let title = " cpo-tui | \(s.sourceLabel.isEmpty ? "…" : s.sourceLabel) | seed \(s.seed) | \(v.view.rawValue) | "
         b.fill(Rect(x: 0, y: 0, width: b.width, height: 1), style: t.title)
         b.put(title, x: 0, y: 0, style: t.title)
         let failed: Bool = { if case .failed = s.phase { return true }; return false }()
-        b.put(phase, x: title.count, y: 0, style: failed ? t.bad : t.title, maxWidth: b.width - title.count)
+
+        // The run directory and the last save, right-aligned (one space from the edge). The
+        // save state always shows; the phase shortens, then the directory is cut from the left
+        // (its end names the run), then dropped.
+        let save: (text: String, style: Style)? = s.runDirectory == nil ? nil : s.lastSave.map {
+            $0.succeeded ? ("saved " + clock($0.time, v.timeZone), t.title) : ("SAVE FAILED", t.bad)
+        }
+        /// Width of the right part (with its margin); 0 when empty.
+        func rightWidth(_ dir: String?) -> Int {
+            let parts = [dir?.count, save?.text.count].compactMap { $0 }
+            return parts.isEmpty ? 0 : parts.reduce(0, +) + 2 * (parts.count - 1) + 1
+        }
+        func room(_ p: String, _ dir: String?) -> Int {
+            let right = rightWidth(dir)
+            return b.width - title.count - p.count - (right > 0 ? 2 + right : 0)
+        }
+        /// The directory cut from the left to fit beside `p`, if at least 12 cells are left for it.
+        func cutDir(_ p: String) -> String? {
+            guard let dir = s.runDirectory else { return nil }
+            let cells = room(p, nil) - 2 - (save == nil ? 1 : 0)
+            guard cells >= 12 else { return nil }
+            return dir.count <= cells ? dir : String(v.glyphs.ellipsis) + String(dir.suffix(cells - 1))
+        }
+        // Only the idle hint gives way to the directory; progress and failures do not.
+        let hintOnly = s.phase == .idle
+        var candidates: [(String, String?)] = [(phase, s.runDirectory)]
+        if s.runDirectory != nil {
+            if let d = cutDir(phase) { candidates.append((phase, d)) }
+            if hintOnly {
+                candidates.append((short, s.runDirectory))
+                if let d = cutDir(short) { candidates.append((short, d)) }
+            }
+            candidates += [(phase, nil), (short, nil)]
+        }
+        // Nothing fits: the phase is cut at the edge (before the save state, if any).
+        let (shownPhase, shownDir) = candidates.first { room($0.0, $0.1) >= 0 } ?? (hintOnly ? short : phase, nil)
+        let right = rightWidth(shownDir)
+        let phaseRoom = b.width - title.count - (right > 0 ? 2 + right : 0)
+        b.put(Widgets.truncate(shownPhase, width: phaseRoom, glyphs: v.glyphs), x: title.count, y: 0,
+              style: failed ? t.bad : t.title)
+        var x = b.width - right
+        if let d = shownDir {
+            b.put(d, x: x, y: 0, style: t.title)
+            x += d.count + 2
+        }
+        if let save { b.put(save.text, x: x, y: 0, style: save.style) }
+    }
+
+    /// "14:02:31" in `zone`.
+    static func clock(_ date: Date, _ zone: TimeZone) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let c = calendar.dateComponents([.hour, .minute, .second], from: date)
+        return String(format: "%02d:%02d:%02d", c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
     }
 
     static func footer(_ v: ViewState, _ b: inout CellBuffer) {
@@ -173,16 +233,30 @@ public enum DashboardView {
         var header = ["method", "epoch", "loss", "V_DR ± CI"]
         if world { header += ["true value", "gain"] }
         header += ["state"]
-        let rows: [[String]] = s.methods.map { m in
+        var rows: [[String]] = s.methods.map { m in
             let last = m.epochs.last
             var row = [m.method.rawValue, String(m.epoch), f(last?.trainLoss, 2), pm(last?.vDR)]
             if world { row += [pm(last?.trueValue), f(last?.normalizedGain)] }
-            row += [stateText(m)]
+            // Steps skipped for a non-finite loss or gradient: rare, and worth seeing.
+            row += [stateText(m) + (m.skippedSteps > 0 ? "  skip \(m.skippedSteps)" : "")]
             return row
         }
+        // Short of room, the skip count replaces "idle" rather than being cut off.
+        let natural = header.indices.map { c in rows.map { $0[c].count }.max().map { max($0, header[c].count) } ?? header[c].count }
+        if natural.reduce(0, +) + 2 * (header.count - 1) > inner.width {
+            for (i, m) in s.methods.enumerated() where m.skippedSteps > 0 && m.state == .idle {
+                rows[i][rows[i].count - 1] = "skip \(m.skippedSteps)"
+            }
+        }
         let align: [Alignment] = [.left, .right, .right, .right] + (world ? [.right, .right] : []) + [.left]
+        let stateColumn = header.count - 1
         Widgets.table(header: header, rows: rows, alignments: align, in: inner, buffer: &b, theme: v.theme,
-                      selectedRow: s.methods.isEmpty ? nil : min(v.selectedMethod, s.methods.count - 1), glyphs: v.glyphs)
+                      selectedRow: s.methods.isEmpty ? nil : min(v.selectedMethod, s.methods.count - 1), glyphs: v.glyphs) { row, column in
+            guard column == stateColumn, row < s.methods.count else { return nil }
+            let m = s.methods[row]
+            if case .failed = m.state { return v.theme.bad }
+            return m.skippedSteps > 0 ? v.theme.warning : nil
+        }
     }
 
     static func lossPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
@@ -320,10 +394,48 @@ public enum DashboardView {
 
     // MARK: - data
 
+    /// The data view: what the run learns from. From the top: the summary (source, design,
+    /// split, ĝ, FT, attribute effects) beside the outcome histogram (when there is room); the
+    /// correlations beside the messages; the first training rows in what is left. Panels shrink
+    /// with the screen (the rows list keeps at least a header and five rows, the summary its
+    /// first four lines) and every line is cut to its panel.
     static func dataView(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        let t = v.theme
-        b.box(r, title: "Data", style: t.border, titleStyle: t.title, glyphs: v.glyphs)
-        let inner = r.inset(by: 1)
+        let summary = dataSummaryLines(s, v.theme)
+        let histogram = r.width >= 100 && s.trainOutcomes.count > 1
+        let corrLines = s.dataCorrelations.map { $0.attributeNames.count + 2 } ?? 1
+        let topWant = max(2 + summary.count, histogram ? 12 : 0), topMin = min(topWant, 6)
+        let rowsWant = 3 + max(1, s.dataPreview.count), rowsMin = min(rowsWant, 8)
+        let corrH = min(2 + corrLines, max(3, r.height - topMin - rowsMin))
+        let topH = max(0, min(topWant, r.height - corrH - rowsMin))
+        let (top, rest) = r.cutTop(topH)
+        let (middle, bottom) = rest.cutTop(corrH)
+
+        // Summary, and the outcome histogram on the right when there is room.
+        var summaryRect = top
+        if histogram {
+            let cols = top.splitColumns([3, 2])
+            summaryRect = cols[0]
+            outcomeHistogram(s, v, cols[1], &b)
+        }
+        b.box(summaryRect, title: "Data", style: v.theme.border, titleStyle: v.theme.title, glyphs: v.glyphs)
+        let inner = summaryRect.inset(by: 1)
+        for (i, l) in summary.prefix(max(0, inner.height)).enumerated() {
+            b.put(Widgets.truncate(l.0, width: inner.width, glyphs: v.glyphs), x: inner.x, y: inner.y + i, style: l.1)
+        }
+
+        // Correlations (as wide as they need, up to 3/5), messages beside them.
+        let corrW = min(correlationsWidth(s, maxBar: 21) + 2, middle.width * 3 / 5)
+        if middle.width - corrW >= 24 {
+            let (left, right) = middle.cutLeft(corrW)
+            correlationsPanel(s, v, left, &b)
+            messagesPanel(s, v, right, &b)
+        } else {
+            correlationsPanel(s, v, middle, &b)
+        }
+        rowsPanel(s, v, bottom, &b)
+    }
+
+    static func dataSummaryLines(_ s: LabSnapshot, _ t: Theme) -> [(String, Style)] {
         var lines: [(String, Style)] = [
             ("source: \(s.sourceLabel)   training rows \(s.trainRows)   held-out rows \(s.evalRows)", t.text),
             ("design \(s.config.design.rawValue)   ĝ from \(s.config.ghatFrom.rawValue)   P^R from \(s.config.propensity.rawValue)   seed \(s.seed)", t.text),
@@ -336,11 +448,10 @@ public enum DashboardView {
         if let vs = s.vStar { lines.append(("world \(s.worldName ?? "")   best attainable value V* \(f(vs, 2))", t.text)) }
         if let q = s.ghatQuality { lines.append(("ĝ held-out \(q.metric.rawValue) \(f(q.value))", t.text)) }
         if !s.ftHistory.isEmpty {
-            lines.append(("FT: " + s.ftHistory.map { "epoch \($0.epoch) eval loss \(f($0.evalLoss))" }.joined(separator: ", "), t.text))
+            lines.append(("FT eval loss by epoch: " + s.ftHistory.map { f($0.evalLoss) }.joined(separator: " "), t.text))
         }
         if !s.attributeEffects.isEmpty {
-            lines.append(("", t.text))
-            lines.append(("attribute       naive OLS (±SE)   ĝ learned   truth   trait imbalance (SMD)", t.header))
+            lines.append(("attribute       naive OLS (±SE)   ĝ learned   truth   trait SMD", t.header))
             for (i, a) in s.attributeEffects.enumerated() {
                 let name = i < s.attributeNames.count ? s.attributeNames[i] : "#\(i)"
                 lines.append((name.padding(toLength: 14, withPad: " ", startingAt: 0)
@@ -350,25 +461,226 @@ public enum DashboardView {
                               (a.truth ?? 0) * a.naive.value < 0 ? t.bad : t.text))
             }
         }
-        // Outcome histogram of the training rows on the right, when there is room.
-        var textArea = inner
-        if inner.width >= 100, s.trainOutcomes.count > 1, let lo = s.trainOutcomes.min(), let hi = s.trainOutcomes.max(), hi > lo {
-            let cols = inner.splitColumns([3, 2])
-            textArea = cols[0]
-            let bins = max(4, min(30, cols[1].width - 2))
-            var counts = [Int](repeating: 0, count: bins)
-            for y in s.trainOutcomes { counts[min(bins - 1, Int(Double(bins) * (y - lo) / (hi - lo)))] += 1 }
-            let edges = (0...bins).map { lo + (hi - lo) * Double($0) / Double(bins) }
-            let box = Rect(x: cols[1].x, y: cols[1].y, width: cols[1].width, height: min(cols[1].height, 14))
-            b.box(box, title: "outcome (\(s.outcomeKind), \(s.trainOutcomes.count) training rows)", style: t.border,
-                  titleStyle: t.title, glyphs: v.glyphs)
-            Widgets.histogram(counts, edges: edges, in: box.inset(by: 1), buffer: &b, style: t.accent, theme: t, glyphs: v.glyphs)
+        return lines
+    }
+
+    static func outcomeHistogram(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
+        let t = v.theme
+        b.box(r, title: "outcome (\(s.outcomeKind), \(s.trainOutcomes.count) training rows)", style: t.border,
+              titleStyle: t.title, glyphs: v.glyphs)
+        let inner = r.inset(by: 1)
+        let finite = s.trainOutcomes.filter(\.isFinite)
+        guard let lo = finite.min(), let hi = finite.max(), hi > lo else {
+            Widgets.message(finite.first.map { "every outcome is \(Widgets.formatCompact($0))" } ?? Widgets.noDataMessage,
+                            in: inner, buffer: &b, style: t.dim)
+            return
         }
-        lines.append(("", t.text))
-        lines.append(("messages:", t.header))
-        for m in s.messages.suffix(max(0, textArea.height - lines.count)) { lines.append((m, t.dim)) }
-        for (i, l) in lines.prefix(textArea.height).enumerated() {
-            b.put(l.0, x: textArea.x, y: textArea.y + i, style: l.1, maxWidth: textArea.width)
+        let bins = max(4, min(30, inner.width))
+        var counts = [Int](repeating: 0, count: bins)
+        for y in s.trainOutcomes where y.isFinite { counts[min(bins - 1, Int(Double(bins) * (y - lo) / (hi - lo)))] += 1 }
+        let edges = (0...bins).map { lo + (hi - lo) * Double($0) / Double(bins) }
+        Widgets.histogram(counts, edges: edges, in: inner, buffer: &b, style: t.accent, theme: t, glyphs: v.glyphs)
+    }
+
+    // Correlations: "name  ±0.00 bar  ±0.00 bar", the name column wide enough for "trait–outcome".
+    static func traitOutcomeLabel(_ g: Glyphs) -> String { g == .unicode ? "trait–outcome" : "trait-outcome" }
+
+    /// What a missing or undefined (NaN) number shows.
+    static func missing(_ g: Glyphs) -> String { g == .unicode ? "—" : "-" }
+
+    static func correlationNameWidth(_ c: DataCorrelations) -> Int {
+        min(16, max(13, c.attributeNames.map(\.count).max() ?? 0))
+    }
+
+    /// The inner width the correlations table wants with bars of at most `maxBar` cells.
+    static func correlationsWidth(_ s: LabSnapshot, maxBar: Int) -> Int {
+        guard let c = s.dataCorrelations else { return 30 }
+        let groups = c.attributeTrait == nil ? 1 : 2
+        return correlationNameWidth(c) + groups * (2 + 5 + 1 + maxBar)
+    }
+
+    static func correlationsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
+        let t = v.theme
+        let inner = r.inset(by: 1)
+        // Attributes beyond the panel's height are left out (the title says so); the trait's
+        // own line stays.
+        let attributes = s.dataCorrelations?.attributeNames.count ?? 0
+        let fitting = min(attributes, max(0, inner.height - 2))
+        b.box(r, title: fitting < attributes ? "Correlations (r, bars ±1; \(fitting) of \(attributes) shown)"
+                                             : "Correlations (Pearson r, bars -1 to +1)",
+              style: t.border, titleStyle: t.title, glyphs: v.glyphs)
+        guard let c = s.dataCorrelations, !inner.isEmpty else {
+            Widgets.message(Widgets.noDataMessage, in: inner, buffer: &b, style: t.dim)
+            return
         }
+        let nameW = correlationNameWidth(c)
+        let groups = c.attributeTrait == nil ? 1 : 2
+        var barW = min(21, (inner.width - nameW - groups * 8) / groups)
+        if barW % 2 == 0 { barW -= 1 }
+        if barW < 3 { barW = 0 }
+        let groupW = 2 + 5 + (barW > 0 ? 1 + barW : 0)
+        /// One value and its bar at column `x`; "—" for NaN or missing.
+        func cell(_ r: Double?, x: Int, y: Int) {
+            guard let r, r.isFinite else {
+                b.put("    " + missing(v.glyphs), x: x, y: y, style: t.dim)
+                return
+            }
+            b.put(String(format: "%+5.2f", r), x: x, y: y, style: t.text)
+            if barW > 0 {
+                Widgets.signedBar(value: r, scale: 1, in: Rect(x: x + 6, y: y, width: barW, height: 1), buffer: &b,
+                                  style: t.accent, axisStyle: t.dim, glyphs: v.glyphs)
+            }
+        }
+        b.fill(inner.row(0), style: t.header)
+        b.put("attribute", x: inner.x, y: inner.y, style: t.header)
+        b.put("with outcome", x: inner.x + nameW + 2, y: inner.y, style: t.header, maxWidth: inner.maxX - inner.x - nameW - 2)
+        if groups == 2 {
+            b.put("with trait", x: inner.x + nameW + groupW + 2, y: inner.y, style: t.header,
+                  maxWidth: max(0, inner.maxX - inner.x - nameW - groupW - 2))
+        }
+        // The attributes, then the trait's own correlation with the outcome.
+        var shown: [(String, Double?, Double?, Style)] = c.attributeNames.prefix(fitting).enumerated().map { i, name in
+            (name, i < c.attributeOutcome.count ? c.attributeOutcome[i] : nil,
+             c.attributeTrait.flatMap { i < $0.count ? $0[i] : nil }, t.text)
+        }
+        if inner.height >= 2 { shown.append((traitOutcomeLabel(v.glyphs), c.traitOutcome, nil, t.dim)) }
+        for (k, row) in shown.enumerated() {
+            let y = inner.y + 1 + k
+            b.put(Widgets.truncate(row.0, width: nameW, glyphs: v.glyphs), x: inner.x, y: y, style: row.3)
+            cell(row.1, x: inner.x + nameW + 2, y: y)
+            if groups == 2, k < shown.count - 1 {
+                cell(row.2, x: inner.x + nameW + groupW + 2, y: y)
+            }
+        }
+        if c.attributeTrait == nil, inner.width > nameW + groupW + 20, let y = shown.indices.last.map({ inner.y + 1 + $0 }) {
+            b.put("(no trait column)", x: inner.x + nameW + groupW + 2, y: y, style: t.dim, maxWidth: inner.maxX - inner.x - nameW - groupW - 2)
+        }
+    }
+
+    static func messagesPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
+        let t = v.theme
+        b.box(r, title: "Messages", style: t.border, titleStyle: t.title, glyphs: v.glyphs)
+        var inner = r.inset(by: 1)
+        guard !inner.isEmpty else { return }
+        // The last save's message first (a failure in full), then the newest log lines that fit.
+        if let save = s.lastSave {
+            let text = clock(save.time, v.timeZone) + (save.succeeded ? " " : " SAVE FAILED: ") + save.message
+            if save.succeeded {
+                b.put(Widgets.truncate(text, width: inner.width, glyphs: v.glyphs), x: inner.x, y: inner.y, style: t.text)
+                inner = inner.cutTop(1).1
+            } else {
+                // In full, leaving a line for the log when it can (a cut message ends in an ellipsis).
+                let wrapped = Widgets.wrap(text, width: inner.width, hangingIndent: 2)
+                let room = max(1, inner.height - 1)
+                for (k, l) in wrapped.prefix(room).enumerated() {
+                    let cut = k == room - 1 && wrapped.count > room
+                    b.put(cut ? Widgets.truncate(l + "  ", width: inner.width, glyphs: v.glyphs) : l,
+                          x: inner.x, y: inner.y + k, style: t.bad)
+                }
+                inner = inner.cutTop(min(wrapped.count, room)).1
+            }
+        }
+        guard !inner.isEmpty else { return }
+        // The session also logs a failed save; shown above already.
+        let failure = s.lastSave.flatMap { $0.succeeded ? nil : $0.message }
+        let log = s.messages.filter { m in failure.map { !m.hasSuffix($0) } ?? true }
+        if log.isEmpty {
+            b.put("no messages", x: inner.x, y: inner.y, style: t.dim)
+            return
+        }
+        // The newest messages that fit whole, oldest first; else the start of the newest, cut.
+        var lines: [String] = []
+        for m in log.reversed() {
+            let wrapped = Widgets.wrap(m, width: inner.width, hangingIndent: 2)
+            if lines.count + wrapped.count > inner.height {
+                if lines.isEmpty {
+                    lines = Array(wrapped.prefix(inner.height))
+                    lines[lines.count - 1] = Widgets.truncate(lines[lines.count - 1] + "  ", width: inner.width, glyphs: v.glyphs)
+                }
+                break
+            }
+            lines.insert(contentsOf: wrapped, at: 0)
+        }
+        for (k, l) in lines.enumerated() { b.put(l, x: inner.x, y: inner.y + k, style: t.dim) }
+    }
+
+    /// The first training rows: outcome, trait, the attributes (a 0/1 column each when they fit,
+    /// else the names of those present) and the text, cut to the width.
+    static func rowsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
+        let t = v.theme
+        let inner = r.inset(by: 1)
+        let shown = min(s.dataPreview.count, max(0, inner.height - 1))
+        b.box(r, title: shown == 0 ? "Training rows" : "Training rows 1-\(shown) of \(max(s.trainRows, s.dataPreview.count))",
+              style: t.border, titleStyle: t.title, glyphs: v.glyphs)
+        guard !s.dataPreview.isEmpty else {
+            Widgets.message(Widgets.noDataMessage, in: inner, buffer: &b, style: t.dim)
+            return
+        }
+        let rows = Array(s.dataPreview.prefix(shown))
+        let binary = s.outcomeKind == OutcomeKind.binary.rawValue
+        func outcome(_ y: Double) -> String {
+            let text = binary ? String(format: "%.0f", y) : String(format: "%.2f", y)
+            return text.count > 9 ? Widgets.formatCompact(y) : text
+        }
+        let traits = rows.compactMap(\.trait)
+        let integerTraits = traits.allSatisfy { $0 == $0.rounded() && abs($0) < 1e6 }
+        func trait(_ x: Double?) -> String {
+            guard let x else { return missing(v.glyphs) }
+            return integerTraits ? String(format: "%+.0f", x) : Widgets.formatCompact(x)
+        }
+        var header = ["outcome"], align: [Alignment] = [.right]
+        var cells = rows.map { [outcome($0.outcome)] }
+        if !traits.isEmpty {
+            header.append("trait")
+            align.append(.right)
+            for (i, row) in rows.enumerated() { cells[i].append(trait(row.trait)) }
+        }
+        /// Cells taken by the columns so far, each with its two-space gap.
+        func used() -> Int { header.indices.map { k in max(header[k].count, cells.map { $0[k].count }.max() ?? 0) + 2 }.reduce(0, +) }
+        let short = shortNames(s.attributeNames)
+        if !short.isEmpty {
+            // A column per attribute when the text keeps 20 cells; else the present ones by name.
+            let zero: String = v.glyphs == .unicode ? "·" : "."
+            if inner.width - used() - short.map({ $0.count + 2 }).reduce(0, +) >= 20 {
+                for (j, name) in short.enumerated() {
+                    header.append(name)
+                    align.append(.left)
+                    for (i, row) in rows.enumerated() {
+                        let x = j < row.attributes.count ? row.attributes[j] : .nan
+                        let mark = x == 1 ? "1" : x == 0 ? zero : Widgets.formatCompact(x)
+                        let pad = max(0, (name.count - mark.count + 1) / 2)
+                        cells[i].append(String(repeating: " ", count: pad) + mark)
+                    }
+                }
+            } else {
+                header.append("attributes")
+                align.append(.left)
+                for (i, row) in rows.enumerated() {
+                    let present = short.indices.filter { $0 < row.attributes.count && row.attributes[$0] != 0 }.map { short[$0] }
+                    cells[i].append(Widgets.truncate(present.isEmpty ? missing(v.glyphs) : present.joined(separator: ","), width: 16,
+                                                     glyphs: v.glyphs))
+                }
+            }
+        }
+        // The text gets the rest of the width (cut here, so the columns keep two-space gaps).
+        let textWidth = max(4, inner.width - used())
+        header.append("text")
+        align.append(.left)
+        for (i, row) in rows.enumerated() {
+            let text = row.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            cells[i].append(Widgets.truncate(text, width: textWidth, glyphs: v.glyphs))
+        }
+        Widgets.table(header: header, rows: cells, alignments: align, in: inner, buffer: &b, theme: t, selectedRow: nil,
+                      glyphs: v.glyphs)
+    }
+
+    /// Attribute names cut to the shortest common length, from 3 cells, that keeps them apart
+    /// (up to 6; beyond that, "a1", "a2", ...).
+    static func shortNames(_ names: [String]) -> [String] {
+        for n in 3...6 {
+            let cut = names.map { String($0.prefix(n)) }
+            if Set(cut).count == names.count { return cut }
+        }
+        return names.indices.map { "a\($0 + 1)" }
     }
 }

@@ -473,6 +473,40 @@ public enum Widgets {
         }
     }
 
+    // MARK: - Signed bar
+
+    /// A horizontal bar for a signed value on the first row of `r`, around a zero mark in the
+    /// middle cell (`│`, ASCII `|`, in `axisStyle`): positive values grow right of it, negative
+    /// ones left, `scale` (> 0) filling one side. The bar's end cell is quantized alike on both
+    /// sides so equal magnitudes look equal: an eighth (`▏`/`▕`), a half (`▌`/`▐`) or a full
+    /// block (ASCII `-` below half a cell, `=` from half). So +0.5 and -0.375 with scale 1 in
+    /// 9 cells (blanks shown as `·`) are
+    ///
+    ///     ····│██··        ··▐█│····
+    ///
+    /// Values beyond ±`scale` are clamped; a non-finite value or scale draws the zero mark only.
+    /// An even width leaves its last cell blank, so both sides stay the same length.
+    public static func signedBar(value: Double, scale: Double, in r: Rect, buffer: inout CellBuffer, style: Style,
+                                 axisStyle: Style, glyphs: Glyphs) {
+        guard !r.isEmpty else { return }
+        let half = (r.width - 1) / 2, centre = r.x + half
+        buffer[centre, r.y] = Cell(char: glyphs.axisVertical, style: axisStyle)
+        guard half > 0, value.isFinite, scale.isFinite, scale > 0 else { return }
+        let eighths = Int((min(1, abs(value) / scale) * Double(half * 8)).rounded())
+        let full = eighths / 8, rest = eighths % 8
+        let unicode = glyphs == .unicode
+        let fullCell: Character = unicode ? "█" : "="
+        let partial: Character? = switch rest {
+        case 0: nil
+        case 1...2: unicode ? (value > 0 ? "▏" : "▕") : "-"
+        case 3...5: unicode ? (value > 0 ? "▌" : "▐") : (rest >= 4 ? "=" : "-")
+        default: fullCell
+        }
+        let step = value > 0 ? 1 : -1
+        for k in 0..<full { buffer[centre + step * (k + 1), r.y] = Cell(char: fullCell, style: style) }
+        if let partial, full < half { buffer[centre + step * (full + 1), r.y] = Cell(char: partial, style: style) }
+    }
+
     // MARK: - Small helpers
 
     /// `text` centred in `r` (on its middle row), cut to its width.

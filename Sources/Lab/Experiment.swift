@@ -49,12 +49,12 @@ public final class Experiment: @unchecked Sendable {
 
     private(set) var codec: TextCodec?
     private(set) var ft: Transformer?
-    private var inputs: TrainingInputs?
-    private var evalInputs: EvalInputs?
-    private var ghatModel: CrossFittedOutcomeModel?
-    private var judge: OutcomeModel?
+    private(set) var inputs: TrainingInputs?
+    private(set) var evalInputs: EvalInputs?
+    private(set) var ghatModel: CrossFittedOutcomeModel?
+    private(set) var judge: OutcomeModel?
     private(set) var runs: [Method: MethodRun] = [:]
-    private let compute: Compute
+    let compute: Compute
 
     public init(config: LabConfig, seed: UInt64) throws(LabError) {
         try config.validate()
@@ -62,6 +62,37 @@ public final class Experiment: @unchecked Sendable {
         self.seed = seed
         self.data = try PreparedData.make(config, seed: seed)
         self.compute = Compute(threads: config.threads)
+    }
+
+    /// An experiment as a checkpoint left it: prepared, each method at its saved epoch. Every
+    /// random stream is derived from the seed and a label (epoch numbers included), so the
+    /// saved counters are the whole random state, and training goes on exactly as it would have.
+    init(restoring r: RestoredExperiment) {
+        config = r.config
+        seed = r.seed
+        data = r.data
+        compute = r.compute
+        stage = .ready
+        ftHistory = r.prep.ftHistory
+        ghatQuality = r.prep.ghatQuality
+        ghatQualityVersusOutcomes = r.prep.ghatQualityVersusOutcomes
+        attributeEffects = r.prep.attributeEffects
+        traitImbalance = r.prep.traitImbalance
+        ftMetrics = r.prep.ftMetrics
+        ftTrueValue = r.ftTrueValue
+        codec = r.codec
+        ft = r.ft
+        inputs = r.inputs
+        evalInputs = r.evalInputs
+        ghatModel = r.prep.ghat
+        judge = r.prep.judge
+        winScores[.ft] = r.evalInputs.ftWinScores
+        for m in r.methods {
+            runs[m.run.method] = m.run
+            metrics[m.run.method] = m.metrics
+            steps[m.run.method] = m.steps
+            if let w = m.winScores { winScores[m.run.method] = w }
+        }
     }
 
     private func derived(_ label: String) -> UInt64 { SeededRandom.derivedSeed(seed, label) }
@@ -226,7 +257,8 @@ public final class Experiment: @unchecked Sendable {
 
     // MARK: - training and evaluation
 
-    /// Trains `method` for one more epoch and evaluates it. Returns the new metrics.
+    /// Trains `method` for one more epoch and evaluates it. Returns the new metrics, or nil when
+    /// `cancelled` cut the epoch short (the experiment is then mid-epoch and must not be saved).
     @discardableResult
     public func step(_ method: Method, onStep: (StepRecord) -> Void = { _ in }, cancelled: () -> Bool = { false }) -> EpochMetrics? {
         guard let run = runs[method], let inputs else { return nil }
@@ -237,6 +269,8 @@ public final class Experiment: @unchecked Sendable {
             if rec.loss.isFinite { losses.append(rec.loss) }
             onStep(rec)
         }, cancelled: cancelled)
+        // An epoch cut short is not evaluated: the experiment is being abandoned.
+        if cancelled() { return nil }
         let trainLoss = losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count)
         var m = evaluate(run.model, method: method, epoch: run.epoch, trainLoss: trainLoss, isFT: method == .ft)
         m.seconds = Date().timeIntervalSince(t0)

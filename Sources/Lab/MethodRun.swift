@@ -55,6 +55,32 @@ final class MethodRun: @unchecked Sendable {
                                parameterCount: model.parameterCount)
     }
 
+    /// Counters that, with the weights and the optimizer, are a method's whole training state.
+    struct Counters: Codable, Equatable {
+        var epoch: Int
+        var step: Int
+        var skippedSteps: Int
+        var consecutiveSkips: Int
+        var failed: String?
+    }
+
+    var counters: Counters {
+        Counters(epoch: epoch, step: step, skippedSteps: skippedSteps, consecutiveSkips: consecutiveSkips, failed: failed)
+    }
+
+    /// A run as saved: its model and optimizer (taken over, not copied) and its counters.
+    init(method: Method, model: Transformer, optimizer: AdamW, counters c: Counters, lastEpochLogWeights: [Double]) {
+        self.method = method
+        self.model = model
+        self.optimizer = optimizer
+        epoch = c.epoch
+        step = c.step
+        skippedSteps = c.skippedSteps
+        consecutiveSkips = c.consecutiveSkips
+        failed = c.failed
+        self.lastEpochLogWeights = lastEpochLogWeights
+    }
+
     /// Trains one epoch: a pass over the training rows (or, for OO-RLHF, as many f0 samples)
     /// in batches. FT does not train: it is the reference every other method starts from.
     func trainEpoch(_ inputs: TrainingInputs, config: LabConfig, seed: UInt64, onStep: (StepRecord) -> Void,

@@ -1,5 +1,6 @@
 import CausalPO
 import Foundation
+import OutcomeData
 
 /// A generated text with what the judge and the models say about it.
 public struct GeneratedText: Sendable, Hashable, Codable {
@@ -53,4 +54,37 @@ public struct HeldOutRow: Sendable, Hashable, Codable {
     public var ghat: Double
     /// The self-normalized (Hajek) importance weight of the row.
     public var weight: Double
+}
+
+/// How the columns of the training rows move together (the data view): each attribute with the
+/// outcome and with the reader trait, and the trait with the outcome. Pearson correlations;
+/// NaN where a column is constant.
+public struct DataCorrelations: Sendable, Hashable, Codable {
+    /// How many rows the data view lists.
+    public static let previewRows = 200
+
+    public var attributeNames: [String]
+    public var attributeOutcome: [Double]
+    /// nil when some row has no trait.
+    public var attributeTrait: [Double]?
+    public var traitOutcome: Double?
+
+    public init(attributeNames: [String], attributeOutcome: [Double], attributeTrait: [Double]?, traitOutcome: Double?) {
+        self.attributeNames = attributeNames
+        self.attributeOutcome = attributeOutcome
+        self.attributeTrait = attributeTrait
+        self.traitOutcome = traitOutcome
+    }
+
+    public static func of(_ rows: [OutcomeRow], attributeNames: [String]) -> DataCorrelations {
+        let y = rows.map(\.outcome)
+        let column = { (j: Int) in rows.map { j < $0.attributes.count ? $0.attributes[j] : 0 } }
+        let traits = rows.compactMap(\.trait)
+        let hasTrait = !rows.isEmpty && traits.count == rows.count
+        return DataCorrelations(
+            attributeNames: attributeNames,
+            attributeOutcome: attributeNames.indices.map { Diagnostics.correlation(column($0), y) },
+            attributeTrait: hasTrait ? attributeNames.indices.map { Diagnostics.correlation(column($0), traits) } : nil,
+            traitOutcome: hasTrait ? Diagnostics.correlation(traits, y) : nil)
+    }
 }

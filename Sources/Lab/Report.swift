@@ -16,13 +16,14 @@ public struct SeedResult: Sendable {
     public var attributeEffects: [AttributeEffect]
     public var failures: [Method: String]
 
-    /// Collects the results of a finished experiment.
-    public init(_ e: Experiment) {
+    /// Collects the results of an experiment; without `heldOutRows` (no forward passes) it is
+    /// enough for metrics.jsonl.
+    public init(_ e: Experiment, heldOutRows: Bool = true) {
         seed = e.seed
         metrics = e.metrics
         steps = e.steps
         winScores = e.winScores
-        heldOut = Dictionary(uniqueKeysWithValues: e.config.methods.map { ($0, e.heldOutRows($0)) })
+        heldOut = heldOutRows ? Dictionary(uniqueKeysWithValues: e.config.methods.map { ($0, e.heldOutRows($0)) }) : [:]
         ftHistory = e.ftHistory
         ghatQuality = e.ghatQuality
         ghatQualityVersusOutcomes = e.ghatQualityVersusOutcomes

@@ -57,11 +57,34 @@ public struct LabSnapshot: Sendable {
     public var trainOutcomes: [Double]
     public var outcomeKind: String
     public var split: DataSplit.Record?
+    /// The first training rows (at most `DataCorrelations.previewRows`), for the data view's list.
+    public var dataPreview: [OutcomeRow] = []
+    /// Attribute, trait and outcome correlations over every training row.
+    public var dataCorrelations: DataCorrelations?
+    /// Where the run is saved (nil: not saved), and how the last save went.
+    public var runDirectory: String?
+    public var lastSave: SaveStatus?
     public var methods: [MethodSnapshot]
     /// Samples drawn on request (`LabCommand.generate`), the latest per method, with the prefix used.
     public var generations: [Method: (prefix: String, texts: [GeneratedText])]
 
     public func method(_ m: Method) -> MethodSnapshot? { methods.first { $0.method == m } }
+}
+
+/// The outcome of the latest save of a run (after an epoch, or on request).
+public struct SaveStatus: Sendable, Hashable {
+    /// False when the save failed; the training state in memory is kept, and the previous
+    /// complete save on disk is untouched.
+    public var succeeded: Bool
+    /// "saved after CPO epoch 2 (0.12 s)" or the error, naming the file and what to do.
+    public var message: String
+    public var time: Date
+
+    public init(succeeded: Bool, message: String, time: Date = Date()) {
+        self.succeeded = succeeded
+        self.message = message
+        self.time = time
+    }
 }
 
 /// Commands a session accepts from any thread.
@@ -78,6 +101,8 @@ public enum LabCommand: Sendable, Hashable {
     case generate(Method, prefix: String)
     /// Write the report files (as `cpo-tui run --report`) for this seed into a directory.
     case writeReport(String)
+    /// Save the run into its run directory now (it is also saved after every epoch).
+    case save
 }
 
 /// Runs one seed's experiment on its own thread: prepares on start, then obeys commands, and
@@ -94,17 +119,23 @@ public final class LabSession: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let generationRequests = Atomic<Int>(0)
     private let onEvent: (@Sendable (String) -> Void)?
+    /// Where the run is saved; a checkpoint already there for this seed is resumed.
+    public let runDirectory: RunDirectory?
 
     /// A session for `config` and `seed` (default: the config's seed). Nothing runs until `start`.
-    public init(config: LabConfig, seed: UInt64? = nil, onEvent: (@Sendable (String) -> Void)? = nil) {
+    /// With a `runDirectory`, the session goes on from the seed's checkpoint there if it has one,
+    /// and saves after preparation, after every epoch and on `.save`.
+    public init(config: LabConfig, seed: UInt64? = nil, runDirectory: RunDirectory? = nil,
+                onEvent: (@Sendable (String) -> Void)? = nil) {
         self.config = config
         self.seed = seed ?? config.seed
         self.onEvent = onEvent
+        self.runDirectory = runDirectory
         state = Mutex(LabSnapshot(
             config: config, seed: seed ?? config.seed, phase: .preparing(stage: .data, fraction: 0, message: "starting"),
             version: 0, messages: [], sourceLabel: "", trainRows: 0, evalRows: 0, worldName: nil, attributeNames: [],
             vStar: nil, ghatQuality: nil, ghatQualityVersusOutcomes: nil, attributeEffects: [], traitImbalance: [],
-            ftHistory: [], trainOutcomes: [], outcomeKind: "", split: nil, methods: config.methods.map {
+            ftHistory: [], trainOutcomes: [], outcomeKind: "", split: nil, dataPreview: [], dataCorrelations: nil, runDirectory: runDirectory?.path, lastSave: nil, methods: config.methods.map {
                 MethodSnapshot(method: $0, state: .waiting, epoch: 0, steps: [], epochs: [], skippedSteps: 0, lastEpochLogWeights: [])
             }, generations: [:]))
     }
@@ -154,29 +185,31 @@ public final class LabSession: Sendable {
         let cancelled = { self.cancelFlag.load(ordering: .relaxed) }
         let exp: Experiment
         do {
-            exp = try Experiment(config: config, seed: seed)
-            publish { s in
-                s.sourceLabel = exp.data.sourceLabel
-                s.trainRows = exp.data.train.count
-                s.evalRows = exp.data.eval.count
-                s.worldName = exp.data.world?.name
-                s.attributeNames = exp.data.attributeNames
-                s.vStar = exp.data.world?.bestValue
-                s.trainOutcomes = exp.data.train.map(\.outcome)
-                s.outcomeKind = exp.data.outcomeKind.rawValue
-                s.split = exp.data.split
+            if let dir = runDirectory, dir.hasCheckpoint(seed: seed) {
+                let (restored, generations) = try dir.restore(seed: seed, epochs: config.epochs)
+                exp = restored
+                generationRequests.store(generations, ordering: .relaxed)
+                publishData(exp)
+                let epochs = config.methods.filter { $0 != .ft }.map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
+                log("resumed from \(dir.path) (epochs: \(epochs))")
+            } else {
+                exp = try Experiment(config: config, seed: seed)
+                publishData(exp)
+                try exp.prepare(progress: { stage, fraction, message in
+                    self.publish { s in
+                        s.phase = .preparing(stage: stage, fraction: fraction, message: message)
+                        s.ftHistory = exp.ftHistory
+                    }
+                    if stage != .ft || message.hasPrefix("FT epoch") { self.log(message) }
+                }, cancelled: cancelled)
+                save(exp, "after preparation")
             }
-            try exp.prepare(progress: { stage, fraction, message in
-                self.publish { s in
-                    s.phase = .preparing(stage: stage, fraction: fraction, message: message)
-                    s.ftHistory = exp.ftHistory
-                }
-                if stage != .ft || message.hasPrefix("FT epoch") { self.log(message) }
-            }, cancelled: cancelled)
+        } catch let error as LabError {
+            return fail(error.description)
+        } catch let error as RunStoreError {
+            return fail(error.description)
         } catch {
-            publish { $0.phase = .failed(error.description) }
-            log("failed: \(error.description)")
-            return
+            return fail("\(error)")
         }
         publish { s in
             s.phase = .idle
@@ -186,8 +219,13 @@ public final class LabSession: Sendable {
             s.traitImbalance = exp.traitImbalance
             s.ftHistory = exp.ftHistory
             for i in s.methods.indices {
-                s.methods[i].state = .idle
-                s.methods[i].epochs = exp.metrics[s.methods[i].method] ?? []
+                let m = s.methods[i].method
+                s.methods[i].epoch = exp.epochs(of: m)
+                s.methods[i].epochs = exp.metrics[m] ?? []
+                s.methods[i].steps = exp.steps[m] ?? []
+                s.methods[i].skippedSteps = exp.skippedSteps(of: m)
+                s.methods[i].lastEpochLogWeights = exp.lastEpochLogWeights(of: m)
+                s.methods[i].state = exp.failure(of: m).map { .failed($0) } ?? .idle
             }
         }
         var running = false
@@ -217,6 +255,12 @@ public final class LabSession: Sendable {
                     } catch {
                         log("report failed: \(error.description)")
                     }
+                case .save:
+                    if runDirectory == nil {
+                        log("this run is not saved (it was started with --no-save)")
+                    } else {
+                        save(exp, "on request")
+                    }
                 case let .generate(m, prefix):
                     let count = generationRequests.add(1, ordering: .relaxed).newValue
                     let texts = exp.generate(m, prefix: prefix, count: 8, seed: UInt64(count))
@@ -238,8 +282,46 @@ public final class LabSession: Sendable {
         publish { $0.phase = .finished }
     }
 
+    private func fail(_ message: String) {
+        publish { $0.phase = .failed(message) }
+        log("failed: \(message)")
+    }
+
+    /// What the data view shows, known once the rows are loaded.
+    private func publishData(_ exp: Experiment) {
+        publish { s in
+            s.sourceLabel = exp.data.sourceLabel
+            s.trainRows = exp.data.train.count
+            s.evalRows = exp.data.eval.count
+            s.worldName = exp.data.world?.name
+            s.attributeNames = exp.data.attributeNames
+            s.vStar = exp.data.world?.bestValue
+            s.trainOutcomes = exp.data.train.map(\.outcome)
+            s.outcomeKind = exp.data.outcomeKind.rawValue
+            s.split = exp.data.split
+            s.dataPreview = Array(exp.data.train.prefix(DataCorrelations.previewRows))
+            s.dataCorrelations = DataCorrelations.of(exp.data.train, attributeNames: exp.data.attributeNames)
+        }
+    }
+
+    /// Saves the run (when it has a directory); a failure is shown and training goes on.
+    private func save(_ exp: Experiment, _ reason: String) {
+        guard let dir = runDirectory else { return }
+        let t0 = Date()
+        do {
+            let bytes = try dir.save(exp, generations: generationRequests.load(ordering: .relaxed))
+            try dir.writeMetrics(config: config, data: exp.data, results: [SeedResult(exp, heldOutRows: false)])
+            let message = String(format: "saved %@ (%.1f MB, %.2f s)", reason, Double(bytes) / 1_048_576, Date().timeIntervalSince(t0))
+            publish { $0.lastSave = SaveStatus(succeeded: true, message: message) }
+        } catch {
+            publish { $0.lastSave = SaveStatus(succeeded: false, message: error.description) }
+            log("save failed: \(error.description)")
+        }
+    }
+
     private func trainEpoch(_ exp: Experiment, _ m: Method, cancelled: () -> Bool) {
         guard let idx = config.methods.firstIndex(of: m) else { return }
+        let failedBefore = exp.failure(of: m) != nil
         publish { s in
             s.methods[idx].state = .training
             if s.phase == .idle { s.phase = .running }
@@ -259,5 +341,8 @@ public final class LabSession: Sendable {
             if let t = e.trueValue { line += String(format: ", true value %.3f", t.value) }
             log(line)
         }
+        if !failedBefore, let f = exp.failure(of: m) { log("\(m.rawValue) FAILED in epoch \(exp.epochs(of: m)): \(f); the other methods go on") }
+        // A completed epoch is saved; one cut short by cancel is not (the session is ending).
+        if metrics != nil { save(exp, "after \(m.rawValue) epoch \(exp.epochs(of: m))") }
     }
 }

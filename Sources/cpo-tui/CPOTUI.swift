@@ -8,9 +8,9 @@ struct CPOTUI: ParsableCommand {
         abstract: "A terminal lab for causal preference optimization (CPO, DR-CPO) on small language models.",
         discussion: """
             With no command, cpo-tui opens the dashboard on the default world (headless when
-            there is no terminal). run: the same comparison headless, with reports. world:
+            there is no terminal). run: the same comparison headless, with reports. runs: saved runs. world:
             simulated worlds. data: check your own dataset. bench: speed of the training core.
             """,
-        subcommands: [DashboardCommand.self, RunCommand.self, WorldCommand.self, DataCommand.self, Bench.self],
+        subcommands: [DashboardCommand.self, RunCommand.self, RunsCommand.self, WorldCommand.self, DataCommand.self, Bench.self],
         defaultSubcommand: DashboardCommand.self)
 }

@@ -16,6 +16,7 @@ struct DashboardCommand: ParsableCommand {
             """)
 
     @OptionGroup var options: RunOptions
+    @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
 
     @Option(help: "Theme: dark, light, high-contrast, monochrome, or a theme file (.toml).")
     var theme: String = "dark"
@@ -40,10 +41,10 @@ struct DashboardCommand: ParsableCommand {
     }
 
     func run() throws {
-        let cfg = try options.makeConfig()
         let initialTheme = try Themes.load(theme)
+        let (cfg, dir) = try saving.plan(options)
         try MainActor.assumeIsolated {
-            try DashboardApp(config: cfg, theme: initialTheme, ascii: ascii, fps: fps, logPath: log,
+            try DashboardApp(config: cfg, runDirectory: dir, theme: initialTheme, ascii: ascii, fps: fps, logPath: log,
                              reportDir: reportDir, maxFrames: frames).run()
         }
     }
@@ -73,6 +74,7 @@ enum Themes {
 @MainActor
 final class DashboardApp {
     let config: LabConfig
+    let runDirectory: RunDirectory?
     var view = ViewState()
     let fps: Int
     let logPath: String
@@ -81,8 +83,10 @@ final class DashboardApp {
     var baseTheme: Theme
     let forceASCII: Bool
 
-    init(config: LabConfig, theme: Theme, ascii: Bool, fps: Int, logPath: String, reportDir: String, maxFrames: Int?) {
+    init(config: LabConfig, runDirectory: RunDirectory?, theme: Theme, ascii: Bool, fps: Int, logPath: String,
+         reportDir: String, maxFrames: Int?) {
         self.config = config
+        self.runDirectory = runDirectory
         self.fps = fps
         self.logPath = logPath
         self.reportDir = reportDir
@@ -96,13 +100,13 @@ final class DashboardApp {
                                                  withIntermediateDirectories: true)
         guard let backend = NcursesBackend(logPath: logPath) else {
             FileHandle.standardError.write(Data("note: no usable terminal (not a TTY, or TERM unset/unknown/dumb): running headless; see `cpo-tui run --help`\n".utf8))
-            try HeadlessRun.run(config: config, report: nil, showSamples: false)
+            try HeadlessRun.run(config: config, runDirectory: runDirectory, report: nil, showSamples: false)
             return
         }
         defer { backend.shutdown() }
         view.theme = baseTheme.degraded(toColors: backend.colors)
         view.glyphs = backend.utf8 && !forceASCII ? .unicode : .ascii
-        let session = LabSession(config: config)
+        let session = LabSession(config: config, runDirectory: runDirectory)
         session.start()
         var lastVersion = -1
         var dirty = true
@@ -177,7 +181,9 @@ final class DashboardApp {
         case .writeReport:
             session.send(.writeReport(reportDir))
             view.status = "writing the report to \(reportDir)/"
-        case .saveRun: view.status = "saved runs come with the reliability work (issue 7); use r for a report"
+        case .saveRun:
+            session.send(.save)
+            view.status = runDirectory.map { "saving the run to \($0.path)/" } ?? "this run is not saved (--no-save)"
         case .resample: if let m = selected { session.send(.generate(m, prefix: "")) }
         case .editPrompt: view.promptDraft = ""
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CausalPO
+import CPOSupport
 import Foundation
 import Lab
 import OutcomeData
@@ -15,7 +16,7 @@ struct RunOptions: ParsableArguments {
 
     @Option(help: "Comma-separated methods: FT, OO-RLHF, CPO, DR-CPO, filtered-SFT, RWR, DPO.")
     var methods: String = "FT,OO-RLHF,CPO,DR-CPO"
-    @Option(help: "Epochs per method after FT.") var epochs: Int = 3
+    @Option(help: "Epochs per method after FT (default 3). With --resume: train up to this many.") var epochs: Int?
     @Option(help: "Training rows (worlds).") var rows: Int = 2000
     @Option(help: "Held-out randomized rows (worlds).") var evalRows: Int = 500
     @Option(help: "Seed.") var seed: UInt64 = 0
@@ -66,7 +67,7 @@ struct RunOptions: ParsableArguments {
         guard let g = GhatSource(rawValue: ghatFrom) else { throw ValidationError("--ghat-from must be same, observational or negated") }
         guard let p = PropensitySource(rawValue: propensity) else { throw ValidationError("--propensity must be model or logged") }
         cfg.methods = ms
-        cfg.epochs = epochs
+        cfg.epochs = epochs ?? LabConfig().epochs
         cfg.rows = rows
         cfg.evalRows = evalRows
         cfg.seed = seed
@@ -102,66 +103,170 @@ struct RunOptions: ParsableArguments {
     }
 }
 
+/// Where a run is saved, or which saved run to continue; shared by `run` and the dashboard.
+struct SaveOptions: ParsableArguments {
+    @Option(help: "Save the run here after preparation and after every epoch (default: runs/<source>-seed<S>-<time>).")
+    var runDir: String?
+    @Flag(help: "Do not save the run.") var noSave = false
+    @Option(help: "Continue the run saved in this directory, exactly where it stopped. Its own configuration is used; --epochs can extend it.")
+    var resume: String?
+
+    func validate() throws {
+        if resume != nil && (runDir != nil || noSave) { throw ValidationError("--resume saves into the run it continues: drop --run-dir and --no-save") }
+        if runDir != nil && noSave { throw ValidationError("--run-dir and --no-save contradict each other") }
+    }
+
+    /// The configuration and run directory to use: the saved run's own for --resume (with
+    /// --epochs, if given, as the new target), or `options`' with a new directory.
+    func plan(_ options: RunOptions) throws -> (LabConfig, RunDirectory?) {
+        do {
+            if let resume {
+                var (dir, cfg) = try RunDirectory.open(resume)
+                if let e = options.epochs, e != cfg.epochs {
+                    guard e >= 0 else { throw CLIError("--epochs must not be negative (got \(e))") }
+                    cfg.epochs = e
+                    try dir.writeConfig(cfg)
+                }
+                dir.removeStaleTemporaryFiles()
+                return (cfg, dir)
+            }
+            let cfg = try options.makeConfig()
+            if noSave { return (cfg, nil) }
+            return (cfg, try RunDirectory.create(runDir ?? RunDirectory.defaultPath(for: cfg), config: cfg))
+        } catch let e as RunStoreError {
+            throw CLIError(e.description)
+        }
+    }
+}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run the full comparison headless: FT, ĝ, f0 samples, then each method for E epochs with evaluations.")
 
     @OptionGroup var options: RunOptions
+    @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
     @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
     @Option(help: "Write metrics.jsonl, rows-*.csv, summary.json and report.md into this directory.") var report: String?
 
     func run() throws {
-        try HeadlessRun.run(config: try options.makeConfig(), report: report, showSamples: showSamples)
+        let (cfg, dir) = try saving.plan(options)
+        try HeadlessRun.run(config: cfg, runDirectory: dir, report: report, showSamples: showSamples)
     }
 }
 
 /// The headless comparison: `cpo-tui run`, and the dashboard's fallback without a terminal.
 enum HeadlessRun {
-    static func run(config cfg: LabConfig, report: String?, showSamples: Bool) throws {
-        if let report {
-            // Fail before hours of work if the report cannot be written.
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: report, isDirectory: &isDir) && !isDir.boolValue {
-                throw CLIError("--report \(report) is a file; pass a directory")
-            }
-        }
+    static func run(config cfg: LabConfig, runDirectory dir: RunDirectory?, report: String?, showSamples: Bool) throws {
+        if let report { try checkWritable(report, flag: "--report") }
+        installInterruptHandler()
         let start = Date()
         var results: [SeedResult] = []
+        var saved: [SeedResult] = []
         var firstData: PreparedData?
+        var lastSaveError: String?
+        if let dir { log("saving the run in \(dir.path)/ (resume with: cpo-tui run --resume \(dir.path))") }
         for k in 0..<cfg.seeds {
             let s = cfg.seed + UInt64(k)
             let exp: Experiment
             do {
-                exp = try Experiment(config: cfg, seed: s)
-                try exp.prepare(progress: { stage, _, msg in
-                    if stage != .ft || msg.hasPrefix("FT epoch") { log(String(format: "[seed %llu %5.1fs] ", s, Date().timeIntervalSince(start)) + msg) }
-                })
-            } catch {
-                throw CLIError(error.description)
+                if let dir, dir.hasCheckpoint(seed: s) {
+                    exp = try dir.restore(seed: s, epochs: cfg.epochs).0
+                    let at = cfg.methods.filter { $0 != .ft }.map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
+                    log("[seed \(s)] resumed from \(dir.checkpointPath(seed: s)) at epochs: \(at)")
+                } else {
+                    exp = try Experiment(config: cfg, seed: s)
+                    try exp.prepare(progress: { stage, _, msg in
+                        if stage != .ft || msg.hasPrefix("FT epoch") { log(String(format: "[seed %llu %5.1fs] ", s, Date().timeIntervalSince(start)) + msg) }
+                    }, cancelled: interrupted)
+                }
+            } catch let e as LabError {
+                if interrupted() { interruptExit(dir) }
+                throw CLIError(e.description)
+            } catch let e as RunStoreError {
+                throw CLIError(e.description)
             }
             if let q = exp.ghatQuality { log("[seed \(s)] ĝ held-out \(q.metric.rawValue) \(String(format: "%.3f", q.value))") }
-            if let ft = exp.ftMetrics {
+            if let ft = exp.ftMetrics, exp.config.methods.allSatisfy({ exp.epochs(of: $0) == 0 }) {
                 log(line(ft, seed: s, elapsed: Date().timeIntervalSince(start)))
                 if showSamples { for g in ft.samples { log("    FT sample (g* \(g.score)): \(g.text)  invalid: \(g.invalidSegments)") } }
             }
-            for _ in 0..<cfg.epochs {
-                for m in cfg.methods where m != .ft {
-                    if let e = exp.step(m) {
-                        log(line(e, seed: s, elapsed: Date().timeIntervalSince(start)))
-                        if showSamples { for g in e.samples.prefix(3) { log("    sample (g* \(g.score)): \(g.text)") } }
-                    }
+            func save() {
+                guard let dir else { return }
+                do {
+                    try dir.save(exp)
+                    try dir.writeMetrics(config: cfg, data: exp.data, results: saved + [SeedResult(exp, heldOutRows: false)])
+                    lastSaveError = nil
+                } catch {
+                    lastSaveError = error.description
+                    FileHandle.standardError.write(Data("warning: \(error.description)\n".utf8))
                 }
             }
+            save()
+            // Epoch by epoch, every method that is behind: the order does not change any number
+            // (each method's randomness is its own), so a resumed run matches an uninterrupted one.
+            while true {
+                let behind = cfg.methods.filter { $0 != .ft && exp.epochs(of: $0) < cfg.epochs && exp.failure(of: $0) == nil }
+                guard let m = behind.min(by: { exp.epochs(of: $0) < exp.epochs(of: $1) }) else { break }
+                guard let e = exp.step(m, cancelled: interrupted) else { interruptExit(dir) }
+                log(line(e, seed: s, elapsed: Date().timeIntervalSince(start)))
+                if let f = exp.failure(of: m) { log("seed \(s) \(m.rawValue) FAILED: \(f); the other methods go on") }
+                if showSamples { for g in e.samples.prefix(3) { log("    sample (g* \(g.score)): \(g.text)") } }
+                save()
+            }
+            saved.append(SeedResult(exp, heldOutRows: false))
             results.append(SeedResult(exp))
             if firstData == nil { firstData = exp.data }
         }
         log(String(format: "done in %.1f s", Date().timeIntervalSince(start)))
         if let report, let data = firstData {
             let writer = ReportWriter(config: cfg, data: data, results: results)
-            do { try writer.write(to: report) } catch { throw CLIError(error.description) }
+            do { try writer.write(to: report) } catch {
+                throw CLIError(error.description + (dir.map { " The run itself is saved: write the report later with cpo-tui run --resume \($0.path) --report DIR." } ?? ""))
+            }
             log("report written to \(report)/ (report.md, summary.json, metrics.jsonl, rows-*.csv)")
         }
+        if let lastSaveError { throw CLIError("the run finished but its last save failed: \(lastSaveError)") }
+    }
+
+    /// Fails before hours of work if `path` cannot hold output files: creates it and writes
+    /// and removes a probe file.
+    static func checkWritable(_ path: String, flag: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue {
+            throw CLIError("\(flag) \(path) is a file; pass a directory")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let probe = path + "/.cpo-tui-write-probe"
+            try AtomicFile.write([0], to: probe)
+            try FileManager.default.removeItem(atPath: probe)
+        } catch let e as FileWriteError {
+            throw CLIError("\(flag) \(path) is not writable: \(e.description)")
+        } catch {
+            throw CLIError("\(flag) \(path) cannot be created: \((error as NSError).localizedDescription). Pass a writable directory.")
+        }
+    }
+
+    /// Ctrl-C or SIGTERM: stop at the next training step and exit 130, keeping the last save.
+    /// A second signal ends the program at once (the last save is intact either way).
+    private static func installInterruptHandler() {
+        var a = sigaction()
+        a.__sigaction_handler.sa_handler = { _ in
+            if stopRequested.load(ordering: .relaxed) { _exit(130) }
+            stopRequested.store(true, ordering: .relaxed)
+        }
+        sigemptyset(&a.sa_mask)
+        sigaction(SIGINT, &a, nil)
+        sigaction(SIGTERM, &a, nil)
+    }
+
+    private static func interrupted() -> Bool { stopRequested.load(ordering: .relaxed) }
+
+    private static func interruptExit(_ dir: RunDirectory?) -> Never {
+        let hint = dir.map { " The run is saved up to its last completed epoch; continue it with: cpo-tui run --resume \($0.path)" } ?? ""
+        FileHandle.standardError.write(Data("interrupted.\(hint)\n".utf8))
+        exit(130)
     }
 
     private static func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {

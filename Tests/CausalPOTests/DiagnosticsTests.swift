@@ -161,6 +161,19 @@ struct DiagnosticsTests {
         #expect(fb.coefficients[1].isNaN && abs(fb.coefficients[4] - 3) < 1e-9)
     }
 
+    @Test func correlationMatchesClosedForms() {
+        // y = 3x + 1 exactly: +1; y = -2x: -1; a constant: NaN; the textbook example below by hand.
+        let x: [Double] = [1, 2, 3, 4, 5]
+        #expect(abs(Diagnostics.correlation(x, x.map { 3 * $0 + 1 }) - 1) < 1e-15)
+        #expect(abs(Diagnostics.correlation(x, x.map { -2 * $0 }) + 1) < 1e-15)
+        #expect(Diagnostics.correlation(x, [7, 7, 7, 7, 7]).isNaN)
+        #expect(Diagnostics.correlation([1], [2]).isNaN)
+        // x = 1..5, y = 2,4,5,4,5: Sxy = 6, Sxx = 10, Syy = 6 → r = 6/√60.
+        #expect(abs(Diagnostics.correlation(x, [2, 4, 5, 4, 5]) - 6 / 60.0.squareRoot()) < 1e-14)
+        // Invariant to a large shift (centered sums).
+        #expect(abs(Diagnostics.correlation(x.map { $0 + 1e9 }, [2, 4, 5, 4, 5]) - 6 / 60.0.squareRoot()) < 1e-9)
+    }
+
     @Test func standardizedMeanDifferences() {
         // Balanced: the same attribute rows for both traits.
         var r = SeededRandom(seed: 12)

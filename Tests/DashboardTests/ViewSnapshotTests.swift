@@ -1,4 +1,5 @@
 import Foundation
+import OutcomeData
 import Testing
 @testable import CausalPO
 @testable import Dashboard
@@ -27,26 +28,55 @@ enum Fixture {
             seconds: 1.5)
     }
 
-    static func method(_ m: Method, epochs: Int, shift: Double) -> MethodSnapshot {
-        let steps = (0..<40).map { i in
+    static func method(_ m: Method, epochs: Int, shift: Double, state: MethodState = .idle, steps count: Int = 40,
+                       skipped: Int = 0) -> MethodSnapshot {
+        let steps = (0..<count).map { i in
             StepRecord(step: i + 1, epoch: 1 + i / 20, loss: -54 - shift * Double(i) / 10 - sin(Double(i)) , batchESSFraction: 0.8,
                        clippedShare: 0, gradNorm: 1, skipped: false)
         }
-        return MethodSnapshot(method: m, state: .idle, epoch: epochs, steps: m == .ft ? [] : steps,
+        return MethodSnapshot(method: m, state: state, epoch: epochs, steps: m == .ft ? [] : steps,
                               epochs: (0...epochs).map { metrics(m.rawValue, epoch: $0, shift: Double($0) * shift) },
-                              skippedSteps: 0, lastEpochLogWeights: [])
+                              skippedSteps: skipped, lastEpochLogWeights: [])
     }
+
+    /// 14:02:31 UTC on 2026-03-14 (the tests draw clock times in UTC).
+    static let saveTime = Date(timeIntervalSince1970: 1_773_496_951)
+    static let utc = TimeZone(identifier: "UTC")!
+
+    /// The first training rows: attributes urgency, guilt, festivity (never present, so its
+    /// correlations are NaN), a ±1 reader trait, outcomes around 52.
+    static let preview: [OutcomeRow] = [
+        ("Join us on Saturday to clean the river bank.", 52, 1, [0, 0, 0]),
+        ("Only 40 spots left: sign up today!", 57, -1, [1, 0, 0]),
+        ("Staying home is a choice you make for the river.", 47, 1, [0, 1, 0]),
+        ("Last chance: the river needs you this weekend. Bring gloves.", 58, 1, [1, 0, 0]),
+        ("The town council asks every resident to take part. There is a nature quiz for the little ones, and we finish with a picnic on the green by the old mill.", 53, -1, [0, 0, 0]),
+        ("Every bag of litter you leave is on you.", 45, -1, [0, 1, 0]),
+        ("Spots are filling fast; the river cannot wait and neither can we.", 56, -1, [1, 1, 0]),
+        ("Bring a friend.", 51, 1, [0, 0, 0]),
+        ("Register before Friday noon.", 55, 1, [1, 0, 0]),
+        ("If you skip it, the river pays.", 49, -1, [0, 1, 0]),
+        ("Gloves and grabbers provided.", 50, 1, [0, 0, 0]),
+        ("Act now: the clean-up starts in two days.", 59, -1, [1, 0, 0]),
+    ].enumerated().map { i, r in
+        OutcomeRow(text: r.0, outcome: r.1, logPropensity: -30 - Double(i), trait: r.2, attributes: r.3)
+    }
+
+    static let correlations = DataCorrelations(
+        attributeNames: ["urgency", "guilt", "festivity"], attributeOutcome: [0.42, -0.27, .nan],
+        attributeTrait: [0.05, 0.61, .nan], traitOutcome: -0.18)
 
     static let snapshot: LabSnapshot = {
         var cfg = LabConfig()
-        cfg.methods = [.ft, .cpo, .drCPO]
+        cfg.methods = [.ft, .cpo, .drCPO, .dpo]
         let outcomes: [Double] = (0..<400).map { (i: Int) -> Double in
             let wave: Double = 12 * sin(Double(i) * 0.37)
             return 50 + wave + Double(i % 7)
         }
         let effects = [("urgency", 4.8, 2.2, 4.0, 0.04), ("guilt", 11.8, 6.1, -3.0, 0.9), ("festivity", -4.8, -1.0, 2.0, -0.5)]
         return LabSnapshot(
-            config: cfg, seed: 0, phase: .idle, version: 7, messages: ["FT epoch 6: train loss 0.223", "ready"],
+            config: cfg, seed: 0, phase: .idle, version: 7,
+            messages: ["FT epoch 6: train loss 0.223", "ready", "DPO failed in epoch 1: the loss is NaN at step 12; lower --lr"],
             sourceLabel: "world:river-cleanup", trainRows: 2000, evalRows: 500, worldName: "river-cleanup",
             attributeNames: effects.map(\.0), vStar: 63,
             ghatQuality: OutcomeModelQuality(metric: .r2, value: 0.034), ghatQualityVersusOutcomes: nil,
@@ -58,8 +88,24 @@ enum Fixture {
             trainOutcomes: outcomes,
             outcomeKind: "continuous",
             split: .init(seed: 0, evalFraction: 0.2, trainCount: 2000, evalCount: 500, fromColumn: false),
-            methods: [method(.ft, epochs: 0, shift: 0), method(.cpo, epochs: 2, shift: 0.5), method(.drCPO, epochs: 2, shift: 0.6)],
+            dataPreview: preview,
+            dataCorrelations: correlations,
+            runDirectory: "runs/river-cleanup-seed0",
+            lastSave: SaveStatus(succeeded: true, message: "saved after DR-CPO epoch 2 (0.12 s)", time: saveTime),
+            methods: [method(.ft, epochs: 0, shift: 0), method(.cpo, epochs: 2, shift: 0.5, skipped: 3),
+                      method(.drCPO, epochs: 2, shift: 0.6),
+                      method(.dpo, epochs: 0, shift: 0.2, state: .failed("the loss is NaN at step 12"), steps: 12)],
             generations: [:])
+    }()
+
+    /// The same, after a save that failed (which the session also logs).
+    static let saveFailed: LabSnapshot = {
+        var s = snapshot
+        let message = "cannot write runs/river-cleanup-seed0/CPO/epoch-2.ckpt: No space left on device; "
+            + "free some space (the previous save is intact), then press w"
+        s.lastSave = SaveStatus(succeeded: false, message: message, time: saveTime)
+        s.messages.append("save failed: " + message)
+        return s
     }()
 }
 
@@ -84,18 +130,32 @@ struct ViewSnapshotTests {
 
     static let sizes = [(120, 40), (80, 24)]
 
+    /// A view state drawing clock times in UTC, so goldens do not depend on the machine.
+    static func state(_ kind: ViewKind = .dashboard) -> ViewState {
+        var v = ViewState()
+        v.view = kind
+        v.timeZone = Fixture.utc
+        return v
+    }
+
+    /// Characters ASCII mode must not draw: arrows, box drawing, block elements, braille, ⚠
+    /// (the letters of the notation, like ĝ and Σ, stay).
+    static func drawingCharacters(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { (0x2190...0x21FF).contains($0.value)
+                || (0x2500...0x259F).contains($0.value) || (0x2800...0x28FF).contains($0.value) || $0 == "⚠" }))
+    }
+
     @Test(arguments: [ViewKind.dashboard, .compare, .data])
     func viewsAtBothSizes(_ kind: ViewKind) throws {
         for (w, h) in Self.sizes {
-            var v = ViewState()
-            v.view = kind
+            var v = Self.state(kind)
             v.selectedMethod = 1
             try check("\(kind.rawValue)-\(w)x\(h)", DashboardView.render(Fixture.snapshot, v, width: w, height: h))
         }
     }
 
     @Test func helpOverlayZoomASCIIAndTooSmall() throws {
-        var v = ViewState()
+        var v = Self.state()
         v.showHelp = true
         try check("help-120x40", DashboardView.render(Fixture.snapshot, v, width: 120, height: 40))
         v.showHelp = false
@@ -106,17 +166,152 @@ struct ViewSnapshotTests {
         v.glyphs = .ascii
         let ascii = DashboardView.render(Fixture.snapshot, v, width: 120, height: 40)
         try check("dashboard-ascii-120x40", ascii)
-        // ASCII mode is for terminals or fonts without box drawing, block elements and braille
-        // (the letters of the notation, like ĝ and Σ, stay).
-        let drawing = ascii.plainText().unicodeScalars.filter { (0x2190...0x21FF).contains($0.value) || (0x2500...0x259F).contains($0.value)
-            || (0x2800...0x28FF).contains($0.value) || $0 == "⚠" }
-        #expect(drawing.isEmpty, "ASCII mode drew \(String(String.UnicodeScalarView(drawing)))")
+        // ASCII mode is for terminals or fonts without box drawing, block elements and braille.
+        let drawing = Self.drawingCharacters(ascii.plainText())
+        #expect(drawing.isEmpty, "ASCII mode drew \(drawing)")
         let small = DashboardView.render(Fixture.snapshot, ViewState(), width: 60, height: 20).plainText()
         #expect(small.contains("terminal too small (60x20)") && small.contains("80x24"))
     }
 
+    /// The data view's rows list, correlation bars and save state in ASCII, at both sizes.
+    @Test func dataViewInASCII() throws {
+        var v = Self.state(.data)
+        v.glyphs = .ascii
+        for (w, h) in Self.sizes {
+            let b = DashboardView.render(Fixture.saveFailed, v, width: w, height: h)
+            if w == 120 { try check("data-ascii-120x40", b) }
+            let text = b.plainText()
+            let drawing = Self.drawingCharacters(text)
+            #expect(drawing.isEmpty, "ASCII mode drew \(drawing) at \(w)x\(h)")
+            #expect(text.contains("SAVE FAILED") && text.contains("Training rows 1-") && text.contains("Correlations"))
+            #expect(text.contains("~"), "cut texts end in ~ in ASCII at \(w)x\(h)")
+        }
+    }
+
+    /// A failed save: SAVE FAILED in the header in the theme's bad style, in every view, and the
+    /// full message in the data view's messages.
+    @Test func failedSave() throws {
+        try check("data-save-failed-120x40", DashboardView.render(Fixture.saveFailed, Self.state(.data), width: 120, height: 40))
+        try check("dashboard-save-failed-80x24", DashboardView.render(Fixture.saveFailed, Self.state(), width: 80, height: 24))
+        for kind in ViewKind.allCases {
+            for (w, h) in Self.sizes {
+                var v = Self.state(kind)
+                v.theme = .light
+                let b = DashboardView.render(Fixture.saveFailed, v, width: w, height: h)
+                let header = b.line(0)
+                guard let range = header.range(of: "SAVE FAILED") else {
+                    Issue.record("no SAVE FAILED in the \(kind) header at \(w)x\(h): \(header)")
+                    continue
+                }
+                let x = header.distance(from: header.startIndex, to: range.lowerBound)
+                #expect((x..<(x + 11)).allSatisfy { b[$0, 0].style == v.theme.bad })
+                #expect(!header.contains("saved"))
+            }
+        }
+        // In the messages once (not again as the session's log line), and the log still shows.
+        let data = DashboardView.render(Fixture.saveFailed, Self.state(.data), width: 120, height: 40).plainText()
+        #expect(data.components(separatedBy: "No space left").count == 2 && data.contains("DPO failed in epoch 1"), "\(data)")
+    }
+
+    /// The header: the run directory and the last save, in the view's time zone; nothing
+    /// without a run directory; the phase shortens before the save state is dropped.
+    @Test func headerSaveState() {
+        let wide = DashboardView.render(Fixture.snapshot, Self.state(.data), width: 120, height: 40).line(0)
+        #expect(wide.hasSuffix("ready (n: step, space: run)   runs/river-cleanup-seed0  saved 14:02:31 "), "\(wide)")
+        var v = Self.state(.data)
+        v.timeZone = TimeZone(secondsFromGMT: -5 * 3600)!
+        let narrow = DashboardView.render(Fixture.snapshot, v, width: 80, height: 24).line(0)
+        #expect(narrow.hasSuffix(" | data | ready" + String(repeating: " ", count: 11) + "saved 09:02:31 "), "\(narrow)")
+        // Less room: the idle hint goes first, then the directory is cut from the left.
+        let middle = DashboardView.render(Fixture.snapshot, Self.state(), width: 100, height: 30).line(0)
+        #expect(middle.hasSuffix(" | dashboard | ready  …s/river-cleanup-seed0  saved 14:02:31 "), "\(middle)")
+        // Progress keeps its message, and the directory gives way.
+        var preparing = Fixture.snapshot
+        preparing.phase = .preparing(stage: .ft, fraction: 0.4, message: "FT step 50, loss 0.9")
+        let p = DashboardView.render(preparing, Self.state(), width: 120, height: 40).line(0)
+        #expect(p.contains("preparing: ft 40% — FT step 50, loss 0.9") && p.hasSuffix("  saved 14:02:31 "), "\(p)")
+        var unsaved = Fixture.snapshot
+        unsaved.runDirectory = nil
+        let none = DashboardView.render(unsaved, Self.state(), width: 120, height: 40).line(0)
+        #expect(!none.contains("saved") && !none.contains("runs/") && none.contains("ready (n: step, space: run)"))
+        unsaved.runDirectory = "runs/x"
+        unsaved.lastSave = nil
+        let notYet = DashboardView.render(unsaved, Self.state(), width: 120, height: 40).line(0)
+        #expect(notYet.contains("ready (n: step, space: run) ") && notYet.hasSuffix("  runs/x "), "\(notYet)")
+    }
+
+    /// Skipped steps and a failed method in the Methods panel, in the warning and bad styles.
+    @Test func methodsPanelShowsSkipsAndFailures() {
+        let v = Self.state()
+        let b = DashboardView.render(Fixture.snapshot, v, width: 120, height: 40)
+        let lines = (0..<b.height).map(b.line)
+        let cpo = lines.first { $0.contains("│CPO ") }, dpo = lines.first { $0.contains("│DPO ") }
+        #expect(cpo?.contains("idle  skip 3") == true, "\(cpo ?? "no CPO row")")
+        #expect(dpo?.contains("FAILED") == true, "\(dpo ?? "no DPO row")")
+        for (line, word, style) in [(cpo, "skip 3", v.theme.warning), (dpo, "FAILED", v.theme.bad)] {
+            guard let line, let y = lines.firstIndex(of: line), let r = line.range(of: word) else { continue }
+            #expect(b[line.distance(from: line.startIndex, to: r.lowerBound), y].style == style)
+        }
+    }
+
+    /// The data view before the data is loaded, and for data without a trait or attributes.
+    @Test func dataViewWithLittleData() {
+        var empty = Fixture.snapshot
+        empty.phase = .preparing(stage: .data, fraction: 0, message: "starting")
+        empty.dataPreview = []
+        empty.dataCorrelations = nil
+        empty.trainOutcomes = []
+        empty.attributeEffects = []
+        empty.messages = []
+        empty.lastSave = nil
+        for (w, h) in Self.sizes {
+            let text = DashboardView.render(empty, Self.state(.data), width: w, height: h).plainText()
+            #expect(text.contains("no data yet") && text.contains("Training rows"), "\(text)")
+        }
+        var noTrait = Fixture.snapshot
+        noTrait.dataPreview = noTrait.dataPreview.map { var r = $0; r.trait = nil; return r }
+        noTrait.dataCorrelations?.attributeTrait = nil
+        noTrait.dataCorrelations?.traitOutcome = nil
+        for (w, h) in Self.sizes {
+            let b = DashboardView.render(noTrait, Self.state(.data), width: w, height: h)
+            let text = b.plainText()
+            #expect(!text.contains("with trait") && text.contains("with outcome") && text.contains("trait–outcome      —"), "\(text)")
+            #expect(!(0..<b.height).map(b.line).contains { $0.contains("outcome  trait") })
+        }
+        // Many attributes: the rows list names the present ones instead of a column each.
+        var many = Fixture.snapshot
+        let names = (1...14).map { "attribute\($0)" }
+        many.attributeNames = names
+        many.dataPreview = many.dataPreview.map { var r = $0; r.attributes = names.indices.map { Double($0 % 3 == 0 ? 1 : 0) }; return r }
+        many.dataCorrelations = DataCorrelations(attributeNames: names, attributeOutcome: names.map { _ in 0.1 },
+                                                 attributeTrait: names.map { _ in -0.1 }, traitOutcome: 0)
+        let text = DashboardView.render(many, Self.state(.data), width: 80, height: 24).plainText()
+        #expect(text.contains("attributes") && text.contains("a1,a4"), "\(text)")
+    }
+
+    /// A world with seven attributes (as river-cleanup): all correlations at 120x40; at 80x24
+    /// as many as fit, the title saying how many, the trait's line kept.
+    @Test func correlationsThatDoNotFit() {
+        var w = Fixture.snapshot
+        let names = ["urgency", "neighbors", "guilt", "festivity", "numbers", "council", "children"]
+        w.attributeNames = names
+        w.attributeEffects = names.indices.map {
+            AttributeEffect(attribute: $0, naive: Fixture.estimate(1, 0.5), learned: Fixture.estimate(0.5, 0.1), truth: 1)
+        }
+        w.traitImbalance = names.map { _ in 0.01 }
+        w.dataPreview = w.dataPreview.map { var r = $0; r.attributes = names.indices.map { Double(($0 + r.text.count) % 2) }; return r }
+        w.dataCorrelations = DataCorrelations(attributeNames: names, attributeOutcome: names.indices.map { Double($0) / 7 - 0.4 },
+                                              attributeTrait: names.map { _ in 0.1 }, traitOutcome: 0.2)
+        let wide = DashboardView.render(w, Self.state(.data), width: 120, height: 40).plainText()
+        #expect(wide.contains("Correlations (Pearson r") && wide.contains("│children       +0.46") && wide.contains("│trait–outcome  +0.20"))
+        #expect(wide.contains("urg  nei  gui  fes  num  cou  chi  text"))
+        let narrow = DashboardView.render(w, Self.state(.data), width: 80, height: 24).plainText()
+        #expect(narrow.contains("4 of 7 shown") && narrow.contains("│festivity") && !narrow.contains("│numbers")
+                && narrow.contains("│trait–outcome  +0.20"), "\(narrow)")
+    }
+
     @Test func focusIsVisibleAndPreparationShowsProgress() {
-        var v = ViewState()
+        var v = Self.state()
         v.focus = .weights
         let b = DashboardView.render(Fixture.snapshot, v, width: 120, height: 40)
         // The focused panel's border uses the focused style, the others the plain border.
@@ -126,7 +321,33 @@ struct ViewSnapshotTests {
         #expect(b[0, 1].style == v.theme.border)
         var preparing = Fixture.snapshot
         preparing.phase = .preparing(stage: .ft, fraction: 0.4, message: "FT step 50, loss 0.9")
-        let p = DashboardView.render(preparing, ViewState(), width: 120, height: 40).plainText()
+        let p = DashboardView.render(preparing, Self.state(), width: 120, height: 40).plainText()
         #expect(p.contains("preparing: ft 40%") && p.contains("FT step 50"))
+    }
+}
+
+@Suite("signed bars")
+struct SignedBarTests {
+    func draw(_ value: Double, width: Int = 9, glyphs: Glyphs = .unicode) -> String {
+        var b = CellBuffer(width: width, height: 1)
+        Widgets.signedBar(value: value, scale: 1, in: b.bounds, buffer: &b, style: Style(), axisStyle: Style(), glyphs: glyphs)
+        return b.line(0)
+    }
+
+    @Test func growsFromTheMiddleAlikeOnBothSides() {
+        #expect(draw(0) == "    │    ")
+        #expect(draw(0.5) == "    │██  ")
+        #expect(draw(-0.5) == "  ██│    ")
+        #expect(draw(-0.375) == "  ▐█│    ")
+        #expect(draw(0.375) == "    │█▌  ")
+        #expect(draw(0.05) == "    │▏   ")
+        #expect(draw(-0.05) == "   ▕│    ")
+        #expect(draw(3) == "    │████")
+        #expect(draw(-3) == "████│    ")
+        #expect(draw(.nan) == "    │    ")
+        #expect(draw(0.5, width: 10) == "    │██   ")
+        #expect(draw(-0.375, glyphs: .ascii) == "  ==|    ")
+        #expect(draw(0.1, glyphs: .ascii) == "    |-   ")
+        #expect(draw(1, width: 1) == "│")
     }
 }

@@ -1,0 +1,471 @@
+import CausalPO
+import CPOSupport
+import Foundation
+import OutcomeData
+import TinyLM
+
+/// Why a run directory could not be created, saved or resumed; every case names the path and
+/// what to do.
+public enum RunStoreError: Error, CustomStringConvertible, Equatable {
+    case cannotCreate(path: String, reason: String)
+    case alreadyHoldsARun(path: String)
+    case notARun(path: String)
+    case saveFailed(path: String, reason: String)
+    case unreadable(path: String, reason: String)
+    case damaged(path: String, detail: String)
+    case dataChanged(path: String, source: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotCreate(path, reason):
+            return "cannot use \(path) as the run directory: \(reason). Pass a writable --run-dir, or --no-save."
+        case .alreadyHoldsARun(let path):
+            return "\(path) already holds a saved run. Continue it with --resume \(path), or pass another --run-dir."
+        case .notARun(let path):
+            return "\(path) is not a saved run (no \(RunDirectory.configName) in it). Pass the directory a run was saved to (runs/NAME)."
+        case let .saveFailed(path, reason):
+            return "saving the run to \(path) failed: \(reason). Training goes on and the last complete save is untouched; free space or fix the directory, then save again (w)."
+        case let .unreadable(path, reason):
+            return "\(path): cannot read the saved run (\(reason))."
+        case let .damaged(path, detail):
+            return "\(path): the saved run is damaged (\(detail)). Use an intact copy of the run directory."
+        case let .dataChanged(path, source):
+            return "\(path): the data of this run (\(source)) changed after it was saved, so it cannot go on exactly. Restore the original data, or start a new run."
+        }
+    }
+}
+
+/// What a checkpoint says about itself (the META section, JSON).
+public struct CheckpointInfo: Codable, Sendable, Equatable {
+    public var format: Int
+    public var config: LabConfig
+    public var seed: UInt64
+    public var savedAt: String
+    /// CRC-32 of the training and held-out rows, to refuse resuming on changed data.
+    public var dataFingerprint: UInt32
+    /// Epochs trained per method (FT: 0).
+    public var epochs: [String: Int]
+    /// Samples drawn on request so far (the next request's seed).
+    public var generations: Int
+}
+
+/// The JSON part of the prepared state: summaries and the fitted ĝ and judge.
+struct PreparedSummary: Codable {
+    var ftHistory: [FTEpoch]
+    var ghatQuality: OutcomeModelQuality?
+    var ghatQualityVersusOutcomes: OutcomeModelQuality?
+    var attributeEffects: [AttributeEffect]
+    var traitImbalance: [Double]
+    var ftMetrics: EpochMetrics?
+    var ghat: CrossFittedOutcomeModel?
+    var judge: OutcomeModel?
+}
+
+struct RestoredMethod {
+    var run: MethodRun
+    var metrics: [EpochMetrics]
+    var steps: [StepRecord]
+    var winScores: [Double]?
+}
+
+/// Everything `Experiment.init(restoring:)` takes.
+struct RestoredExperiment {
+    var config: LabConfig
+    var seed: UInt64
+    var data: PreparedData
+    var compute: Compute
+    var prep: PreparedSummary
+    var ftTrueValue: Double?
+    var codec: TextCodec
+    var ft: Transformer
+    var inputs: TrainingInputs
+    var evalInputs: EvalInputs
+    var methods: [RestoredMethod]
+}
+
+/// One seed's experiment as a single checksummed file (`SectionFile`, kind "CPORUN"):
+///
+///     META  CheckpointInfo (JSON)          TOKN  the tokenizer
+///     FTPM  FT's parameters                PREP  PreparedSummary (JSON)
+///     INPT  the training inputs: row token sequences, outcomes, P^R, FT log-probs, ĝ,
+///           filtered-SFT selection, f0 samples with their f0 log-probs and ĝ
+///     EVIN  the held-out inputs and the win-rate prompts with FT's judged continuations
+///     MTHD  per method: its counters, metrics and steps (JSON), last epoch's log weights,
+///           win scores, parameters, AdamW step and moments
+///
+/// Doubles are stored as bit patterns, so a resumed run computes with exactly the saved values.
+enum Checkpoint {
+    static let magic = Array("CPORUN\r\n".utf8)
+    static let version: UInt32 = 1
+
+    static func jsonEncoder() -> JSONEncoder {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return enc
+    }
+
+    static func jsonDecoder() -> JSONDecoder {
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return dec
+    }
+
+    static func json(_ value: some Encodable) -> [UInt8] {
+        // Every type here is plain data with non-finite numbers as strings: encoding cannot fail.
+        (try? jsonEncoder().encode(value)).map { [UInt8]($0) } ?? Array("null".utf8)
+    }
+
+    /// CRC-32 of every training and held-out row's text, outcome and propensity.
+    static func fingerprint(_ data: PreparedData) -> UInt32 {
+        var w = ByteWriter()
+        for r in data.train + data.eval {
+            w.string(r.text)
+            w.double(r.outcome)
+            w.double(r.logPropensity ?? .nan)
+        }
+        return CRC32.checksum(w.bytes)
+    }
+
+    static func encode(_ exp: Experiment, generations: Int) -> [UInt8] {
+        guard let codec = exp.codec, let ft = exp.ft, let inputs = exp.inputs, let ev = exp.evalInputs else {
+            preconditionFailure("a checkpoint is taken after preparation")
+        }
+        let info = CheckpointInfo(
+            format: Int(version), config: exp.config, seed: exp.seed, savedAt: ISO8601DateFormatter().string(from: Date()),
+            dataFingerprint: fingerprint(exp.data),
+            epochs: Dictionary(uniqueKeysWithValues: exp.config.methods.map { ($0.rawValue, exp.epochs(of: $0)) }),
+            generations: generations)
+        let prep = PreparedSummary(
+            ftHistory: exp.ftHistory, ghatQuality: exp.ghatQuality, ghatQualityVersusOutcomes: exp.ghatQualityVersusOutcomes,
+            attributeEffects: exp.attributeEffects, traitImbalance: exp.traitImbalance, ftMetrics: exp.ftMetrics,
+            ghat: exp.ghatModel, judge: exp.judge)
+
+        var ftp = ByteWriter()
+        ftp.floats(ft.params.pointer, count: ft.parameterCount)
+
+        var inp = ByteWriter()
+        inp.sequences(inputs.rowSeqs)
+        inp.doubles(inputs.outcomes)
+        inp.doubles(inputs.logPR)
+        inp.doubles(inputs.logPFT)
+        inp.doubles(inputs.ghat)
+        inp.bools(inputs.selected)
+        inp.double(inputs.outcomeSD)
+        inp.sequences(inputs.f0Seqs)
+        inp.doubles(inputs.f0LogP0)
+        inp.doubles(inputs.f0Ghat)
+
+        var evi = ByteWriter()
+        evi.sequences(ev.rowSeqs)
+        evi.doubles(ev.outcomes)
+        evi.doubles(ev.logPR)
+        evi.doubles(ev.ghat)
+        evi.sequences(ev.f0Seqs)
+        evi.doubles(ev.f0LogP0)
+        evi.doubles(ev.f0Ghat)
+        evi.sequences(ev.winPrompts)
+        evi.doubles(ev.ftWinScores)
+        evi.bool(exp.ftTrueValue != nil)
+        evi.double(exp.ftTrueValue ?? 0)
+
+        var sections: [(tag: String, bytes: [UInt8])] = [
+            ("META", json(info)), ("TOKN", codec.tokenizer.serialized()), ("FTPM", ftp.bytes), ("PREP", json(prep)),
+            ("INPT", inp.bytes), ("EVIN", evi.bytes),
+        ]
+        for m in exp.config.methods {
+            guard let run = exp.runs[m] else { continue }
+            var w = ByteWriter()
+            w.string(m.rawValue)
+            w.blob(json(run.counters))
+            w.blob(json(exp.metrics[m] ?? []))
+            w.blob(json(exp.steps[m] ?? []))
+            w.doubles(run.lastEpochLogWeights)
+            w.bool(exp.winScores[m] != nil)
+            w.doubles(exp.winScores[m] ?? [])
+            w.floats(run.model.params.pointer, count: run.model.parameterCount)
+            w.blob(json(run.optimizer.config))
+            w.int(run.optimizer.step)
+            w.floats(run.optimizer.m.pointer, count: run.model.parameterCount)
+            w.floats(run.optimizer.v.pointer, count: run.model.parameterCount)
+            sections.append(("MTHD", w.bytes))
+        }
+        return SectionFile.encode(magic: magic, version: version, sections: sections)
+    }
+
+    static func sections(_ bytes: [UInt8], path: String) throws(RunStoreError) -> [SectionFile.Section] {
+        do {
+            return try SectionFile.decode(bytes, magic: magic, version: version, path: path)
+        } catch {
+            switch error {
+            case .wrongKind: throw .damaged(path: path, detail: "not a cpo-tui checkpoint")
+            default: throw .damaged(path: path, detail: error.description)
+            }
+        }
+    }
+
+    static func info(_ sections: [SectionFile.Section], path: String) throws(RunStoreError) -> CheckpointInfo {
+        guard let meta = sections.first(where: { $0.tag == "META" }) else { throw .damaged(path: path, detail: "no META section") }
+        do {
+            let info = try jsonDecoder().decode(CheckpointInfo.self, from: Data(meta.bytes))
+            try info.config.validate()
+            return info
+        } catch {
+            throw .damaged(path: path, detail: "META: \(error)")
+        }
+    }
+
+    static func decode(_ bytes: [UInt8], path: String) throws(RunStoreError) -> (RestoredExperiment, CheckpointInfo) {
+        let all = try sections(bytes, path: path)
+        let info = try info(all, path: path)
+        let cfg = info.config
+        func section(_ tag: String) throws(RunStoreError) -> ArraySlice<UInt8> {
+            guard let s = all.first(where: { $0.tag == tag }) else { throw .damaged(path: path, detail: "no \(tag) section") }
+            return s.bytes
+        }
+        func damaged(_ what: String, _ error: Error) -> RunStoreError { .damaged(path: path, detail: "\(what): \(error)") }
+
+        // The rows come from the run's own source again; they must be the ones it was saved with.
+        let data: PreparedData
+        do {
+            data = try PreparedData.make(cfg, seed: info.seed)
+        } catch {
+            throw .unreadable(path: path, reason: "its data: \(error.description)")
+        }
+        guard fingerprint(data) == info.dataFingerprint else { throw .dataChanged(path: path, source: data.sourceLabel) }
+
+        let tokenizer: BPETokenizer
+        do { tokenizer = try BPETokenizer(serialized: Array(try section("TOKN"))) } catch { throw damaged("tokenizer", error) }
+        let prep: PreparedSummary
+        do { prep = try jsonDecoder().decode(PreparedSummary.self, from: Data(try section("PREP"))) } catch { throw damaged("PREP", error) }
+        let compute = Compute(threads: cfg.threads)
+        let layout = ParameterLayout(cfg.model)
+        func model(_ r: inout ByteReader, _ what: String) throws(RunStoreError) -> Transformer {
+            let params = FloatBuffer(count: layout.count)
+            do {
+                try r.floats(into: params.pointer, count: layout.count, what)
+                return try Transformer(config: cfg.model, parameters: params, compute: compute)
+            } catch {
+                throw damaged(what, error)
+            }
+        }
+        var ftr = ByteReader(try section("FTPM"))
+        let ft = try model(&ftr, "FT parameters")
+
+        let inputs: TrainingInputs, ev: EvalInputs, ftTrueValue: Double?
+        do {
+            var r = ByteReader(try section("INPT"))
+            inputs = TrainingInputs(
+                rowSeqs: try r.sequences("rows"), outcomes: try r.doubles("outcomes"), logPR: try r.doubles("P^R"),
+                logPFT: try r.doubles("FT log-probs"), ghat: try r.doubles("ĝ"), selected: try r.bools("selection"),
+                outcomeSD: try r.double("outcome SD"), f0Seqs: try r.sequences("f0 samples"),
+                f0LogP0: try r.doubles("f0 log-probs"), f0Ghat: try r.doubles("f0 ĝ"), ft: ft)
+            var e = ByteReader(try section("EVIN"))
+            ev = EvalInputs(
+                rowSeqs: try e.sequences("held-out rows"), outcomes: try e.doubles("held-out outcomes"),
+                logPR: try e.doubles("held-out P^R"), ghat: try e.doubles("held-out ĝ"), f0Seqs: try e.sequences("held-out f0"),
+                f0LogP0: try e.doubles("held-out f0 log-probs"), f0Ghat: try e.doubles("held-out f0 ĝ"),
+                winPrompts: try e.sequences("win prompts"), ftWinScores: try e.doubles("FT win scores"))
+            let has = try e.bool("FT true value flag")
+            let v = try e.double("FT true value")
+            ftTrueValue = has ? v : nil
+        } catch {
+            throw damaged("inputs", error)
+        }
+        try checkInputs(inputs, ev, cfg: cfg, data: data, path: path)
+
+        var methods: [RestoredMethod] = []
+        let dec = jsonDecoder()
+        for s in all where s.tag == "MTHD" {
+            var r = ByteReader(s.bytes)
+            do {
+                let name = try r.string("method name")
+                guard let method = Method(rawValue: name), cfg.methods.contains(method) else {
+                    throw ByteReaderError.malformed(what: "method", detail: "'\(name)' is not one of this run's methods")
+                }
+                let counters = try dec.decode(MethodRun.Counters.self, from: Data(try r.blob("counters")))
+                let metrics = try dec.decode([EpochMetrics].self, from: Data(try r.blob("metrics")))
+                let steps = try dec.decode([StepRecord].self, from: Data(try r.blob("steps")))
+                let logWeights = try r.doubles("log weights")
+                let hasWin = try r.bool("win scores flag")
+                let win = try r.doubles("win scores")
+                let m = try model(&r, "\(name) parameters")
+                let optConfig = try dec.decode(AdamWConfig.self, from: Data(try r.blob("optimizer settings")))
+                let step = try r.int("optimizer step")
+                let mom1 = FloatBuffer(count: layout.count), mom2 = FloatBuffer(count: layout.count)
+                try r.floats(into: mom1.pointer, count: layout.count, "first moments")
+                try r.floats(into: mom2.pointer, count: layout.count, "second moments")
+                guard counters.epoch >= 0, counters.step >= 0, step >= 0, step <= counters.step else {
+                    throw ByteReaderError.malformed(what: "counters", detail: "inconsistent")
+                }
+                let run = MethodRun(method: method, model: m, optimizer: AdamW(config: optConfig, m: mom1, v: mom2, step: step),
+                                    counters: counters, lastEpochLogWeights: logWeights)
+                methods.append(RestoredMethod(run: run, metrics: metrics, steps: steps, winScores: hasWin ? win : nil))
+            } catch let e as RunStoreError {
+                throw e
+            } catch {
+                throw damaged("a method section", error)
+            }
+        }
+        guard Set(methods.map(\.run.method)) == Set(cfg.methods), methods.count == cfg.methods.count else {
+            throw .damaged(path: path, detail: "it holds methods \(methods.map(\.run.method.rawValue)), the run has \(cfg.methods.map(\.rawValue))")
+        }
+        let restored = RestoredExperiment(
+            config: cfg, seed: info.seed, data: data, compute: compute, prep: prep, ftTrueValue: ftTrueValue,
+            codec: TextCodec(tokenizer: tokenizer, contextLength: cfg.model.contextLength), ft: ft, inputs: inputs,
+            evalInputs: ev, methods: methods)
+        return (restored, info)
+    }
+
+    /// Lengths and token ids that training would trust: checked once here, so a damaged file
+    /// cannot index out of bounds later.
+    private static func checkInputs(_ i: TrainingInputs, _ e: EvalInputs, cfg: LabConfig, data: PreparedData,
+                                    path: String) throws(RunStoreError) {
+        let n = i.rowSeqs.count, m = i.f0Seqs.count
+        let vocab = Int32(cfg.model.vocabSize), ctx = cfg.model.contextLength
+        func tokensOK(_ s: [[Int32]]) -> Bool { s.allSatisfy { !$0.isEmpty && $0.count <= ctx + 1 && $0.allSatisfy { $0 >= 0 && $0 < vocab } } }
+        let ok = n == data.train.count && [i.outcomes.count, i.logPR.count, i.logPFT.count, i.ghat.count, i.selected.count].allSatisfy { $0 == n }
+            && m > 0 && i.f0LogP0.count == m && i.f0Ghat.count == m
+            && e.rowSeqs.count == data.eval.count && [e.outcomes.count, e.logPR.count, e.ghat.count].allSatisfy { $0 == e.rowSeqs.count }
+            && e.f0LogP0.count == e.f0Seqs.count && e.f0Ghat.count == e.f0Seqs.count && e.ftWinScores.count == e.winPrompts.count
+            && tokensOK(i.rowSeqs) && tokensOK(i.f0Seqs) && tokensOK(e.rowSeqs) && tokensOK(e.f0Seqs) && tokensOK(e.winPrompts)
+        guard ok else { throw .damaged(path: path, detail: "the saved inputs do not fit the run's data and model") }
+    }
+}
+
+/// A run directory (`runs/NAME/`): `config.json` (the run's configuration, readable), one
+/// `checkpoint-seedS.cpo` per seed (everything needed to go on: tokenizer, FT, ĝ, f0 samples,
+/// every method's weights, optimizer state and counters, metrics), and `metrics.jsonl`. Every
+/// file is written atomically (temporary file, fsync, rename) and checksummed, so an
+/// interruption at any moment leaves the previous complete save.
+public struct RunDirectory: Sendable {
+    public static let configName = "config.json"
+    public let path: String
+
+    public func checkpointPath(seed: UInt64) -> String { path + "/checkpoint-seed\(seed).cpo" }
+    public var configPath: String { path + "/" + Self.configName }
+    public var metricsPath: String { path + "/metrics.jsonl" }
+
+    /// A new run directory for `config` (created with its parents). Refuses a directory that
+    /// already holds a run, and proves it is writable by writing config.json, before any work.
+    public static func create(_ path: String, config: LabConfig) throws(RunStoreError) -> RunDirectory {
+        let dir = RunDirectory(path: path)
+        if FileManager.default.fileExists(atPath: dir.configPath) { throw .alreadyHoldsARun(path: path) }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+            throw .cannotCreate(path: path, reason: "it is a file")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw .cannotCreate(path: path, reason: (error as NSError).localizedDescription)
+        }
+        try dir.writeConfig(config)
+        return dir
+    }
+
+    /// An existing run directory and its configuration.
+    public static func open(_ path: String) throws(RunStoreError) -> (RunDirectory, LabConfig) {
+        let dir = RunDirectory(path: path)
+        guard FileManager.default.fileExists(atPath: dir.configPath) else { throw .notARun(path: path) }
+        let bytes = try BoundedRead.bytes(dir.configPath, maxBytes: 1 << 20)
+        do {
+            let cfg = try Checkpoint.jsonDecoder().decode(LabConfig.self, from: Data(bytes))
+            try cfg.validate()
+            return (dir, cfg)
+        } catch {
+            throw .damaged(path: dir.configPath, detail: "\(error)")
+        }
+    }
+
+    public func writeConfig(_ config: LabConfig) throws(RunStoreError) {
+        let enc = Checkpoint.jsonEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        guard let data = try? enc.encode(config) else { throw .saveFailed(path: configPath, reason: "cannot encode the configuration") }
+        do { try AtomicFile.write([UInt8](data), to: configPath) } catch {
+            throw .cannotCreate(path: path, reason: error.description)
+        }
+    }
+
+    /// Removes `.tmp-PID-*` files that an interrupted save left behind (only those whose
+    /// process is gone, so a save under way elsewhere is never touched).
+    public func removeStaleTemporaryFiles() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasPrefix(".tmp-") {
+            guard let pid = Int32(name.dropFirst(5).prefix { $0 != "-" }) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: path + "/" + name)
+            }
+        }
+    }
+
+    public func hasCheckpoint(seed: UInt64) -> Bool { FileManager.default.fileExists(atPath: checkpointPath(seed: seed)) }
+
+    /// Saves `experiment` (prepared) as its seed's checkpoint; returns the bytes written.
+    @discardableResult
+    public func save(_ experiment: Experiment, generations: Int = 0) throws(RunStoreError) -> Int {
+        let bytes = Checkpoint.encode(experiment, generations: generations)
+        let target = checkpointPath(seed: experiment.seed)
+        do { try AtomicFile.write(bytes, to: target) } catch {
+            throw .saveFailed(path: target, reason: error.description)
+        }
+        return bytes.count
+    }
+
+    /// What the seed's checkpoint says about itself, without restoring it.
+    public func info(seed: UInt64) throws(RunStoreError) -> CheckpointInfo {
+        let p = checkpointPath(seed: seed)
+        return try Checkpoint.info(Checkpoint.sections(try read(p), path: p), path: p)
+    }
+
+    /// The seed's experiment as it was saved, ready to train on, and the session's generation count.
+    public func restore(seed: UInt64, epochs: Int? = nil) throws(RunStoreError) -> (Experiment, generations: Int) {
+        let p = checkpointPath(seed: seed)
+        var (restored, info) = try Checkpoint.decode(try read(p), path: p)
+        if let epochs { restored.config.epochs = epochs }
+        return (Experiment(restoring: restored), info.generations)
+    }
+
+    /// metrics.jsonl for the seeds saved so far (the same lines as a report's).
+    public func writeMetrics(config: LabConfig, data: PreparedData, results: [SeedResult]) throws(RunStoreError) {
+        let text = ReportWriter(config: config, data: data, results: results).metricsJSONL()
+        do { try AtomicFile.write(Array(text.utf8), to: metricsPath) } catch {
+            throw .saveFailed(path: metricsPath, reason: error.description)
+        }
+    }
+
+    private func read(_ p: String) throws(RunStoreError) -> [UInt8] { try BoundedRead.bytes(p, maxBytes: 1 << 34) }
+
+    /// `runs/<source>-seed<S>-<yyyyMMdd-HHmmss>`, never an existing directory.
+    public static func defaultPath(for config: LabConfig, under root: String = "runs", now: Date = Date()) -> String {
+        let source: String
+        switch config.source {
+        case .world(let w): source = ((w as NSString).lastPathComponent as NSString).deletingPathExtension
+        case .file(let p, _): source = ((p as NSString).lastPathComponent as NSString).deletingPathExtension
+        }
+        // Names from input never become paths unchecked: keep letters, digits, '-', '_' and '.'.
+        let safe = String(source.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) ? Character($0) : "_" })
+            .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        let base = root + "/" + (safe.isEmpty ? "run" : String(safe.prefix(64))) + "-seed\(config.seed)-" + f.string(from: now)
+        var candidate = base
+        var k = 2
+        while FileManager.default.fileExists(atPath: candidate) {
+            candidate = base + "-\(k)"
+            k += 1
+        }
+        return candidate
+    }
+}
+
+/// Reads a whole file, refusing one larger than `maxBytes` before reading it.
+enum BoundedRead {
+    static func bytes(_ path: String, maxBytes: Int) throws(RunStoreError) -> [UInt8] {
+        let attrs = try? FileManager.default.attributesOfItem(atPath: path)
+        guard let size = (attrs?[.size] as? NSNumber)?.intValue else { throw .unreadable(path: path, reason: "no such file") }
+        guard size <= maxBytes else { throw .unreadable(path: path, reason: "\(size) bytes, more than the limit of \(maxBytes)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, reason: "cannot read it") }
+        return [UInt8](data)
+    }
+}

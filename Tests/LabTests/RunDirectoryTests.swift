@@ -1,0 +1,159 @@
+import CausalPO
+import CPOSupport
+import Foundation
+import Testing
+import TinyLM
+@testable import Lab
+
+/// A fresh temporary directory path (not created).
+func temporaryRunPath(_ label: String) -> String {
+    NSTemporaryDirectory() + "cpo-runs-\(getpid())-\(label)-\(UInt32.random(in: 0...UInt32.max))"
+}
+
+/// Metrics as numbers only: everything but the wall-clock seconds, which no two runs share.
+func comparable(_ m: [EpochMetrics]) -> [EpochMetrics] {
+    m.map { var e = $0; e.seconds = 0; return e }
+}
+
+@Suite("saved runs and resume")
+struct RunDirectoryTests {
+    /// The contract of issue 7: interrupted after epoch k and resumed, a run produces the same
+    /// metrics, bit for bit, as one that was never interrupted.
+    @Test func resumedRunEqualsUninterruptedRunBitForBit() throws {
+        var cfg = tinyConfig(methods: [.ft, .ooRLHF, .cpo, .drCPO, .dpo])
+        cfg.epochs = 3
+
+        let straight = try Experiment(config: cfg, seed: cfg.seed)
+        try straight.prepare()
+        for _ in 0..<3 { for m in cfg.methods where m != .ft { straight.step(m) } }
+
+        let path = temporaryRunPath("resume")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = try RunDirectory.create(path, config: cfg)
+        let first = try Experiment(config: cfg, seed: cfg.seed)
+        try first.prepare()
+        for m in cfg.methods where m != .ft { first.step(m) }
+        try dir.save(first, generations: 5)
+
+        let (resumed, generations) = try dir.restore(seed: cfg.seed)
+        #expect(generations == 5)
+        #expect(resumed.epochs(of: .cpo) == 1 && resumed.stage == .ready)
+        for _ in 1..<3 { for m in cfg.methods where m != .ft { resumed.step(m) } }
+
+        for m in cfg.methods {
+            let a = comparable(straight.metrics[m] ?? []), b = comparable(resumed.metrics[m] ?? [])
+            #expect(a.count == b.count)
+            // Report the first difference only (a whole EpochMetrics prints pages).
+            if let i = a.indices.first(where: { $0 < b.count && a[$0] != b[$0] }) {
+                Issue.record("\(m) epoch \(i) differs after resuming: V_DR \(a[i].vDR.value) vs \(b[i].vDR.value), loss \(String(describing: a[i].trainLoss)) vs \(String(describing: b[i].trainLoss))")
+            }
+            #expect(straight.steps[m] == resumed.steps[m], "\(m) steps differ")
+            #expect(straight.winScores[m] == resumed.winScores[m])
+        }
+        // The weights themselves, bit for bit.
+        for m in cfg.methods where m != .ft {
+            let p = straight.runs[m]!.model.params, q = resumed.runs[m]!.model.params
+            #expect((0..<p.count).allSatisfy { p.pointer[$0].bitPattern == q.pointer[$0].bitPattern }, "\(m) weights differ")
+        }
+    }
+
+    @Test func aDirectoryHoldsOneRunAndMustBeUsable() throws {
+        let cfg = tinyConfig(methods: [.ft, .cpo])
+        let path = temporaryRunPath("create")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        _ = try RunDirectory.create(path, config: cfg)
+        #expect(throws: RunStoreError.alreadyHoldsARun(path: path)) { try RunDirectory.create(path, config: cfg) }
+        let (_, loaded) = try RunDirectory.open(path)
+        #expect(loaded == cfg)
+
+        // A file where the directory should be, and a directory under a file: clear errors.
+        let file = temporaryRunPath("file")
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(throws: RunStoreError.self) { try RunDirectory.create(file, config: cfg) }
+        do {
+            _ = try RunDirectory.create(file + "/inside", config: cfg)
+            Issue.record("a run directory under a file was accepted")
+        } catch {
+            #expect(error.description.contains(file) && error.description.contains("--run-dir"))
+        }
+        #expect(throws: RunStoreError.notARun(path: file)) { try RunDirectory.open(file) }
+    }
+
+    /// A save that cannot be written leaves the last complete save and the training state
+    /// alone; fixing the directory and saving again works.
+    @Test func aFailedSaveKeepsTheLastCompleteSave() throws {
+        let cfg = tinyConfig(methods: [.ft, .cpo])
+        let path = temporaryRunPath("fail")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = try RunDirectory.create(path, config: cfg)
+        let exp = try Experiment(config: cfg, seed: cfg.seed)
+        try exp.prepare()
+        exp.step(.cpo)
+        try dir.save(exp)
+        let saved = try Data(contentsOf: URL(fileURLWithPath: dir.checkpointPath(seed: cfg.seed)))
+
+        // The directory goes away and a file takes its name (as root, permissions do not stop writes).
+        let aside = path + "-aside"
+        try FileManager.default.moveItem(atPath: path, toPath: aside)
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
+        exp.step(.cpo)
+        do {
+            try dir.save(exp)
+            Issue.record("saving into a file did not fail")
+        } catch {
+            #expect(error.description.contains("last complete save is untouched"))
+        }
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: aside, toPath: path)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.checkpointPath(seed: cfg.seed))) == saved)
+        #expect(try dir.info(seed: cfg.seed).epochs["CPO"] == 1)
+        // Training state was not lost: the next save has epoch 2.
+        try dir.save(exp)
+        #expect(try dir.info(seed: cfg.seed).epochs["CPO"] == 2)
+    }
+
+    @Test func damagedCheckpointsAndChangedDataAreRefused() throws {
+        let cfg = tinyConfig(methods: [.ft, .cpo])
+        let path = temporaryRunPath("damage")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = try RunDirectory.create(path, config: cfg)
+        let exp = try Experiment(config: cfg, seed: cfg.seed)
+        try exp.prepare()
+        try dir.save(exp)
+        let file = dir.checkpointPath(seed: cfg.seed)
+        let good = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+
+        var bad = good
+        bad[bad.count / 2] ^= 1
+        try Data(bad).write(to: URL(fileURLWithPath: file))
+        #expect(throws: RunStoreError.self) { try dir.restore(seed: cfg.seed) }
+        try Data(good.prefix(good.count - 9)).write(to: URL(fileURLWithPath: file))
+        do {
+            _ = try dir.restore(seed: cfg.seed)
+            Issue.record("a truncated checkpoint was accepted")
+        } catch {
+            #expect(error.description.contains("truncated") && error.description.contains(file))
+        }
+
+        // The same checkpoint claimed by a run whose data differ (another seed's rows).
+        var other = cfg
+        other.rows = cfg.rows + 1
+        let (restored, info) = try Checkpoint.decode(good, path: file)
+        #expect(restored.methods.count == 2 && info.seed == cfg.seed)
+        var tampered = try Checkpoint.sections(good, path: file).map { (tag: $0.tag, bytes: Array($0.bytes)) }
+        var meta = try Checkpoint.info(Checkpoint.sections(good, path: file), path: file)
+        meta.config = other
+        tampered[0] = ("META", Checkpoint.json(meta))
+        let forged = SectionFile.encode(magic: Checkpoint.magic, version: Checkpoint.version, sections: tampered)
+        #expect(throws: RunStoreError.dataChanged(path: file, source: "world:river-cleanup")) { try Checkpoint.decode(forged, path: file) }
+    }
+
+    @Test func defaultPathsAreSafeNamesUnderRuns() {
+        var cfg = tinyConfig()
+        cfg.source = .file(path: "/data/../../etc/pass wd;rm -rf.csv", options: .init())
+        let p = RunDirectory.defaultPath(for: cfg, under: "runs", now: Date(timeIntervalSince1970: 0))
+        #expect(p.hasPrefix("runs/pass_wd_rm_-rf-seed3-"))
+        #expect(!p.dropFirst(5).contains("/"))
+    }
+}
