@@ -114,7 +114,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
         if f0Ratio < 1 { throw bad("--f0-ratio must be at least 1 (got \(f0Ratio))") }
         if folds < 2 { throw bad("--folds must be at least 2 for cross-fitting (got \(folds))") }
         if ftMaxEpochs < 1 { throw bad("--ft-epochs must be at least 1 (got \(ftMaxEpochs))") }
-        if !(learningRate > 0) || !(ftLearningRate > 0) { throw bad("learning rates must be positive") }
+        if !(learningRate > 0) || !(ftLearningRate > 0) { throw bad("learning rates (--lr, --ft-lr) must be positive") }
         if evalSamples < 10 || winRatePrompts < 10 { throw bad("--eval-samples and --win-prompts must be at least 10") }
         if !(objective.filterQuantile > 0 && objective.filterQuantile <= 1) { throw bad("--filter-quantile must be in (0, 1]") }
         if !(objective.rwrTemperature > 0) { throw bad("--rwr-temperature must be positive") }

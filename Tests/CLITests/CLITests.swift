@@ -116,7 +116,39 @@ struct CLITests {
         #expect(unknown.status != 0 && unknown.stderr.contains("PPO"))
         let noWorld = try CLI.run(["run", "--world", "no-such-world"])
         #expect(noWorld.status != 0 && noWorld.stderr.contains("no-such-world"))
-        let vocab = try CLI.run(["run", "--vocab", "100"])
+        let vocab = try CLI.run(["run", "--vocab", "258"])
         #expect(vocab.status != 0 && vocab.stderr.contains("259"))
+        let context = try CLI.run(["run", "--context", "0"])
+        #expect(context.status != 0 && context.stderr.lowercased().contains("context"), "\(context.stderr)")
+        let heads = try CLI.run(["run", "--d-model", "30", "--heads", "4"])
+        #expect(heads.status != 0 && heads.stderr.contains("head"), "\(heads.stderr)")
+        let rows = try CLI.run(["run", "--rows", "0"])
+        #expect(rows.status != 0 && rows.stderr.contains("--rows"))
+        let lr = try CLI.run(["run", "--lr=-1"])
+        #expect(lr.status != 0 && lr.stderr.contains("--lr"))
+        // A world with texts of more passages than it has attributes.
+        let world = try CLI.temp("three-passages.toml", """
+            name = "tiny"
+            [outcome]
+            kind = "continuous"
+            baseline = 0
+            noise_sd = 1
+            [design]
+            passages = [3]
+            [[attribute]]
+            name = "a"
+            effect = 1
+            passages = ["alpha one"]
+            [[attribute]]
+            name = "b"
+            effect = 2
+            passages = ["beta two"]
+            """)
+        let passages = try CLI.run(["run", "--no-save", "--world", world])
+        #expect(passages.status != 0 && passages.stderr.contains("3 distinct attributes"), "\(passages.stderr)")
+        #expect(passages.stderr.contains(world) && !passages.stdout.contains("FT epoch"))
+        for r in [negative, unknown, noWorld, vocab, context, heads, rows, lr, passages] {
+            #expect(!r.stdout.contains("training the tokenizer"), "work started before the settings were checked")
+        }
     }
 }

@@ -157,3 +157,45 @@ struct RunDirectoryTests {
         #expect(!p.dropFirst(5).contains("/"))
     }
 }
+
+@Suite("non-finite numbers in training")
+struct NonFiniteTrainingTests {
+    /// A NaN in ĝ poisons every DR-CPO step: each is skipped and counted, and after 20 in a row
+    /// the method is marked failed; CPO on the same inputs (it does not read ĝ) trains on. A
+    /// row whose P^R is zero (log −∞) gives an infinite weight: its batches are skipped, the
+    /// rest train.
+    @Test func badStepsAreSkippedCountedAndAPersistentlyFailingMethodStops() throws {
+        let cfg = tinyConfig(methods: [.ft, .cpo, .drCPO])
+        let exp = try Experiment(config: cfg, seed: cfg.seed)
+        try exp.prepare()
+        let good = try #require(exp.inputs)
+        let ft = try #require(exp.ft)
+        func inputs(ghat: [Double]? = nil, logPR: [Double]? = nil) -> TrainingInputs {
+            TrainingInputs(rowSeqs: good.rowSeqs, outcomes: good.outcomes, logPR: logPR ?? good.logPR, logPFT: good.logPFT,
+                           ghat: ghat ?? good.ghat, selected: good.selected, outcomeSD: good.outcomeSD, f0Seqs: good.f0Seqs,
+                           f0LogP0: good.f0LogP0, f0Ghat: good.f0Ghat, ft: ft)
+        }
+        let poisoned = inputs(ghat: good.ghat.map { _ in .nan })
+        let dr = MethodRun(method: .drCPO, ft: ft, learningRate: cfg.learningRate)
+        let cpo = MethodRun(method: .cpo, ft: ft, learningRate: cfg.learningRate)
+        var drRecords: [StepRecord] = []
+        for _ in 0..<4 {
+            dr.trainEpoch(poisoned, config: cfg, seed: 1, onStep: { drRecords.append($0) }, cancelled: { false })
+            cpo.trainEpoch(poisoned, config: cfg, seed: 1, onStep: { _ in }, cancelled: { false })
+        }
+        #expect(drRecords.allSatisfy { $0.skipped })
+        #expect(dr.skippedSteps == 20 && drRecords.count == 20, "stopped after \(drRecords.count) steps")
+        #expect(dr.failed?.contains("20 steps in a row") == true)
+        let before = ft.params
+        #expect((0..<before.count).allSatisfy { dr.model.params.pointer[$0] == before.pointer[$0] }, "a skipped step moved the weights")
+        #expect(cpo.failed == nil && cpo.skippedSteps == 0 && cpo.step == 4 * 8)
+
+        // One impossible row (P^R = 0): only the batches holding it are skipped.
+        var logPR = good.logPR
+        logPR[5] = -.infinity
+        let one = MethodRun(method: .cpo, ft: ft, learningRate: cfg.learningRate)
+        one.trainEpoch(inputs(logPR: logPR), config: cfg, seed: 1, onStep: { _ in }, cancelled: { false })
+        #expect(one.skippedSteps == 1 && one.failed == nil && one.step == 8)
+        #expect((0..<one.model.parameterCount).allSatisfy { one.model.params.pointer[$0].isFinite })
+    }
+}
