@@ -83,6 +83,10 @@ final class DashboardApp {
     var baseTheme: Theme
     let forceASCII: Bool
 
+    /// Test hook: CPO_TEST_CRASH_AFTER_FRAMES=N traps after N frames (the crash path of the
+    /// terminal hygiene, tested in tmux). Unset: never.
+    static let testCrashFrame: Int? = ProcessInfo.processInfo.environment["CPO_TEST_CRASH_AFTER_FRAMES"].flatMap { Int($0) }
+
     init(config: LabConfig, runDirectory: RunDirectory?, theme: Theme, ascii: Bool, fps: Int, logPath: String,
          reportDir: String, maxFrames: Int?) {
         self.config = config
@@ -123,6 +127,9 @@ final class DashboardApp {
                 dirty = false
                 frames += 1
                 if let maxFrames, frames >= maxFrames { break }
+                if let crashAt = Self.testCrashFrame, frames >= crashAt {
+                    fatalError("CPO_TEST_CRASH_AFTER_FRAMES: a deliberate crash, to test that the terminal is restored")
+                }
             }
             let start = DispatchTime.now().uptimeNanoseconds
             guard let key = backend.readKey(timeoutMS: frameMS) else { dirty = true; continue }   // resize

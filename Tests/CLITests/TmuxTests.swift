@@ -1,13 +1,16 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Drives the real binary in a detached tmux pane (no TTY needed): start, first frame, step,
 /// switch view, resize, quit, and the terminal left sane.
 enum Tmux {
     static let path: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    /// A private server for this test process, so that no user's tmux (or its config) is touched
-    /// and `kill-server` at the end leaves nothing running.
+    /// A private server for this test process, so that no user's tmux (or its config) is touched;
+    /// it exits with its last session.
     static let socket = "cpo-tui-test-\(getpid())"
 
     @discardableResult
@@ -35,17 +38,57 @@ enum Tmux {
 
 @Suite("the dashboard in a real terminal (tmux)",
        .enabled(if: Tmux.path != nil, "tmux is not installed"),
-       .enabled(if: CLI.binary != nil, "the cpo-tui binary was not built"))
+       .enabled(if: CLI.binary != nil, "the cpo-tui binary was not built"),
+       .serialized)
 struct TmuxTests {
-    @Test func startStepSwitchResizeQuit() throws {
-        let name = "cpo-tui-test-\(getpid())"
+    static let tiny = "--rows 40 --eval-rows 20 --epochs 1 --methods FT,CPO,DR-CPO --d-model 32 --layers 1 --heads 2 --vocab 300 "
+        + "--context 48 --ft-epochs 1 --eval-samples 10 --win-prompts 10 --f0-ratio 1 --folds 2 --batch-size 8"
+
+    /// Starts the binary in a new 120x40 tmux session; when it ends the pane prints its exit
+    /// status and whether the terminal is back in canonical mode with echo.
+    static func start(_ name: String, flags: String, environment: String = "") throws {
         let log = NSTemporaryDirectory() + "\(name).log"
-        let tiny = "--rows 40 --eval-rows 20 --epochs 1 --methods FT,CPO,DR-CPO --d-model 32 --layers 1 --heads 2 --vocab 300 "
-            + "--context 48 --ft-epochs 1 --eval-samples 10 --win-prompts 10 --f0-ratio 1 --folds 2 --batch-size 8"
-        let command = "cd '\(CLI.packageRoot.path)' && SWIFT_BACKTRACE=interactive=no '\(CLI.binary!.path)' \(tiny) --log '\(log)'; "
+        let command = "cd '\(CLI.packageRoot.path)' && \(environment) SWIFT_BACKTRACE=interactive=no,color=no '\(CLI.binary!.path)' \(flags) --log '\(log)'; "
             + "echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -E 'icanon|echo|-icanon|-echo' | tr '\\n' ' '; echo STTY; sleep 30"
         try Tmux.run(["new-session", "-d", "-s", name, "-x", "120", "-y", "40", command])
-        defer { _ = try? Tmux.run(["kill-server"]) }
+    }
+
+    /// The end screen shows the exit status and a sane terminal.
+    static func expectRestored(_ name: String, status: String, _ comment: String) {
+        let (ended, end) = Tmux.waitFor(name, seconds: 30) { $0.contains("STTY") }
+        #expect(ended && end.contains("EXIT=\(status)"), "\(comment): \(end)")
+        #expect(end.contains("icanon echo") || end.contains("echo icanon"), "\(comment): terminal not restored:\n\(end)")
+        #expect(!end.contains("-icanon") && !end.contains("-echo"), "\(comment): \(end)")
+    }
+
+    /// SIGTERM and a crash (a Swift trap, via a test hook) also give the terminal back.
+    @Test func sigtermAndACrashRestoreTheTerminal() throws {
+        let term = "cpo-tui-term-\(getpid())", crash = "cpo-tui-crash-\(getpid())"
+        defer { for s in [term, crash] { _ = try? Tmux.run(["kill-session", "-t", s]) } }
+        try Self.start(term, flags: Self.tiny + " --no-save")
+        let (framed, first) = Tmux.waitFor(term, seconds: 20) { $0.contains("Methods") && $0.contains("cpo-tui") }
+        #expect(framed, "no first frame:\n\(first)")
+        let pane = try Tmux.run(["list-panes", "-t", term, "-F", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // The pane's shell runs the program as its child.
+        let shell = try #require(Int32(pane))
+        let child = try Spawn.run("/usr/bin/pgrep", ["-P", "\(shell)", "-x", "cpo-tui"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try #require(Int32(child.split(separator: "\n").first ?? ""), "cpo-tui not found under the pane's shell \(shell)")
+        kill(pid, SIGTERM)
+        Self.expectRestored(term, status: "0", "SIGTERM")
+
+        try Self.start(crash, flags: Self.tiny + " --no-save", environment: "CPO_TEST_CRASH_AFTER_FRAMES=3")
+        let (ended, end) = Tmux.waitFor(crash, seconds: 30) { $0.contains("STTY") }
+        #expect(ended && !end.contains("EXIT=0"), "the crash hook did not crash: \(end)")
+        Self.expectRestored(crash, status: "132", "crash (SIGILL from a Swift trap)")
+    }
+
+    @Test func startStepSwitchResizeQuit() throws {
+        let name = "cpo-tui-test-\(getpid())"
+        let runDir = NSTemporaryDirectory() + "\(name)-run"
+        try? FileManager.default.removeItem(atPath: runDir)
+        defer { try? FileManager.default.removeItem(atPath: runDir) }
+        try Self.start(name, flags: Self.tiny + " --run-dir '\(runDir)'")
+        defer { _ = try? Tmux.run(["kill-session", "-t", name]) }
 
         // The first frame, then the preparation finishing.
         let (framed, first) = Tmux.waitFor(name, seconds: 20) { $0.contains("Methods") && $0.contains("cpo-tui") }
@@ -70,6 +113,14 @@ struct TmuxTests {
         }
         #expect(stepped, "epoch did not move:\n\(afterStep)")
 
+        // The run was saved after the epoch; w saves again on request.
+        let (saved, savedScreen) = Tmux.waitFor(name, seconds: 20) { $0.contains("saved ") }
+        #expect(saved, "no save shown:\n\(savedScreen)")
+        try? FileManager.default.removeItem(atPath: runDir + "/checkpoint-seed0.cpo")
+        try Tmux.run(["send-keys", "-t", name, "w"])
+        let (resaved, _) = Tmux.waitFor(name, seconds: 20) { _ in FileManager.default.fileExists(atPath: runDir + "/checkpoint-seed0.cpo") }
+        #expect(resaved, "w did not save the run")
+
         // The compare view, then a resize that redraws it.
         try Tmux.run(["send-keys", "-t", name, "2"])
         let (compared, compareScreen) = Tmux.waitFor(name, seconds: 10) { $0.contains("Compare") }
@@ -85,9 +136,6 @@ struct TmuxTests {
 
         // Quit: exit status 0 and the terminal back in canonical mode with echo.
         try Tmux.run(["send-keys", "-t", name, "q"])
-        let (quit, end) = Tmux.waitFor(name, seconds: 20) { $0.contains("STTY") }
-        #expect(quit && end.contains("EXIT=0"), "\(end)")
-        #expect(end.contains("icanon echo") || end.contains("echo icanon"), "terminal not restored:\n\(end)")
-        #expect(!end.contains("-icanon"))
+        Self.expectRestored(name, status: "0", "q")
     }
 }
