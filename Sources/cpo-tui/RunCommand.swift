@@ -191,11 +191,18 @@ enum HeadlessRun {
                 log(line(ft, seed: s, elapsed: Date().timeIntervalSince(start)))
                 if showSamples { for g in ft.samples { log("    FT sample (g* \(g.score)): \(g.text)  invalid: \(g.invalidSegments)") } }
             }
+            var announced = false
             func save() {
                 guard let dir else { return }
                 do {
-                    try dir.save(exp)
+                    let t0 = Date()
+                    let bytes = try dir.save(exp)
                     try dir.writeMetrics(config: cfg, data: exp.data, results: saved + [SeedResult(exp, heldOutRows: false)])
+                    if !announced {
+                        log(String(format: "[seed %llu] saved %@ (%.1f MB, %.2f s; again after every epoch)", s,
+                                   dir.checkpointPath(seed: s), Double(bytes) / 1_048_576, Date().timeIntervalSince(t0)))
+                        announced = true
+                    }
                     lastSaveError = nil
                 } catch {
                     lastSaveError = error.description
