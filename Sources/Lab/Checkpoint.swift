@@ -347,10 +347,12 @@ public struct RunDirectory: Sendable {
     public var metricsPath: String { path + "/metrics.jsonl" }
 
     /// A new run directory for `config` (created with its parents). Refuses a directory that
-    /// already holds a run, and proves it is writable by writing config.json, before any work.
+    /// already holds a saved run (one with a checkpoint; a run that stopped before its first
+    /// save is started afresh), and proves it is writable by writing config.json, before any work.
     public static func create(_ path: String, config: LabConfig) throws(RunStoreError) -> RunDirectory {
         let dir = RunDirectory(path: path)
-        if FileManager.default.fileExists(atPath: dir.configPath) { throw .alreadyHoldsARun(path: path) }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        if names.contains(where: { $0.hasPrefix("checkpoint-seed") && $0.hasSuffix(".cpo") }) { throw .alreadyHoldsARun(path: path) }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
             throw .cannotCreate(path: path, reason: "it is a file")

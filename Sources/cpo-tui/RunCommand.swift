@@ -132,6 +132,16 @@ struct SaveOptions: ParsableArguments {
             }
             let cfg = try options.makeConfig()
             if noSave { return (cfg, nil) }
+            // A world that does not load or a data file that is not there is reported before a
+            // run directory is made for it.
+            switch cfg.source {
+            case .world(let w):
+                do { _ = try World.load(path: try ShippedWorlds.resolve(w)) } catch { throw CLIError(error) }
+            case .file(let path, _):
+                guard FileManager.default.isReadableFile(atPath: path) else {
+                    throw CLIError("--data \(path): no readable file there. Check the path.")
+                }
+            }
             return (cfg, try RunDirectory.create(runDir ?? RunDirectory.defaultPath(for: cfg), config: cfg))
         } catch let e as RunStoreError {
             throw CLIError(e.description)

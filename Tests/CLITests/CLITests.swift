@@ -97,7 +97,7 @@ struct CLITests {
 
     @Test func aTinyHeadlessRunPrintsProgressAndWritesTheReport() throws {
         let dir = NSTemporaryDirectory() + "cpo-cli-run-\(getpid())"
-        let r = try CLI.run(["run", "--rows", "40", "--eval-rows", "20", "--epochs", "1", "--methods", "FT,CPO,DR-CPO",
+        let r = try CLI.run(["run", "--no-save", "--rows", "40", "--eval-rows", "20", "--epochs", "1", "--methods", "FT,CPO,DR-CPO",
                              "--d-model", "32", "--layers", "1", "--heads", "2", "--vocab", "300", "--context", "48",
                              "--ft-epochs", "1", "--eval-samples", "10", "--win-prompts", "10", "--f0-ratio", "1",
                              "--folds", "2", "--batch-size", "8", "--report", dir])

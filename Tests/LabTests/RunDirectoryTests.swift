@@ -61,7 +61,11 @@ struct RunDirectoryTests {
         let cfg = tinyConfig(methods: [.ft, .cpo])
         let path = temporaryRunPath("create")
         defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = try RunDirectory.create(path, config: cfg)
+        // A run that stopped before its first save may be started afresh in the same place; one
+        // with a checkpoint may not.
         _ = try RunDirectory.create(path, config: cfg)
+        _ = FileManager.default.createFile(atPath: dir.checkpointPath(seed: cfg.seed), contents: Data())
         #expect(throws: RunStoreError.alreadyHoldsARun(path: path)) { try RunDirectory.create(path, config: cfg) }
         let (_, loaded) = try RunDirectory.open(path)
         #expect(loaded == cfg)
