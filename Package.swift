@@ -60,6 +60,9 @@ let package = Package(
         .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
         .testTarget(name: "LabTests", dependencies: ["Lab"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO"], exclude: ["Golden"]),
+        // Seeded mutation fuzzing of every hostile-input parser (datasets, worlds, themes,
+        // weight files): 10,000+ cases per format, deterministic, replayable by seed.
+        .testTarget(name: "FuzzTests", dependencies: ["OutcomeData", "Dashboard", "TinyLM", "CPOSupport"]),
         // Runs the built cpo-tui binary (exit codes, messages, files): no module dependencies.
         .testTarget(name: "CLITests"),
     ]

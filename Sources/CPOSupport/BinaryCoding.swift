@@ -219,6 +219,12 @@ public enum SectionFile {
         public var bytes: ArraySlice<UInt8>
     }
 
+    /// A 4-byte tag as text fit for a message: printable ASCII kept, every other byte as \xNN
+    /// (a damaged file must not put control characters on the user's terminal).
+    public static func printableTag(_ bytes: some Collection<UInt8>) -> String {
+        bytes.map { (0x20...0x7E).contains($0) ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16, uppercase: true).leftPadded(2) }.joined()
+    }
+
     public static func encode(magic: [UInt8], version: UInt32, sections: [(tag: String, bytes: [UInt8])]) -> [UInt8] {
         precondition(magic.count == 8 && sections.allSatisfy { $0.tag.utf8.count == 4 }, "8-byte magic, 4-byte tags")
         var w = ByteWriter()
@@ -262,9 +268,7 @@ public enum SectionFile {
         var sections: [Section] = []
         for _ in 0..<count {
             let tagBytes = try read { r throws(ByteReaderError) in try r.take(4, "a section tag") }
-            guard let tag = String(validating: tagBytes, as: UTF8.self) else {
-                throw .malformed(path: path, detail: "a section tag is not text")
-            }
+            let tag = printableTag(tagBytes)
             let length = try read { r throws(ByteReaderError) in try r.u64("the length of section \(tag)") }
             guard length <= UInt64(r.remaining) else {
                 throw .truncated(path: path, detail: "section \(tag) claims \(length) bytes, \(r.remaining) are left")
@@ -278,4 +282,8 @@ public enum SectionFile {
         guard r.isAtEnd else { throw .malformed(path: path, detail: "\(r.remaining) unexpected bytes after the checksum") }
         return sections
     }
+}
+
+private extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

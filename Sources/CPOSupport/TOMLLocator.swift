@@ -70,23 +70,35 @@ public struct TOMLLocator: Sendable {
         var i = 0
         var line = 1
         var lineStart = 0
+        /// A byte offset on the current line whose column is known, so that columns cost
+        /// O(line) in total rather than per token (a 1 MB single-line list would otherwise
+        /// take minutes).
+        var columnCursor = 0
+        var columnAtCursor = 1
 
         init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-        /// Column of byte offset `o` on the current line, counting Unicode scalars.
-        func column(_ o: Int) -> Int {
-            var c = 1
-            var k = lineStart
+        /// Column of byte offset `o` (at or after the previous one asked) on the current line,
+        /// counting Unicode scalars.
+        mutating func column(_ o: Int) -> Int {
+            if o < columnCursor {
+                columnCursor = lineStart
+                columnAtCursor = 1
+            }
+            var k = columnCursor
             while k < o {
-                if bytes[k] & 0xC0 != 0x80 { c += 1 }
+                if bytes[k] & 0xC0 != 0x80 { columnAtCursor += 1 }
                 k += 1
             }
-            return c
+            columnCursor = o
+            return columnAtCursor
         }
 
         mutating func newline(at o: Int) {
             line += 1
             lineStart = o + 1
+            columnCursor = lineStart
+            columnAtCursor = 1
         }
 
         func peek(_ o: Int) -> UInt8? { o < bytes.count ? bytes[o] : nil }

@@ -159,17 +159,67 @@ public struct Theme: Sendable, Equatable {
 
     // MARK: Loading
 
-    /// Reads and parses a theme file.
+    /// Theme files larger than this are refused before they are read (a theme is a few KB).
+    public static let maxFileBytes = 1 << 20
+
+    /// Reads and parses a theme file; one larger than ``maxFileBytes`` is refused from its
+    /// size, without being read.
     public static func load(path: String) throws(ThemeError) -> Theme {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = try BoundedFile.read(path: path, maxBytes: maxFileBytes)
         } catch {
-            throw ThemeError(file: path, line: nil,
-                             message: "cannot read the theme file (\(Theme.reason(path: path)))",
+            let reason: String
+            switch error {
+            case .notFound: reason = "no such file"
+            case .isDirectory: reason = "it is a directory"
+            case let .tooLarge(_, size, limit):
+                throw ThemeError(file: path, line: nil,
+                                 message: "the theme file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
+                                 hint: "A theme file is a few lines of TOML: check that this is the right file, or use a built-in theme: dark, light, high-contrast, monochrome.")
+            case .cannotAccess(_, let r), .cannotOpen(_, let r), .readFailed(_, let r):
+                reason = r.prefix(1).lowercased() + r.dropFirst()   // "permission denied"
+            }
+            throw ThemeError(file: path, line: nil, message: "cannot read the theme file (\(reason))",
                              hint: "Check the path, or use a built-in theme: dark, light, high-contrast, monochrome.")
         }
-        return try parse(text, file: path)
+        return try parse(bytes: bytes, file: path)
+    }
+
+    /// Parses the bytes of a theme file, as ``load(path:)`` does after reading it: bytes that
+    /// are not UTF-8 text are an error on their line, then ``parse(_:file:)``.
+    public static func parse(bytes: [UInt8], file: String) throws(ThemeError) -> Theme {
+        switch UTF8Text.decode(bytes) {
+        case .success(let text):
+            return try parse(text, file: file)
+        case .failure(let p):
+            throw textError(p, file: file)
+        }
+    }
+
+    private static func textError(_ p: UTF8Text.Problem, file: String) -> ThemeError {
+        ThemeError(file: file, line: p.line,
+                   message: "cannot read the theme file (not UTF-8 text: \(p) at column \(p.column))",
+                   hint: "Save it as UTF-8, or use a built-in theme: dark, light, high-contrast, monochrome.")
+    }
+
+    private static func guardError(_ p: TOMLGuard.Problem, file: String) -> ThemeError {
+        switch p.kind {
+        case .nul:
+            return ThemeError(file: file, line: p.line,
+                              message: "cannot read the theme file (a NUL character at column \(p.column), which TOML does not allow)",
+                              hint: "A theme file is UTF-8 text: check that this is the right file, or use a built-in theme: dark, light, high-contrast, monochrome.")
+        case .escapedNUL:
+            return ThemeError(file: file, line: p.line,
+                              message: "a string holds \\u0000 (a NUL character), which a theme file cannot hold",
+                              hint: "Remove the \\u0000 escape.")
+        case .tooDeep:
+            return ThemeError(file: file, line: p.line, message: "\(p.message) (column \(p.column))",
+                              hint: "A theme file needs two levels at most ([roles] and a role's { ... }); check that this is the right file.")
+        case .headerName, .arrayElement, .dateTime:
+            return ThemeError(file: file, line: p.line, message: "TOML syntax error: \(p.message) (column \(p.column))",
+                              hint: "Fix the TOML syntax on this line (the format is described at the top of themes/dark.toml).")
+        }
     }
 
     /// Every `*.toml` theme in `directory`, sorted by name with the built-in order first (dark,
@@ -197,6 +247,8 @@ public struct Theme: Sendable, Equatable {
     public static func parse(_ toml: String, file: String) throws(ThemeError) -> Theme {
         var source = toml
         if source.hasPrefix("\u{FEFF}") { source.removeFirst() }
+        // Text that toml++ would cut short (NUL) or crash on (failed assertions): see TOMLGuard.
+        if let p = TOMLGuard.check(source) { throw guardError(p, file: file) }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: source)
@@ -210,15 +262,6 @@ public struct Theme: Sendable, Equatable {
                              hint: "Check its syntax against themes/dark.toml.")
         }
         return try ThemeFileReader(file: file, locator: TOMLLocator(source)).read(root)
-    }
-
-    /// Why a file could not be read, in a few words.
-    private static func reason(path: String) -> String {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
-        if isDirectory.boolValue { return "it is a directory" }
-        guard FileManager.default.isReadableFile(atPath: path) else { return "permission denied" }
-        return "not UTF-8 text"
     }
 
     // MARK: Degrading to what the terminal can show

@@ -370,7 +370,7 @@ public struct RunDirectory: Sendable {
     public static func open(_ path: String) throws(RunStoreError) -> (RunDirectory, LabConfig) {
         let dir = RunDirectory(path: path)
         guard FileManager.default.fileExists(atPath: dir.configPath) else { throw .notARun(path: path) }
-        let bytes = try BoundedRead.bytes(dir.configPath, maxBytes: 1 << 20)
+        let bytes = try read(dir.configPath, maxBytes: 1 << 20)
         do {
             let cfg = try Checkpoint.jsonDecoder().decode(LabConfig.self, from: Data(bytes))
             try cfg.validate()
@@ -435,7 +435,14 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    private func read(_ p: String) throws(RunStoreError) -> [UInt8] { try BoundedRead.bytes(p, maxBytes: 1 << 34) }
+    private func read(_ p: String) throws(RunStoreError) -> [UInt8] { try Self.read(p, maxBytes: 1 << 34) }
+
+    /// A whole file, refused before reading when it is larger than `maxBytes`.
+    private static func read(_ p: String, maxBytes: Int) throws(RunStoreError) -> [UInt8] {
+        do { return try BoundedFile.read(path: p, maxBytes: maxBytes) } catch {
+            throw .unreadable(path: p, reason: error.description)
+        }
+    }
 
     /// `runs/<source>-seed<S>-<yyyyMMdd-HHmmss>`, never an existing directory.
     public static func defaultPath(for config: LabConfig, under root: String = "runs", now: Date = Date()) -> String {
@@ -458,16 +465,5 @@ public struct RunDirectory: Sendable {
             k += 1
         }
         return candidate
-    }
-}
-
-/// Reads a whole file, refusing one larger than `maxBytes` before reading it.
-enum BoundedRead {
-    static func bytes(_ path: String, maxBytes: Int) throws(RunStoreError) -> [UInt8] {
-        let attrs = try? FileManager.default.attributesOfItem(atPath: path)
-        guard let size = (attrs?[.size] as? NSNumber)?.intValue else { throw .unreadable(path: path, reason: "no such file") }
-        guard size <= maxBytes else { throw .unreadable(path: path, reason: "\(size) bytes, more than the limit of \(maxBytes)") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadable(path: path, reason: "cannot read it") }
-        return [UInt8](data)
     }
 }

@@ -1,3 +1,4 @@
+import CPOSupport
 import Foundation
 
 /// Loads direct-outcome datasets from CSV/TSV and JSON Lines files.
@@ -59,45 +60,31 @@ public enum DatasetLoader {
     // MARK: - Files
 
     /// Reads a whole file (read-only), refusing it before reading when it is larger than
-    /// `maxBytes`.
+    /// `maxBytes` (see `BoundedFile`).
     static func readFile(_ path: String, maxBytes: Int) throws(InputError) -> [UInt8] {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            let err = errno
-            if err == ENOENT || err == ENOTDIR {
+        do {
+            return try BoundedFile.read(path: path, maxBytes: maxBytes)
+        } catch {
+            switch error {
+            case .notFound:
                 throw InputError(file: path, message: "file not found",
                                  hint: "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).")
-            }
-            throw InputError(file: path, message: "cannot read the file: \(String(cString: strerror(err)))",
-                             hint: "Check that the file exists and that you may read it.")
-        }
-        if (st.st_mode & S_IFMT) == S_IFDIR {
-            throw InputError(file: path, message: "this is a directory, not a file",
-                             hint: "Pass the data file itself, e.g. \(path)/data.csv.")
-        }
-        let size = Int(st.st_size)
-        if size > maxBytes { throw tooLarge(path, size: size, maxBytes: maxBytes) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw InputError(file: path, message: "cannot open the file: \(String(cString: strerror(errno)))",
-                             hint: "Check that you may read it.")
-        }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        out.reserveCapacity(size)
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw InputError(file: path, message: "reading the file failed: \(String(cString: strerror(errno)))",
+            case .cannotAccess(_, let reason):
+                throw InputError(file: path, message: "cannot read the file: \(reason)",
+                                 hint: "Check that the file exists and that you may read it.")
+            case .isDirectory:
+                throw InputError(file: path, message: "this is a directory, not a file",
+                                 hint: "Pass the data file itself, e.g. \(path)/data.csv.")
+            case .cannotOpen(_, let reason):
+                throw InputError(file: path, message: "cannot open the file: \(reason)",
+                                 hint: "Check that you may read it.")
+            case let .tooLarge(_, size, limit):
+                throw tooLarge(path, size: size, maxBytes: limit)
+            case .readFailed(_, let reason):
+                throw InputError(file: path, message: "reading the file failed: \(reason)",
                                  hint: "Check the file and the disk, then try again.")
             }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-            if out.count > maxBytes { throw tooLarge(path, size: out.count, maxBytes: maxBytes) }
         }
-        return out
     }
 
     static func tooLarge(_ path: String, size: Int, maxBytes: Int) -> InputError {

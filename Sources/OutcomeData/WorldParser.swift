@@ -3,20 +3,72 @@ import Foundation
 import TOMLKit
 
 extension World {
-    /// Reads and validates the world file at `path` (see ``parse(_:file:)``).
+    /// World files larger than this are refused before they are read. The shipped ones are a
+    /// few KB and a world of 20,000 attributes is 1.5 MB; parsing costs memory many times the
+    /// file's size (a 16 MB file of one long list peaks near 2.3 GB in toml++'s nodes and the
+    /// position index), so the limit stays well below that.
+    public static let maxFileBytes = 4 << 20
+
+    /// Reads and validates the world file at `path` (see ``parse(_:file:)``). A file larger
+    /// than ``maxFileBytes`` is refused from its size, without being read.
     public static func load(path: String) throws(InputError) -> World {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try BoundedFile.read(path: path, maxBytes: maxFileBytes)
         } catch {
-            throw InputError(file: path, message: "cannot read the world file",
-                             hint: "Check that the path exists and is a readable file.")
+            switch error {
+            case .notFound:
+                throw InputError(file: path, message: "cannot read the world file: file not found",
+                                 hint: "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).")
+            case .isDirectory:
+                throw InputError(file: path, message: "cannot read the world file: it is a directory",
+                                 hint: "Pass the .toml world file itself, or the name of a shipped world.")
+            case let .tooLarge(_, size, limit):
+                throw InputError(
+                    file: path,
+                    message: "the world file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
+                    hint: "World files are small text files (the shipped ones are a few KB): check that this is the right file.")
+            case .cannotAccess(_, let reason), .cannotOpen(_, let reason), .readFailed(_, let reason):
+                throw InputError(file: path, message: "cannot read the world file: \(reason)",
+                                 hint: "Check that the path exists and is a readable file.")
+            }
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw InputError(file: path, message: "the world file is not valid UTF-8 text",
-                             hint: "Save it as UTF-8.")
+        return try parse(bytes: bytes, file: path)
+    }
+
+    /// Parses and validates the bytes of a world file, as ``load(path:)`` does after reading
+    /// it: invalid UTF-8 is an error at its line and column, then ``parse(_:file:)``.
+    public static func parse(bytes: [UInt8], file: String) throws(InputError) -> World {
+        switch UTF8Text.decode(bytes) {
+        case .success(let text):
+            return try parse(text, file: file)
+        case .failure(let p):
+            throw textError(p, file: file)
         }
-        return try parse(text, file: path)
+    }
+
+    static func textError(_ p: UTF8Text.Problem, file: String) -> InputError {
+        InputError(file: file, line: p.line, column: p.column,
+                   message: "the world file is not valid UTF-8 text: \(p)", hint: "Save it as UTF-8.")
+    }
+
+    static func guardError(_ p: TOMLGuard.Problem, file: String) -> InputError {
+        switch p.kind {
+        case .nul:
+            return InputError(file: file, line: p.line, column: p.column,
+                              message: "the world file contains a NUL character, which TOML does not allow",
+                              hint: "A world file is UTF-8 text: check that this is the right file (not a binary or UTF-16 file).")
+        case .escapedNUL:
+            return InputError(file: file, line: p.line, column: p.column,
+                              message: "a string holds \\u0000 (a NUL character), which a world file cannot hold",
+                              hint: "Remove the \\u0000 escape.")
+        case .tooDeep:
+            return InputError(file: file, line: p.line, column: p.column, message: p.message,
+                              hint: "A world file needs three levels at most ([observational.tilt]); check that this is the right file.")
+        case .headerName, .arrayElement, .dateTime:
+            return InputError(file: file, line: p.line, column: p.column, message: "TOML syntax error: \(p.message)",
+                              hint: "Fix the TOML syntax at this position (see docs/WORLDS.md for the format).")
+        }
     }
 
     /// Parses and validates a world file (docs/WORLDS.md); `file` names it in errors.
@@ -44,6 +96,8 @@ extension World {
     public static func parse(_ toml: String, file: String) throws(InputError) -> World {
         var source = toml
         if source.hasPrefix("\u{FEFF}") { source.removeFirst() }
+        // Text that toml++ would cut short (NUL) or crash on (failed assertions): see TOMLGuard.
+        if let p = TOMLGuard.check(source) { throw guardError(p, file: file) }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: source)
@@ -144,6 +198,7 @@ struct WorldFileReader {
                         "List at least one number of passages per text, e.g. `passages = [2, 3]`.")
         }
         var passageCounts: [Int] = []
+        var countsSeen = Set<Int>()   // a Set: a long hostile list must not cost O(n²)
         for j in 0..<counts.count {
             let path = "design.passages[\(j)]"
             guard let k = counts[j].int else {
@@ -155,7 +210,7 @@ struct WorldFileReader {
                 throw error(at: path, field: "design.passages", "a text needs at least 1 passage, found \(k)",
                             "Use counts of 1 or more.")
             }
-            guard !passageCounts.contains(k) else {
+            guard countsSeen.insert(k).inserted else {
                 throw error(at: path, field: "design.passages", "design.passages lists \(k) twice",
                             "List each count once; counts are drawn uniformly from the list.")
             }
@@ -223,14 +278,19 @@ struct WorldFileReader {
                           what: "in [observational]")
             if let t = try table(observational, "tilt", path: "observational.tilt") {
                 let names = attributes.map(\.name)
+                let nameSet = Set(names)
                 for key in locator.sortedBySource(t.keys, under: "observational.tilt") {
                     let path = "observational.tilt.\(key)"
-                    guard names.contains(key) else {
+                    guard nameSet.contains(key) else {
                         throw error(at: path, field: "observational.tilt",
                                     "the tilt names \"\(key)\", which is not an attribute",
                                     "Use one of the attribute names: \(names.joined(separator: ", ")).")
                     }
-                    tilt[key] = try number(t[key]!, path: path, field: path)
+                    guard let value = t[key] else {
+                        throw error(at: path, field: path, "the tilt \"\(key)\" cannot be read back",
+                                    "Write the attribute name as a plain key, e.g. `\(key) = 1.0`.")
+                    }
+                    tilt[key] = try number(value, path: path, field: path)
                 }
             }
         }
@@ -253,6 +313,8 @@ struct WorldFileReader {
         var attributes: [World.Attribute] = []
         // Normalized passage -> (attribute index, passage index), to catch duplicates.
         var seen: [String: (Int, Int)] = [:]
+        // Name -> attribute index (a dictionary: a file with many attributes must not cost O(n²)).
+        var indexOfName: [String: Int] = [:]
         for i in 0..<list.count {
             let at = "attribute[\(i)]"
             guard let t = list[i].table else {
@@ -269,7 +331,7 @@ struct WorldFileReader {
                 throw error(at: "\(at).name", field: "attribute.name", "attribute \(i + 1) has an empty name",
                             "Give it a short name, e.g. `name = \"urgency\"`.")
             }
-            if let other = attributes.firstIndex(where: { $0.name == name }) {
+            if let other = indexOfName[name] {
                 throw error(at: "\(at).name", field: "attribute.name",
                             "attribute \(i + 1) is named \"\(name)\" like attribute \(other + 1)\(lineNote("attribute[\(other)].name"))",
                             "Give every attribute a different name.")
@@ -318,6 +380,7 @@ struct WorldFileReader {
                 seen[normalized] = (i, j)
                 passages.append(passage)
             }
+            indexOfName[name] = attributes.count
             attributes.append(World.Attribute(name: name, effect: effect, passages: passages))
         }
         guard attributes.count >= 2 else {

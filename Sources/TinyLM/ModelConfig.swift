@@ -37,8 +37,10 @@ public struct ModelConfig: Codable, Sendable, Hashable {
             throw .invalid("d_model, heads, layers and the MLP ratio must be positive")
         }
         if dModel % heads != 0 { throw .invalid("d_model \(dModel) is not divisible by the number of heads \(heads)") }
-        if vocabSize > 1 << 20 || contextLength > 1 << 14 || dModel > 1 << 14 || layers > 256 {
-            throw .invalid("model shape is unreasonably large for a CPU lab (vocab \(vocabSize), context \(contextLength), d_model \(dModel), layers \(layers))")
+        // These bounds also keep every size computed from the shape (ParameterLayout) far from
+        // Int overflow, whatever a weight file claims.
+        if vocabSize > 1 << 20 || contextLength > 1 << 14 || dModel > 1 << 14 || layers > 256 || mlpRatio > 64 {
+            throw .invalid("model shape is unreasonably large for a CPU lab (vocab \(vocabSize), context \(contextLength), d_model \(dModel), layers \(layers), MLP ratio \(mlpRatio))")
         }
     }
 }

@@ -4,6 +4,8 @@ import Foundation
 /// Why a weight file could not be read or written; every case names the file and what to do.
 public enum WeightFileError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
+    /// Larger than the limit given to `WeightFile.load` (refused before reading).
+    case tooLarge(path: String, size: Int, limit: Int)
     case notAWeightFile(path: String)
     case unsupportedVersion(path: String, found: UInt32, supported: UInt32)
     case truncated(path: String, detail: String)
@@ -15,6 +17,8 @@ public enum WeightFileError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .unreadable(path, reason):
             return "\(path): cannot read the weight file (\(reason))."
+        case let .tooLarge(path, size, limit):
+            return "\(path): the weight file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit)). Check that this is a cpo-tui weight file; a larger model needs a larger limit."
         case let .notAWeightFile(path):
             return "\(path): not a cpo-tui weight file (wrong magic bytes). Pass a file written by cpo-tui."
         case let .unsupportedVersion(path, found, supported):
@@ -80,14 +84,26 @@ public enum WeightFile {
         }
     }
 
-    public static func load(path: String) throws(WeightFileError) -> WeightFileContents {
-        let data: Data
+    /// Weight files larger than this are refused by `load` unless a larger limit is given (lab
+    /// models are a few MB, so this leaves room for models a thousand times larger).
+    public static let defaultMaxBytes = 4 << 30
+
+    /// Reads and decodes a weight file. A file larger than `maxBytes` is refused from its size,
+    /// without being read.
+    public static func load(path: String, maxBytes: Int = defaultMaxBytes) throws(WeightFileError) -> WeightFileContents {
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try BoundedFile.read(path: path, maxBytes: maxBytes)
         } catch {
-            throw .unreadable(path: path, reason: (error as NSError).localizedDescription)
+            switch error {
+            case .notFound: throw .unreadable(path: path, reason: "no such file")
+            case .isDirectory: throw .unreadable(path: path, reason: "it is a directory")
+            case let .tooLarge(_, size, limit): throw .tooLarge(path: path, size: size, limit: limit)
+            case .cannotAccess(_, let reason), .cannotOpen(_, let reason), .readFailed(_, let reason):
+                throw .unreadable(path: path, reason: reason)
+            }
         }
-        return try decode([UInt8](data), path: path)
+        return try decode(bytes, path: path)
     }
 
     public static func decode(_ bytes: [UInt8], path: String = "<memory>") throws(WeightFileError) -> WeightFileContents {
@@ -104,7 +120,7 @@ public enum WeightFile {
         guard count <= 64 else { throw .malformed(path: path, detail: "\(count) sections") }
         var sections: [String: ArraySlice<UInt8>] = [:]
         for _ in 0..<count {
-            let tag = String(decoding: try r.take(4, "section tag"), as: UTF8.self)
+            let tag = SectionFile.printableTag(try r.take(4, "section tag"))
             let len = try r.u64("length of section \(tag)")
             guard len <= UInt64(bytes.count) else {
                 throw .truncated(path: path, detail: "section \(tag) claims \(len) bytes, the file has \(bytes.count)")

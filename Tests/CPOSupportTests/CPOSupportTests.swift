@@ -197,3 +197,11 @@ struct BinaryCodingTests {
         }
     }
 }
+
+@Suite("section tags in messages")
+struct PrintableTagTests {
+    @Test func controlBytesAreEscaped() {
+        #expect(SectionFile.printableTag(Array("META".utf8)) == "META")
+        #expect(SectionFile.printableTag([0, 0x4D, 0x1B, 0xC3]) == "\\x00M\\x1B\\xC3")
+    }
+}

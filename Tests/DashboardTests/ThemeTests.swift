@@ -147,6 +147,45 @@ import Testing
         #expect(ThemeError(file: "f", line: nil, message: "m", hint: "h.").description == "f: m. h.")
     }
 
+    /// Inputs the fuzz tests found to crash toml++ 3.4 inside TOMLKit (minimized; see
+    /// `TOMLGuard`), bytes that are not text, and a file over the size limit: each is a
+    /// ThemeError on the right line, and the oversized file is refused without being read.
+    @Test func hostileThemeFilesAreErrorsNotCrashes() throws {
+        for (toml, line) in [("name = \"x\"\n[\n", 2), ("series = [1,}", 1), ("[roles]\ntext = { fg = 1979-05-27T: }", 2)] {
+            let e = try #require(parseError(toml))
+            #expect(e.line == line, "\(toml.debugDescription): \(e)")
+            #expect(e.message.hasPrefix("TOML syntax error"))
+        }
+        let nul = try #require(parseError("name = \"x\"\n# \u{0}\n"))
+        #expect(nul.line == 2 && nul.message.contains("NUL"))
+        let escaped = try #require(parseError("[roles]\n\"text\\u0000x\" = { fg = 1 }\n"))
+        #expect(escaped.line == 2 && escaped.message.contains("\\u0000"))
+        #expect(throws: ThemeError(file: "t.toml", line: 1,
+                                   message: "cannot read the theme file (not UTF-8 text: invalid UTF-8 (bytes FF 22) at column 9)",
+                                   hint: "Save it as UTF-8, or use a built-in theme: dark, light, high-contrast, monochrome.")) {
+            try Theme.parse(bytes: Array("name = \"".utf8) + [0xFF] + Array("\"".utf8), file: "t.toml")
+        }
+        #expect(try Theme.parse(bytes: Array("name = \"fine\"".utf8), file: "t.toml").name == "fine")
+        // A long one-line list: positions used to cost O(line) per element (64 KB took 24 s).
+        let series = "series = [" + Array(repeating: "7", count: 100_000).joined(separator: ",")
+        #expect(try Theme.parse(series + "]\n", file: "t.toml").series.count == 100_000)
+        let badSeries = try #require(parseError(series + ",300]\n"))
+        #expect(badSeries.line == 1 && badSeries.message.contains("series element 100001 is 300"))
+
+        let dir = NSTemporaryDirectory() + "cpo-theme-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/huge.toml"
+        try "name = \"huge\"\n".write(toFile: path, atomically: false, encoding: .utf8)
+        let fd = open(path, O_WRONLY)
+        defer { close(fd) }
+        guard fd >= 0, ftruncate(fd, off_t(Theme.maxFileBytes + 1)) == 0 else { return }
+        #expect(throws: ThemeError(file: path, line: nil, message: "the theme file is 1.1 MB, more than the limit of 1 MB",
+                                   hint: "A theme file is a few lines of TOML: check that this is the right file, or use a built-in theme: dark, light, high-contrast, monochrome.")) {
+            try Theme.load(path: path)
+        }
+    }
+
     // MARK: Degrading
 
     /// A theme whose roles and series use every palette index.

@@ -330,6 +330,27 @@ struct DatasetErrorTests {
         }
     }
 
+    /// Issue 7 §3: a 1 GB single-line file is refused by the size limit, not read whole. The
+    /// file is sparse (made with ftruncate: instant, no disk used), so this fails, slowly, if
+    /// the loader ever reads before checking the size.
+    @Test func oneGigabyteSingleLineFileIsRefusedBySize() throws {
+        let dir = try Fixture.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("one-line.csv").path
+        try Data("text,outcome,".utf8).write(to: URL(fileURLWithPath: path))
+        let fd = open(path, O_WRONLY)
+        defer { close(fd) }
+        guard fd >= 0, ftruncate(fd, off_t((1 << 30) + 1)) == 0 else { return }
+        do {
+            _ = try DatasetLoader.load(path: path, options: LoadOptions())
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.message == "the file is 1024.1 MB, more than the limit of 512 MB")
+            #expect(error.hint.contains("--max-file-mb"))
+            #expect(error.line == nil)
+        }
+    }
+
     @Test func forcedBinaryOnNonBinaryOutcome() throws {
         let e = try #require(loadError("text,outcome\na,1\nb,0\nc,0.5\n", options(kind: .binary)))
         #expect(e.line == 4)

@@ -515,6 +515,87 @@ struct WorldErrorTests {
         #expect(e.message.contains("passage 2 of attribute \"b\" duplicates passage 2 of attribute \"a\" (line 13)"))
     }
 
+    /// Text the fuzz tests found to crash toml++ 3.4 inside TOMLKit (a failed assertion: an
+    /// abort in a debug build, undefined behaviour in a release build), minimized. It is
+    /// refused before TOMLKit sees it, as a syntax error at the offending character.
+    @Test func textThatWouldCrashTheTOMLParserIsASyntaxError() throws {
+        let cases: [(String, Int, Int)] = [
+            ("e=\"\"\ns=[\"\"]\n[\n", 3, 2),   // a table header without a name
+            ("s=[0,}", 1, 6),                  // an array element missing before '}'
+            ("s=1979-05-27T:", 1, 14),         // a date-time without a time
+        ]
+        for (toml, line, column) in cases {
+            let e = try #require(F.error(toml))
+            #expect(e.line == line && e.column == column, "\(toml.debugDescription): \(e)")
+            #expect(e.message.hasPrefix("TOML syntax error: "))
+        }
+        // A NUL would cut the text short where TOMLKit hands it to toml++ as a C string.
+        let nul = try #require(F.error(F.minimal + "\n# \u{0}\n"))
+        #expect(nul.line == 14 && nul.column == 3)
+        #expect(nul.message.contains("NUL"))
+        // A \u0000 escape in a key: TOMLKit reads keys back as C strings, so this tilt key read
+        // back as "a", which the tilt table then did not have, and a force unwrap trapped.
+        let key = try #require(F.error(F.minimal + "\n[observational.tilt]\n\"a\\u0000x\" = 1\n"))
+        #expect(key.line == 15 && key.column == 3)
+        #expect(key.message.contains("\\u0000"))
+    }
+
+    @Test func worldBytesMustBeUTF8() throws {
+        var bytes = Array(F.minimal.utf8)
+        bytes.insert(0xE9, at: 10)   // name = "ti\xE9ny"
+        do {
+            _ = try World.parse(bytes: bytes, file: "w.toml")
+            Issue.record("invalid UTF-8 was accepted")
+        } catch {
+            #expect(error.line == 1 && error.column == 11)
+            #expect(error.message == "the world file is not valid UTF-8 text: invalid UTF-8 (bytes E9 6E 79 22)")
+        }
+        #expect(try World.parse(bytes: Array(F.minimal.utf8), file: "w.toml") == F.world(F.minimal))
+    }
+
+    /// A world file over `World.maxFileBytes` is refused from its size: the file here is
+    /// sparse, so reading it would cost megabytes of zeros; the check must come first.
+    @Test func oversizedWorldFileIsRefusedBeforeReading() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("world-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("huge.toml").path
+        try F.minimal.write(toFile: path, atomically: false, encoding: .utf8)
+        let fd = open(path, O_WRONLY)
+        defer { close(fd) }
+        guard fd >= 0, ftruncate(fd, off_t(World.maxFileBytes + 1)) == 0 else { return }
+        do {
+            _ = try World.load(path: path)
+            Issue.record("an oversized world file was read")
+        } catch {
+            #expect(error.file == path)
+            #expect(error.message == "the world file is 4.1 MB, more than the limit of 4 MB")
+            #expect(error.hint.contains("right file"))
+        }
+    }
+
+    /// Large files cost time in proportion to their size. Three places were quadratic: the
+    /// locator's columns on one long line (a theme with a 64 KB `series` line took 24 s), the
+    /// check for a repeated attribute name, and the checks of `design.passages` and the tilt
+    /// names against earlier entries. A regression makes this test take minutes, not fail.
+    @Test func largeWorldsParseInLinearTime() throws {
+        var long = "name = \"long\"\n[outcome]\nnoise_sd = 1.0\n[design]\npassages = [1]\n[[attribute]]\nname = \"x\"\n"
+            + "effect = 1\npassages = ["
+        for i in 0..<20_000 { long += "\"Passage \(i).\", " }
+        let column = long.split(separator: "\n", omittingEmptySubsequences: false).last!.count + 1
+        long += "7]\n[[attribute]]\nname = \"y\"\neffect = 1\npassages = [\"Why.\"]\n"
+        let e = try #require(F.error(long))
+        #expect(e.line == 9 && e.column == column)
+        #expect(e.message.contains("passage 20001 of attribute \"x\" must be a string"))
+
+        var many = "name = \"many\"\n[outcome]\nnoise_sd = 1.0\n[design]\npassages = ["
+            + (1...3000).map(String.init).joined(separator: ", ") + "]\n[observational.tilt]\n"
+            + (0..<3000).map { "a\($0) = 0.5\n" }.joined()
+        for i in 0..<3000 { many += "[[attribute]]\nname = \"a\(i)\"\neffect = 1\npassages = [\"Passage \(i).\"]\n" }
+        let w = try F.world(many)
+        #expect(w.attributes.count == 3000 && w.passageCounts.count == 3000 && w.tilt.count == 3000)
+    }
+
     @Test func errorDescriptionReadsLikeACompilerMessage() throws {
         let e = try #require(F.error(Self.edit("passages = [2]", "passages = [2]\nattention = 0"), file: "worlds/x.toml"))
         #expect(e.description.hasPrefix("worlds/x.toml:6:1: attention must be at least 1, found 0 (design.attention)."))

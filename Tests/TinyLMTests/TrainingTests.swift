@@ -192,4 +192,57 @@ struct WeightFileTests {
         #expect(throws: WeightFileError.notAWeightFile(path: "<memory>")) { try WeightFile.decode(Array("hello world, not weights".utf8)) }
         #expect(throws: WeightFileError.self) { try WeightFile.load(path: "/nonexistent/model.cpow") }
     }
+
+    /// A weight file larger than the limit is refused from its size: the 4 GiB file here is
+    /// sparse, so reading it would allocate 4 GB; the check must come first.
+    @Test func oversizedWeightFilesAreRefusedBeforeReading() throws {
+        let (model, tok) = try fixture()
+        let path = tempPath("limit-\(UUID().uuidString).cpow")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try WeightFile.save(model: model, tokenizer: tok, to: path)
+        let size = WeightFile.encode(model: model, tokenizer: tok).count
+        #expect(throws: WeightFileError.tooLarge(path: path, size: size, limit: 100)) {
+            try WeightFile.load(path: path, maxBytes: 100)
+        }
+        #expect(try WeightFile.load(path: path, maxBytes: size).config == model.config)
+        let fd = open(path, O_WRONLY)
+        defer { close(fd) }
+        guard fd >= 0, ftruncate(fd, off_t(WeightFile.defaultMaxBytes + 1)) == 0 else { return }
+        do {
+            _ = try WeightFile.load(path: path)
+            Issue.record("a 4 GB weight file was read")
+        } catch {
+            #expect(error == .tooLarge(path: path, size: WeightFile.defaultMaxBytes + 1, limit: WeightFile.defaultMaxBytes))
+            #expect(error.description.contains("4.1 GB, more than the limit of 4 GB"))
+        }
+    }
+
+    /// Found by the weight-file fuzz test (case 12,445 of a 200,000-case run, seed
+    /// weights:2423143451920411603): a configuration whose MLP ratio is huge passed
+    /// `ModelConfig.validate`, and the parameter layout then overflowed `Int` (a trap) while
+    /// sizing the model. It is now a malformed-file error.
+    @Test func hugeMLPRatioIsMalformedNotACrash() throws {
+        let (model, tok) = try fixture()
+        let bytes = WeightFile.encode(model: model, tokenizer: tok)
+        // The CONF section comes first: tag at 16, u64 length at 20, JSON from 28.
+        var length = 0
+        for k in (0..<8).reversed() { length = length << 8 | Int(bytes[20 + k]) }
+        var json = String(decoding: bytes[28..<(28 + length)], as: UTF8.self)
+        #expect(json.contains("\"mlpRatio\":4"))
+        json = json.replacingOccurrences(of: "\"mlpRatio\":4", with: "\"mlpRatio\":9223372036854775807")
+        var out = Array(bytes[0..<20])
+        withUnsafeBytes(of: UInt64(json.utf8.count).littleEndian) { out.append(contentsOf: $0) }
+        out += Array(json.utf8)
+        out += bytes[(28 + length)..<(bytes.count - 4)]
+        withUnsafeBytes(of: CRC32.checksum(out).littleEndian) { out.append(contentsOf: $0) }
+        #expect {
+            try WeightFile.decode(out)
+        } throws: { error in
+            guard let e = error as? WeightFileError, case .malformed(_, let detail) = e else { return false }
+            return detail.contains("unreasonably large")
+        }
+        var c = model.config
+        c.mlpRatio = 1 << 40
+        #expect(throws: ModelConfigError.self) { try c.validate() }
+    }
 }
