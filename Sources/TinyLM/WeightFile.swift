@@ -60,19 +60,17 @@ public enum WeightFile {
     public static let version: UInt32 = 1
 
     public static func encode(model: Transformer, tokenizer: BPETokenizer, metadata: [String: String] = [:]) -> [UInt8] {
-        var out = magic
-        append(&out, version)
-        append(&out, UInt32(4))
         let json = JSONEncoder()
         json.outputFormatting = [.sortedKeys]
-        section(&out, "CONF", Array((try? json.encode(model.config)) ?? Data()))
-        section(&out, "TOKN", tokenizer.serialized())
-        let params = UnsafeRawBufferPointer(start: model.params.pointer, count: model.params.count * 4)
-        section(&out, "PARM", littleEndianFloats(params))
-        section(&out, "META", Array((try? json.encode(metadata)) ?? Data()))
-        let crc = out.withUnsafeBytes { CRC32.update(0, $0) }
-        append(&out, crc)
-        return out
+        var params = ByteWriter()
+        params.floats(model.params.pointer, count: model.params.count)
+        return SectionFile.encode(magic: magic, version: version, sections: [
+            ("CONF", Array((try? json.encode(model.config)) ?? Data())),
+            ("TOKN", tokenizer.serialized()),
+            // The raw floats without ByteWriter's count prefix (the format predates it).
+            ("PARM", Array(params.bytes.dropFirst(8))),
+            ("META", Array((try? json.encode(metadata)) ?? Data())),
+        ])
     }
 
     public static func save(model: Transformer, tokenizer: BPETokenizer, metadata: [String: String] = [:],
@@ -107,33 +105,22 @@ public enum WeightFile {
     }
 
     public static func decode(_ bytes: [UInt8], path: String = "<memory>") throws(WeightFileError) -> WeightFileContents {
-        if bytes.count < magic.count || Array(bytes[0..<magic.count]) != magic {
-            if bytes.count < magic.count && bytes == Array(magic.prefix(bytes.count)) {
-                throw .truncated(path: path, detail: "\(bytes.count) bytes")
+        let all: [SectionFile.Section]
+        do {
+            all = try SectionFile.decode(bytes, magic: magic, version: version, path: path)
+        } catch {
+            switch error {
+            case .wrongKind: throw .notAWeightFile(path: path)
+            case let .unsupportedVersion(_, found, supported): throw .unsupportedVersion(path: path, found: found, supported: supported)
+            case let .truncated(_, detail): throw .truncated(path: path, detail: detail)
+            case let .checksumMismatch(_, stored, computed): throw .checksumMismatch(path: path, stored: stored, computed: computed)
+            case let .malformed(_, detail): throw .malformed(path: path, detail: detail)
             }
-            throw .notAWeightFile(path: path)
         }
-        var r = Reader(bytes: bytes, offset: magic.count, path: path)
-        let ver = try r.u32("version")
-        guard ver == version else { throw .unsupportedVersion(path: path, found: ver, supported: version) }
-        let count = try r.u32("section count")
-        guard count <= 64 else { throw .malformed(path: path, detail: "\(count) sections") }
+        guard all.count <= 64 else { throw .malformed(path: path, detail: "\(all.count) sections") }
+        // A repeated tag: the last one counts (as before).
         var sections: [String: ArraySlice<UInt8>] = [:]
-        for _ in 0..<count {
-            let tag = SectionFile.printableTag(try r.take(4, "section tag"))
-            let len = try r.u64("length of section \(tag)")
-            guard len <= UInt64(bytes.count) else {
-                throw .truncated(path: path, detail: "section \(tag) claims \(len) bytes, the file has \(bytes.count)")
-            }
-            sections[tag] = try r.take(Int(len), "section \(tag)")
-        }
-        let payloadEnd = r.offset
-        let stored = try r.u32("checksum")
-        let computed = bytes.withUnsafeBytes { CRC32.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<payloadEnd])) }
-        guard stored == computed else { throw .checksumMismatch(path: path, stored: stored, computed: computed) }
-        guard r.offset == bytes.count else {
-            throw .malformed(path: path, detail: "\(bytes.count - r.offset) unexpected bytes after the checksum")
-        }
+        for section in all { sections[section.tag] = section.bytes }
         guard let conf = sections["CONF"], let tok = sections["TOKN"], let parm = sections["PARM"] else {
             throw .malformed(path: path, detail: "a required section (CONF, TOKN or PARM) is missing")
         }
@@ -171,51 +158,5 @@ public enum WeightFile {
             metadata = m
         }
         return WeightFileContents(config: config, tokenizer: tokenizer, parameters: params, metadata: metadata)
-    }
-
-    private static func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
-        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
-    }
-
-    private static func section(_ out: inout [UInt8], _ tag: String, _ bytes: [UInt8]) {
-        out.append(contentsOf: Array(tag.utf8.prefix(4)))
-        append(&out, UInt64(bytes.count))
-        out.append(contentsOf: bytes)
-    }
-
-    private static func littleEndianFloats(_ raw: UnsafeRawBufferPointer) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: raw.count)
-        let n = raw.count / 4
-        out.withUnsafeMutableBytes { dst in
-            for i in 0..<n {
-                let bits = raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian
-                dst.storeBytes(of: bits, toByteOffset: i * 4, as: UInt32.self)
-            }
-        }
-        return out
-    }
-
-    private struct Reader {
-        let bytes: [UInt8]
-        var offset: Int
-        let path: String
-
-        mutating func take(_ n: Int, _ what: String) throws(WeightFileError) -> ArraySlice<UInt8> {
-            guard n >= 0, n <= bytes.count - offset else {
-                throw .truncated(path: path, detail: "ends inside the \(what) at byte \(bytes.count)")
-            }
-            defer { offset += n }
-            return bytes[offset..<(offset + n)]
-        }
-
-        mutating func u32(_ what: String) throws(WeightFileError) -> UInt32 {
-            let s = try take(4, what)
-            return s.reversed().reduce(0) { $0 << 8 | UInt32($1) }
-        }
-
-        mutating func u64(_ what: String) throws(WeightFileError) -> UInt64 {
-            let s = try take(8, what)
-            return s.reversed().reduce(0) { $0 << 8 | UInt64($1) }
-        }
     }
 }
