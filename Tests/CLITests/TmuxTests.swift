@@ -61,10 +61,17 @@ struct TmuxTests {
         #expect(!end.contains("-icanon") && !end.contains("-echo"), "\(comment): \(end)")
     }
 
-    /// SIGTERM and a crash (a Swift trap, via a test hook) also give the terminal back.
-    @Test func sigtermAndACrashRestoreTheTerminal() throws {
-        let term = "cpo-tui-term-\(getpid())", crash = "cpo-tui-crash-\(getpid())"
-        defer { for s in [term, crash] { _ = try? Tmux.run(["kill-session", "-t", s]) } }
+    /// Ctrl-C, SIGTERM and a crash (a Swift trap, via a test hook) also give the terminal back.
+    @Test func ctrlCSigtermAndACrashRestoreTheTerminal() throws {
+        let term = "cpo-tui-term-\(getpid())", crash = "cpo-tui-crash-\(getpid())", ctrlC = "cpo-tui-ctrlc-\(getpid())"
+        defer { for s in [term, crash, ctrlC] { _ = try? Tmux.run(["kill-session", "-t", s]) } }
+        // Ctrl-C typed at the dashboard (a SIGINT from the terminal, not a key).
+        try Self.start(ctrlC, flags: Self.tiny + " --no-save")
+        let (up, upScreen) = Tmux.waitFor(ctrlC, seconds: 20) { $0.contains("Methods") && $0.contains("cpo-tui") }
+        #expect(up, "no first frame:\n\(upScreen)")
+        try Tmux.run(["send-keys", "-t", ctrlC, "C-c"])
+        Self.expectRestored(ctrlC, status: "0", "Ctrl-C")
+
         try Self.start(term, flags: Self.tiny + " --no-save")
         let (framed, first) = Tmux.waitFor(term, seconds: 20) { $0.contains("Methods") && $0.contains("cpo-tui") }
         #expect(framed, "no first frame:\n\(first)")
