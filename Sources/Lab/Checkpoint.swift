@@ -419,11 +419,19 @@ public struct RunDirectory: Sendable {
         return try Checkpoint.info(Checkpoint.sections(try read(p), path: p), path: p)
     }
 
-    /// The seed's experiment as it was saved, ready to train on, and the session's generation count.
-    public func restore(seed: UInt64, epochs: Int? = nil) throws(RunStoreError) -> (Experiment, generations: Int) {
+    /// The seed's experiment as it was saved, ready to train on, and the session's generation
+    /// count. `config` (the run's config.json, as the caller uses it) must be the one inside
+    /// the checksummed checkpoint, but for the number of epochs, which it sets.
+    public func restore(seed: UInt64, config: LabConfig) throws(RunStoreError) -> (Experiment, generations: Int) {
         let p = checkpointPath(seed: seed)
         var (restored, info) = try Checkpoint.decode(try read(p), path: p)
-        if let epochs { restored.config.epochs = epochs }
+        var saved = info.config, given = config
+        saved.epochs = 0
+        given.epochs = 0
+        guard saved == given else {
+            throw .damaged(path: configPath, detail: "it does not match the configuration inside \((p as NSString).lastPathComponent) (was it edited?); restore it or start a new run")
+        }
+        restored.config.epochs = config.epochs
         return (Experiment(restoring: restored), info.generations)
     }
 

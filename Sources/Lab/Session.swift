@@ -186,7 +186,7 @@ public final class LabSession: Sendable {
         let exp: Experiment
         do {
             if let dir = runDirectory, dir.hasCheckpoint(seed: seed) {
-                let (restored, generations) = try dir.restore(seed: seed, epochs: config.epochs)
+                let (restored, generations) = try dir.restore(seed: seed, config: config)
                 exp = restored
                 generationRequests.store(generations, ordering: .relaxed)
                 publishData(exp)

@@ -181,7 +181,7 @@ enum HeadlessRun {
             let exp: Experiment
             do {
                 if let dir, dir.hasCheckpoint(seed: s) {
-                    exp = try dir.restore(seed: s, epochs: cfg.epochs).0
+                    exp = try dir.restore(seed: s, config: cfg).0
                     let at = cfg.methods.filter { $0 != .ft }.map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
                     log("[seed \(s)] resumed from \(dir.checkpointPath(seed: s)) at epochs: \(at)")
                 } else {

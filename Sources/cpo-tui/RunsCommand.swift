@@ -33,7 +33,7 @@ struct RunsShow: ParsableCommand {
                 continue
             }
             do {
-                let (exp, generations) = try dir.restore(seed: s)
+                let (exp, generations) = try dir.restore(seed: s, config: cfg)
                 let info = try dir.info(seed: s)
                 let epochs = cfg.methods.filter { $0 != .ft }.map { m in
                     "\(m.rawValue) \(exp.epochs(of: m))" + (exp.failure(of: m) != nil ? " (failed)" : "")

@@ -35,7 +35,16 @@ struct RunDirectoryTests {
         for m in cfg.methods where m != .ft { first.step(m) }
         try dir.save(first, generations: 5)
 
-        let (resumed, generations) = try dir.restore(seed: cfg.seed)
+        // config.json must agree with the checksummed copy inside the checkpoint (but for epochs).
+        var edited = cfg
+        edited.methods = [.ft, .cpo]
+        do {
+            _ = try dir.restore(seed: cfg.seed, config: edited)
+            Issue.record("a config.json that disagrees with the checkpoint was accepted")
+        } catch {
+            #expect(error.description.contains("config.json") && error.description.contains("does not match"))
+        }
+        let (resumed, generations) = try dir.restore(seed: cfg.seed, config: cfg)
         #expect(generations == 5)
         #expect(resumed.epochs(of: .cpo) == 1 && resumed.stage == .ready)
         for _ in 1..<3 { for m in cfg.methods where m != .ft { resumed.step(m) } }
@@ -131,10 +140,10 @@ struct RunDirectoryTests {
         var bad = good
         bad[bad.count / 2] ^= 1
         try Data(bad).write(to: URL(fileURLWithPath: file))
-        #expect(throws: RunStoreError.self) { try dir.restore(seed: cfg.seed) }
+        #expect(throws: RunStoreError.self) { try dir.restore(seed: cfg.seed, config: cfg) }
         try Data(good.prefix(good.count - 9)).write(to: URL(fileURLWithPath: file))
         do {
-            _ = try dir.restore(seed: cfg.seed)
+            _ = try dir.restore(seed: cfg.seed, config: cfg)
             Issue.record("a truncated checkpoint was accepted")
         } catch {
             #expect(error.description.contains("truncated") && error.description.contains(file))
