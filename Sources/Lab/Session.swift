@@ -192,6 +192,9 @@ public final class LabSession: Sendable {
                 publishData(exp)
                 let epochs = config.methods.filter { $0 != .ft }.map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
                 log("resumed from \(dir.path) (epochs: \(epochs))")
+                // The header shows when the run on disk was saved, until the next save.
+                let saved = (try? FileManager.default.attributesOfItem(atPath: dir.checkpointPath(seed: seed)))?[.modificationDate] as? Date
+                publish { $0.lastSave = SaveStatus(succeeded: true, message: "resumed from \(dir.path)", time: saved ?? Date()) }
             } else {
                 exp = try Experiment(config: config, seed: seed)
                 publishData(exp)

@@ -17,6 +17,42 @@ func waitFor(_ session: LabSession, seconds: Double = 60, _ condition: (LabSnaps
 
 @Suite("the lab session")
 struct SessionTests {
+    /// A session with a run directory saves after preparation and after each epoch, and a new
+    /// session on the same directory goes on from there (the dashboard's --resume); `.save`
+    /// writes on request.
+    @Test func sessionsSaveAndResume() throws {
+        var cfg = tinyConfig(methods: [.ft, .cpo])
+        cfg.epochs = 2
+        let path = temporaryRunPath("session")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = try RunDirectory.create(path, config: cfg)
+        let first = LabSession(config: cfg, runDirectory: dir)
+        first.start()
+        let ready = try #require(waitFor(first) { $0.phase == .idle && $0.lastSave != nil })
+        #expect(ready.runDirectory == path && ready.lastSave?.succeeded == true)
+        #expect(try dir.info(seed: cfg.seed).epochs["CPO"] == 0)
+        first.send(.stepEpoch(.cpo))
+        let stepped = try #require(waitFor(first) { $0.method(.cpo)!.epoch == 1 && $0.lastSave?.message.contains("CPO epoch 1") == true })
+        first.send(.cancel)
+        first.waitUntilFinished()
+        #expect(try dir.info(seed: cfg.seed).epochs["CPO"] == 1)
+
+        let second = LabSession(config: cfg, runDirectory: dir)
+        second.start()
+        let resumed = try #require(waitFor(second) { $0.phase == .idle })
+        #expect(resumed.method(.cpo)!.epoch == 1)
+        #expect(resumed.method(.cpo)!.epochs == stepped.method(.cpo)!.epochs)
+        #expect(resumed.method(.cpo)!.steps == stepped.method(.cpo)!.steps)
+        #expect(resumed.lastSave?.message.hasPrefix("resumed from") == true)
+        #expect(resumed.messages.contains { $0.contains("resumed from") })
+        try FileManager.default.removeItem(atPath: dir.checkpointPath(seed: cfg.seed))
+        second.send(.save)
+        let saved = try #require(waitFor(second) { $0.lastSave?.message.contains("on request") == true })
+        #expect(saved.lastSave?.succeeded == true && dir.hasCheckpoint(seed: cfg.seed))
+        second.send(.cancel)
+        second.waitUntilFinished()
+    }
+
     @Test func stepRunPauseAndCancelFromAnotherThread() throws {
         var cfg = tinyConfig(methods: [.ft, .cpo, .drCPO])
         cfg.epochs = 2
