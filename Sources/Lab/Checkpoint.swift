@@ -419,10 +419,10 @@ public struct RunDirectory: Sendable {
         return try Checkpoint.info(Checkpoint.sections(try read(p), path: p), path: p)
     }
 
-    /// The seed's experiment as it was saved, ready to train on, and the session's generation
-    /// count. `config` (the run's config.json, as the caller uses it) must be the one inside
+    /// The seed's experiment as it was saved, ready to train on, and what the checkpoint says
+    /// about itself (the session's generation count among it). `config` (the run's config.json, as the caller uses it) must be the one inside
     /// the checksummed checkpoint, but for the number of epochs, which it sets.
-    public func restore(seed: UInt64, config: LabConfig) throws(RunStoreError) -> (Experiment, generations: Int) {
+    public func restore(seed: UInt64, config: LabConfig) throws(RunStoreError) -> (Experiment, info: CheckpointInfo) {
         let p = checkpointPath(seed: seed)
         var (restored, info) = try Checkpoint.decode(try read(p), path: p)
         var saved = info.config, given = config
@@ -432,7 +432,7 @@ public struct RunDirectory: Sendable {
             throw .damaged(path: configPath, detail: "it does not match the configuration inside \((p as NSString).lastPathComponent) (was it edited?); restore it or start a new run")
         }
         restored.config.epochs = config.epochs
-        return (Experiment(restoring: restored), info.generations)
+        return (Experiment(restoring: restored), info)
     }
 
     /// metrics.jsonl for the seeds saved so far (the same lines as a report's).

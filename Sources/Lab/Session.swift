@@ -186,14 +186,14 @@ public final class LabSession: Sendable {
         let exp: Experiment
         do {
             if let dir = runDirectory, dir.hasCheckpoint(seed: seed) {
-                let (restored, generations) = try dir.restore(seed: seed, config: config)
+                let (restored, info) = try dir.restore(seed: seed, config: config)
                 exp = restored
-                generationRequests.store(generations, ordering: .relaxed)
+                generationRequests.store(info.generations, ordering: .relaxed)
                 publishData(exp)
                 let epochs = config.methods.filter { $0 != .ft }.map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
                 log("resumed from \(dir.path) (epochs: \(epochs))")
                 // The header shows when the run on disk was saved, until the next save.
-                let saved = (try? FileManager.default.attributesOfItem(atPath: dir.checkpointPath(seed: seed)))?[.modificationDate] as? Date
+                let saved = ISO8601DateFormatter().date(from: info.savedAt)
                 publish { $0.lastSave = SaveStatus(succeeded: true, message: "resumed from \(dir.path)", time: saved ?? Date()) }
             } else {
                 exp = try Experiment(config: config, seed: seed)

@@ -172,7 +172,6 @@ enum HeadlessRun {
         installInterruptHandler()
         let start = Date()
         var results: [SeedResult] = []
-        var saved: [SeedResult] = []
         var firstData: PreparedData?
         var lastSaveError: String?
         if let dir { log("saving the run in \(dir.path)/ (resume with: cpo-tui run --resume \(dir.path))") }
@@ -207,7 +206,7 @@ enum HeadlessRun {
                 do {
                     let t0 = Date()
                     let bytes = try dir.save(exp)
-                    try dir.writeMetrics(config: cfg, data: exp.data, results: saved + [SeedResult(exp, heldOutRows: false)])
+                    try dir.writeMetrics(config: cfg, data: exp.data, results: results + [SeedResult(exp, heldOutRows: false)])
                     if !announced {
                         log(String(format: "[seed %llu] saved %@ (%.1f MB, %.2f s; again after every epoch)", s,
                                    dir.checkpointPath(seed: s), Double(bytes) / 1_048_576, Date().timeIntervalSince(t0)))
@@ -231,7 +230,6 @@ enum HeadlessRun {
                 if showSamples { for g in e.samples.prefix(3) { log("    sample (g* \(g.score)): \(g.text)") } }
                 save()
             }
-            saved.append(SeedResult(exp, heldOutRows: false))
             results.append(SeedResult(exp))
             if firstData == nil { firstData = exp.data }
         }

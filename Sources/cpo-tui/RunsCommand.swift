@@ -33,12 +33,11 @@ struct RunsShow: ParsableCommand {
                 continue
             }
             do {
-                let (exp, generations) = try dir.restore(seed: s, config: cfg)
-                let info = try dir.info(seed: s)
+                let (exp, info) = try dir.restore(seed: s, config: cfg)
                 let epochs = cfg.methods.filter { $0 != .ft }.map { m in
                     "\(m.rawValue) \(exp.epochs(of: m))" + (exp.failure(of: m) != nil ? " (failed)" : "")
                 }.joined(separator: ", ")
-                print("  seed \(s): saved \(info.savedAt); epochs \(epochs); \(generations) sample requests")
+                print("  seed \(s): saved \(info.savedAt); epochs \(epochs); \(info.generations) sample requests")
             } catch {
                 throw CLIError(error.description)
             }

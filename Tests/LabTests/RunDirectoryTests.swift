@@ -44,8 +44,8 @@ struct RunDirectoryTests {
         } catch {
             #expect(error.description.contains("config.json") && error.description.contains("does not match"))
         }
-        let (resumed, generations) = try dir.restore(seed: cfg.seed, config: cfg)
-        #expect(generations == 5)
+        let (resumed, info) = try dir.restore(seed: cfg.seed, config: cfg)
+        #expect(info.generations == 5)
         #expect(resumed.epochs(of: .cpo) == 1 && resumed.stage == .ready)
         for _ in 1..<3 { for m in cfg.methods where m != .ft { resumed.step(m) } }
 
