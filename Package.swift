@@ -28,6 +28,9 @@ let package = Package(
         // World and theme files are TOML; files written by others must load, so a full TOML
         // 1.0 parser (toml++ underneath) rather than a hand-written subset.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // Documentation only: `swift package generate-documentation --target T` builds the DocC
+        // catalogs in Sources/T/T.docc. A command plugin: `swift build` does not compile it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // Shared plumbing every layer needs: seeded RNG, checksums, atomic file writes.
