@@ -246,6 +246,14 @@ public enum SectionFile {
     /// The sections in file order, after checking the magic, the version, every length and the
     /// checksum.
     public static func decode(_ bytes: [UInt8], magic: [UInt8], version: UInt32, path: String) throws(SectionFileError) -> [Section] {
+        try decode(bytes, magic: magic, versions: version...version, path: path).sections
+    }
+
+    /// The file's version and its sections, for a reader of every version in `versions` (a
+    /// format's readers keep reading its earlier versions). A version outside the range is
+    /// `unsupportedVersion` with `supported` the newest one read.
+    public static func decode(_ bytes: [UInt8], magic: [UInt8], versions: ClosedRange<UInt32>,
+                              path: String) throws(SectionFileError) -> (version: UInt32, sections: [Section]) {
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
             if bytes.count < magic.count && bytes == Array(magic.prefix(bytes.count)) {
                 throw .truncated(path: path, detail: "\(bytes.count) bytes")
@@ -262,7 +270,7 @@ public enum SectionFile {
             }
         }
         let found = try read { r throws(ByteReaderError) in try r.u32("the version") }
-        guard found == version else { throw .unsupportedVersion(path: path, found: found, supported: version) }
+        guard versions.contains(found) else { throw .unsupportedVersion(path: path, found: found, supported: versions.upperBound) }
         let count = try read { r throws(ByteReaderError) in try r.u32("the section count") }
         guard count <= 4096 else { throw .malformed(path: path, detail: "\(count) sections") }
         var sections: [Section] = []
@@ -280,7 +288,7 @@ public enum SectionFile {
         let computed = bytes.withUnsafeBytes { CRC32.update(0, UnsafeRawBufferPointer(rebasing: $0[0..<payloadEnd])) }
         guard stored == computed else { throw .checksumMismatch(path: path, stored: stored, computed: computed) }
         guard r.isAtEnd else { throw .malformed(path: path, detail: "\(r.remaining) unexpected bytes after the checksum") }
-        return sections
+        return (found, sections)
     }
 }
 

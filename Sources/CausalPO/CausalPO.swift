@@ -1,7 +1,4 @@
-/// CausalPO: objectives as pure functions of per-sequence log-probs, outcome models,
-/// estimators and diagnostics. It never sees a network. Filled by issue 4.
-import CPOSupport
-
-public enum CausalPOInfo {
-    public static let summary = "causal objectives, outcome models, estimators"
-}
+// CausalPO: the methods (`Method`, each described by a `MethodDescription`) and their
+// objectives as pure functions of per-sequence log-probs, outcome models, the estimators
+// (`Estimator`, an ordered list every consumer loops over) and diagnostics. It never sees a
+// network.

@@ -172,12 +172,6 @@ public enum Diagnostics {
         return Estimate(value: mean, standardError: (ss / Double(n - 1) / Double(n)).squareRoot())
     }
 
-    /// The DR residual term Σ w_i (Y_i − ĝ(X_i)) (see `Estimators.residualTerm`).
-    public static func drResidualTerm(logP: [Double], logPR: [Double], outcomes: [Double], ghat: [Double],
-                                      normalization: WeightNormalization = .hajek) -> Estimate {
-        Estimators.residualTerm(logP: logP, logPR: logPR, outcomes: outcomes, ghat: ghat, normalization: normalization)
-    }
-
     // MARK: attributes
 
     /// Per-attribute learned-vs-true effects from a rows × A 0/1 attribute matrix:

@@ -130,3 +130,153 @@ public enum Estimators {
         }
     }
 }
+
+/// What every estimator reads: the held-out rows under the policy f and under P^R, their
+/// outcomes and cross-fitted ĝ, and the f0 samples under f and f0 with their ĝ.
+public struct EstimatorInputs: Sendable {
+    /// log P^f(X_i) of the held-out rows.
+    public var logP: [Double]
+    /// log P^R(X_i).
+    public var logPR: [Double]
+    /// Y_i, oriented so that larger is better.
+    public var outcomes: [Double]
+    /// ĝ(X_i), from a model that did not see the row.
+    public var ghat: [Double]
+    /// log P^f(X̃_j) of the f0 samples.
+    public var sampleLogP: [Double]
+    /// log P^{f0}(X̃_j).
+    public var sampleLogP0: [Double]
+    /// ĝ(X̃_j).
+    public var sampleGhat: [Double]
+    /// The weights of the DR residual term (the objective's normalization).
+    public var normalization: WeightNormalization
+
+    public init(logP: [Double], logPR: [Double], outcomes: [Double], ghat: [Double], sampleLogP: [Double],
+                sampleLogP0: [Double], sampleGhat: [Double], normalization: WeightNormalization) {
+        self.logP = logP
+        self.logPR = logPR
+        self.outcomes = outcomes
+        self.ghat = ghat
+        self.sampleLogP = sampleLogP
+        self.sampleLogP0 = sampleLogP0
+        self.sampleGhat = sampleGhat
+        self.normalization = normalization
+    }
+}
+
+/// The estimators every evaluation computes, in the order every table shows them (the shape of
+/// zr-obp's estimator list: each one small value with one `estimate`, whose `Estimate` carries
+/// its 95% interval). Evaluation, metrics.jsonl, summary.json, report.md, the dashboard's
+/// compare view and checkpoints loop over `allCases`; adding an estimator is a new case here,
+/// filling each switch below.
+public enum Estimator: String, CaseIterable, Codable, Sendable, Hashable {
+    case dr = "V_DR"
+    case ipw = "V_IPW"
+    case snipw = "V_SNIPW"
+    case out = "V_OUT"
+    case drResidual = "DR residual"
+
+    /// The short name in tables and headers (one name per concept: DESIGN.md).
+    public var name: String { rawValue }
+
+    /// The name with what it means, for report.md's column headers.
+    public var longName: String {
+        switch self {
+        case .dr, .ipw, .snipw: return name
+        case .out: return "V_OUT (outcome only)"
+        case .drResidual: return "IPW residual Σw(Y−ĝ)"
+        }
+    }
+
+    /// Whether it estimates the policy's value V(f) (the DR residual is a correction term).
+    public var estimatesValue: Bool {
+        switch self {
+        case .dr, .ipw, .snipw, .out: return true
+        case .drResidual: return false
+        }
+    }
+
+    /// Its key in metrics.jsonl lines and checkpoints (unchanged since the first format).
+    public var metricsKey: String {
+        switch self {
+        case .dr: return "vDR"
+        case .ipw: return "vIPW"
+        case .snipw: return "vSNIPW"
+        case .out: return "vOUT"
+        case .drResidual: return "drResidual"
+        }
+    }
+
+    /// Its key in summary.json.
+    public var summaryKey: String {
+        switch self {
+        case .dr: return "v_dr"
+        case .ipw: return "v_ipw"
+        case .snipw: return "v_snipw"
+        case .out: return "v_out"
+        case .drResidual: return "dr_residual"
+        }
+    }
+
+    /// The estimate with its standard error and 95% interval.
+    public func estimate(_ x: EstimatorInputs) -> Estimate {
+        switch self {
+        case .dr:
+            return Estimators.dr(logP: x.logP, logPR: x.logPR, outcomes: x.outcomes, ghat: x.ghat, sampleLogP: x.sampleLogP,
+                                 sampleLogP0: x.sampleLogP0, sampleGhat: x.sampleGhat, normalization: x.normalization)
+        case .ipw: return Estimators.ipw(logP: x.logP, logPR: x.logPR, outcomes: x.outcomes)
+        case .snipw: return Estimators.snipw(logP: x.logP, logPR: x.logPR, outcomes: x.outcomes)
+        case .out: return Estimators.out(sampleLogP: x.sampleLogP, sampleLogP0: x.sampleLogP0, sampleGhat: x.sampleGhat)
+        case .drResidual:
+            return Estimators.residualTerm(logP: x.logP, logPR: x.logPR, outcomes: x.outcomes, ghat: x.ghat,
+                                           normalization: x.normalization)
+        }
+    }
+}
+
+/// One estimate per estimator, in `Estimator.allCases` order. Encoded flat into the enclosing
+/// JSON object, one key per estimator (`Estimator.metricsKey`); an estimator missing from what
+/// is decoded (added after the file was written) reads as `Estimate.undefined`.
+public struct Estimates: Sendable, Hashable, Codable {
+    private var values: [Estimator: Estimate]
+
+    public init(_ values: [Estimator: Estimate] = [:]) {
+        self.values = values
+    }
+
+    /// Every estimator applied to `inputs`.
+    public init(_ inputs: EstimatorInputs) {
+        values = Dictionary(uniqueKeysWithValues: Estimator.allCases.map { ($0, $0.estimate(inputs)) })
+    }
+
+    public subscript(_ estimator: Estimator) -> Estimate {
+        get { values[estimator] ?? .undefined }
+        set { values[estimator] = newValue }
+    }
+
+    /// (estimator, estimate) in `Estimator.allCases` order.
+    public var all: [(estimator: Estimator, estimate: Estimate)] { Estimator.allCases.map { ($0, self[$0]) } }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ e: Estimator) { stringValue = e.metricsKey }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        values = [:]
+        for e in Estimator.allCases {
+            if let v = try c.decodeIfPresent(Estimate.self, forKey: Key(e)) { values[e] = v }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        for e in Estimator.allCases {
+            if let v = values[e] { try c.encode(v, forKey: Key(e)) }
+        }
+    }
+}

@@ -65,55 +65,55 @@ struct CenteredDesign: Sendable {
         mean = m
     }
 
-    /// out[0..<n] = X_c v.
-    func multiply(_ v: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+    /// The stored arrays as pointers for the hot loops: row starts, local columns, values and
+    /// x̄ (each has a base address even when empty: see `init`).
+    @inline(__always)
+    private func withRaw<R>(_ body: (_ rowStart: UnsafePointer<Int>, _ column: UnsafePointer<Int>, _ value: UnsafePointer<Double>,
+                                    _ mean: UnsafePointer<Double>) -> R) -> R {
         rowStart.withUnsafeBufferPointer { rsb in
             column.withUnsafeBufferPointer { cb in
                 value.withUnsafeBufferPointer { xb in
-                    mean.withUnsafeBufferPointer { mb in
-                        let rs = rsb.baseAddress!, c = cb.baseAddress!, x = xb.baseAddress!, m = mb.baseAddress!
-                        var shift = 0.0
-                        var j = 0
-                        while j < p { shift += m[j] * v[j]; j += 1 }
-                        var i = 0
-                        while i < n {
-                            var s = 0.0
-                            var k = rs[i]
-                            let end = rs[i + 1]
-                            while k < end { s += x[k] * v[c[k]]; k += 1 }
-                            out[i] = s - shift
-                            i += 1
-                        }
-                    }
+                    mean.withUnsafeBufferPointer { mb in body(rsb.baseAddress!, cb.baseAddress!, xb.baseAddress!, mb.baseAddress!) }
                 }
+            }
+        }
+    }
+
+    /// out[0..<n] = X_c v.
+    func multiply(_ v: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
+        withRaw { rs, c, x, m in
+            var shift = 0.0
+            var j = 0
+            while j < p { shift += m[j] * v[j]; j += 1 }
+            var i = 0
+            while i < n {
+                var s = 0.0
+                var k = rs[i]
+                let end = rs[i + 1]
+                while k < end { s += x[k] * v[c[k]]; k += 1 }
+                out[i] = s - shift
+                i += 1
             }
         }
     }
 
     /// out[0..<p] = X_cᵀ u.
     func multiplyTransposed(_ u: UnsafePointer<Double>, into out: UnsafeMutablePointer<Double>) {
-        rowStart.withUnsafeBufferPointer { rsb in
-            column.withUnsafeBufferPointer { cb in
-                value.withUnsafeBufferPointer { xb in
-                    mean.withUnsafeBufferPointer { mb in
-                        let rs = rsb.baseAddress!, c = cb.baseAddress!, x = xb.baseAddress!, m = mb.baseAddress!
-                        var total = 0.0
-                        var i = 0
-                        while i < n { total += u[i]; i += 1 }
-                        var j = 0
-                        while j < p { out[j] = -m[j] * total; j += 1 }
-                        i = 0
-                        while i < n {
-                            let ui = u[i]
-                            if ui != 0 {
-                                var k = rs[i]
-                                let end = rs[i + 1]
-                                while k < end { out[c[k]] += x[k] * ui; k += 1 }
-                            }
-                            i += 1
-                        }
-                    }
+        withRaw { rs, c, x, m in
+            var total = 0.0
+            var i = 0
+            while i < n { total += u[i]; i += 1 }
+            var j = 0
+            while j < p { out[j] = -m[j] * total; j += 1 }
+            i = 0
+            while i < n {
+                let ui = u[i]
+                if ui != 0 {
+                    var k = rs[i]
+                    let end = rs[i + 1]
+                    while k < end { out[c[k]] += x[k] * ui; k += 1 }
                 }
+                i += 1
             }
         }
     }
@@ -125,29 +125,32 @@ struct CenteredDesign: Sendable {
         defer { lin.deallocate() }
         lin.initialize(repeating: 0, count: p)
         out.update(repeating: 0, count: p)
-        var total = 0.0
-        rowStart.withUnsafeBufferPointer { rsb in
-            column.withUnsafeBufferPointer { cb in
-                value.withUnsafeBufferPointer { xb in
-                    let rs = rsb.baseAddress!, c = cb.baseAddress!, x = xb.baseAddress!
-                    var i = 0
-                    while i < n {
-                        let di = d?[i] ?? 1
-                        total += di
-                        var k = rs[i]
-                        let end = rs[i + 1]
-                        while k < end {
-                            let j = c[k], xv = x[k]
-                            out[j] += di * xv * xv
-                            lin[j] += di * xv
-                            k += 1
-                        }
-                        i += 1
-                    }
+        let total: Double = withRaw { rs, c, x, _ in
+            var total = 0.0
+            var i = 0
+            while i < n {
+                let di = d?[i] ?? 1
+                total += di
+                var k = rs[i]
+                let end = rs[i + 1]
+                while k < end {
+                    let j = c[k], xv = x[k]
+                    out[j] += di * xv * xv
+                    lin[j] += di * xv
+                    k += 1
                 }
+                i += 1
             }
+            return total
         }
         for j in 0..<p { out[j] = max(0, out[j] - 2 * mean[j] * lin[j] + mean[j] * mean[j] * total) }
+    }
+
+    /// b = c − x̄·β: the intercept in uncentered coordinates.
+    func uncenteredIntercept(_ c: Double, beta: [Double]) -> Double {
+        var xb = 0.0
+        for j in 0..<p { xb += mean[j] * beta[j] }
+        return c - xb
     }
 }
 
@@ -255,11 +258,9 @@ enum RidgeSolver {
             grad = gradientNorm(x, rhs: rhs, count: p, apply: apply)
         }
         let beta = Array(UnsafeBufferPointer(start: x, count: p))
-        var xb = 0.0
-        for j in 0..<p { xb += X.mean[j] * beta[j] }
         let report = OutcomeFitReport(iterations: iterations, cgIterations: iterations, gradientNorm: grad,
                                       initialGradientNorm: g0, converged: grad <= target || g0 == 0, activeFeatures: p)
-        return LinearSolution(intercept: mean - xb, centeredIntercept: mean, beta: beta, report: report)
+        return LinearSolution(intercept: X.uncenteredIntercept(mean, beta: beta), centeredIntercept: mean, beta: beta, report: report)
     }
 
     /// ‖(X_cᵀX_c + λI)β − X_cᵀt_c‖₂: the norm of the ridge objective's gradient.
@@ -275,6 +276,21 @@ enum RidgeSolver {
 }
 
 enum LogisticSolver {
+    /// Row weights σ(1 − σ) are kept at least this, so the Hessian stays positive definite
+    /// where the model is certain.
+    static let minimumRowWeight = 1e-12
+    /// The truncated-Newton forcing term: CG stops at min(maxForcing, √(‖g‖/‖g₀‖))·‖g‖.
+    static let maxForcing = 0.5
+    /// Armijo's sufficient-decrease constant, the backtracking factor and the most halvings.
+    static let armijo = 1e-4
+    static let backtrackFactor = 0.5
+    static let maxBacktracks = 60
+    /// A predicted decrease below this fraction of |loss| + 1 is under the rounding of the
+    /// summed loss: Armijo cannot judge such a step.
+    static let lossResolution = 1e-11
+    /// With all targets 0 or all 1 the intercept is the logit of (Σt + s)/(n + 2s).
+    static let separableSmoothing = 0.5
+
     /// Newton's method with the Newton system solved by preconditioned CG (truncated Newton,
     /// forcing term min(½, √(‖g‖/‖g₀‖))), in centered coordinates η = c + X_c β, with Armijo
     /// backtracking while the loss can still tell steps apart; stops at ‖g‖₂ ≤ tolerance·‖g₀‖₂,
@@ -286,140 +302,190 @@ enum LogisticSolver {
         let n = X.n, p = X.p
         let sumT = t.reduce(0, +)
         if sumT <= 0 || sumT >= Double(n) {
-            let q = (sumT + 0.5) / (Double(n) + 1)
+            let q = (sumT + separableSmoothing) / (Double(n) + 2 * separableSmoothing)
             let c = Foundation.log(q / (1 - q))
             let report = OutcomeFitReport(iterations: 0, cgIterations: 0, gradientNorm: 0, initialGradientNorm: 0,
                                           converged: true, activeFeatures: p)
             return LinearSolution(intercept: c, centeredIntercept: c, beta: [Double](repeating: 0, count: p), report: report)
         }
-        let tt = rawVector(n), eta = rawVector(n), resid = rawVector(n), w = rawVector(n), dEta = rawVector(n), tmpN = rawVector(n)
-        let etaTrial = rawVector(n)
-        let beta = rawVector(p), betaPrevious = rawVector(p), gBeta = rawVector(p), hb = rawVector(p)
-        let z = rawVector(p + 1), rhs = rawVector(p + 1), diag = rawVector(p + 1)
-        defer { for v in [tt, eta, resid, w, dEta, tmpN, etaTrial, beta, betaPrevious, gBeta, hb, z, rhs, diag] { v.deallocate() } }
-        for i in 0..<n { tt[i] = t[i] }
-
-        func loss(_ eta: UnsafePointer<Double>, betaNormSquared: Double) -> Double {
-            var s = 0.0
-            var i = 0
-            while i < n { s += softplus(eta[i]) - tt[i] * eta[i]; i += 1 }
-            return s + 0.5 * lambda * betaNormSquared
-        }
-        /// Fills resid = σ(η) − t and the row weights w = σ(1 − σ); returns (g_c, ‖g‖₂), g_β in gBeta.
-        func gradient() -> (gc: Double, norm: Double) {
-            var gc = 0.0
-            var i = 0
-            while i < n {
-                let pr = logisticFunction(eta[i])
-                resid[i] = pr - tt[i]
-                w[i] = max(pr * (1 - pr), 1e-12)
-                gc += resid[i]
-                i += 1
-            }
-            X.multiplyTransposed(resid, into: gBeta)
-            var s = gc * gc
-            var j = 0
-            while j < p {
-                gBeta[j] += lambda * beta[j]
-                s += gBeta[j] * gBeta[j]
-                j += 1
-            }
-            return (gc, s.squareRoot())
-        }
-        func setEta(_ c: Double) {
-            X.multiply(beta, into: eta)
-            for i in 0..<n { eta[i] += c }
-        }
-
+        let fit = LogisticFit(X, targets: t, lambda: lambda)
         // g₀ at β = 0, c = logit(t̄): the reference for the relative tolerance.
         let mean = sumT / Double(n)
-        var c = Foundation.log(mean / (1 - mean))
-        for i in 0..<n { eta[i] = c }
-        let g0 = gradient().norm
+        fit.c = Foundation.log(mean / (1 - mean))
+        for i in 0..<n { fit.eta[i] = fit.c }
+        let g0 = fit.gradient().norm
         if let s = start {
-            c = s.centeredIntercept
-            for j in 0..<p { beta[j] = s.beta[j] }
-            setEta(c)
+            fit.c = s.centeredIntercept
+            for j in 0..<p { fit.beta[j] = s.beta[j] }
+            fit.setEta()
         }
-        var (gc, gNorm) = gradient()
+        var (gc, gNorm) = fit.gradient()
         let target = options.tolerance * g0
-        var f = loss(eta, betaNormSquared: rawDot(beta, beta, p))
+        fit.f = fit.loss(fit.eta, betaNormSquared: rawDot(fit.beta, fit.beta, p))
         var newton = 0, cgTotal = 0
-        // Hessian-vector product on z = (v_β, v_c): u = W (v_c + X_c v_β); H z = (X_cᵀu + λ v_β, Σu).
-        let apply: (UnsafePointer<Double>, RawVector) -> Void = { v, out in
-            let vc = v[p]
-            X.multiply(v, into: tmpN)
-            var su = 0.0
-            var i = 0
-            while i < n {
-                tmpN[i] = w[i] * (vc + tmpN[i])
-                su += tmpN[i]
-                i += 1
-            }
-            X.multiplyTransposed(tmpN, into: hb)
-            var j = 0
-            while j < p { out[j] = hb[j] + lambda * v[j]; j += 1 }
-            out[p] = su
-        }
         while gNorm > target, newton < options.maxNewtonIterations {
-            X.gramDiagonal(rowWeights: w, into: diag)
-            var sumW = 0.0
-            for i in 0..<n { sumW += w[i] }
-            for j in 0..<p { diag[j] += lambda; rhs[j] = -gBeta[j] }
-            diag[p] = sumW
-            rhs[p] = -gc
-            z.update(repeating: 0, count: p + 1)
-            let forcing = min(0.5, (gNorm / g0).squareRoot())
-            cgTotal += preconditionedCG(b: rhs, x: z, count: p + 1, diagonal: diag, tolerance: forcing * gNorm,
-                                        maxIterations: options.maxCGIterations, startsAtZero: true, apply: apply)
-            let sc = z[p]
-            X.multiply(z, into: dEta)
-            for i in 0..<n { dEta[i] += sc }
-            let slope = rawDot(gBeta, z, p) + gc * sc
+            cgTotal += fit.newtonDirection(gc: gc, tolerance: min(maxForcing, (gNorm / g0).squareRoot()) * gNorm,
+                                           maxIterations: options.maxCGIterations)
+            let slope = rawDot(fit.gBeta, fit.z, p) + gc * fit.z[p]
             guard slope < 0 else { break }
             // Near the optimum the predicted decrease drops below the rounding of the summed
             // loss, so Armijo cannot judge a step: there Newton converges quadratically and the
             // full step is taken; the gradient norm (below) decides whether it helped.
-            let judgeable = -slope > 1e-11 * (abs(f) + 1)
-            var alpha = 1.0
-            var accepted = false
-            let cPrevious = c, fPrevious = f
-            betaPrevious.update(from: beta, count: p)
-            for _ in 0..<60 {
-                for i in 0..<n { etaTrial[i] = eta[i] + alpha * dEta[i] }
-                var sq = 0.0
-                for j in 0..<p { let b = beta[j] + alpha * z[j]; sq += b * b }
-                let fNew = loss(etaTrial, betaNormSquared: sq)
-                if !judgeable || fNew <= f + 1e-4 * alpha * slope {
-                    for j in 0..<p { beta[j] += alpha * z[j] }
-                    c += alpha * sc
-                    f = fNew
-                    accepted = true
-                    break
-                }
-                alpha *= 0.5
-            }
+            let judgeable = -slope > lossResolution * (abs(fit.f) + 1)
+            fit.savePoint()
             newton += 1
-            guard accepted else { break }
+            guard fit.lineSearch(slope: slope, judgeable: judgeable) else { break }
             // Recompute η from β and c so that rounding in the updates cannot accumulate.
-            setEta(c)
+            fit.setEta()
             let previous = gNorm
-            (gc, gNorm) = gradient()
+            (gc, gNorm) = fit.gradient()
             if !judgeable, gNorm >= previous {
                 // At the floor that arithmetic allows: undo the step and stop.
-                beta.update(from: betaPrevious, count: p)
-                c = cPrevious
-                f = fPrevious
-                setEta(c)
-                (gc, gNorm) = gradient()
+                fit.restorePoint()
+                (gc, gNorm) = fit.gradient()
                 break
             }
         }
-        let betaOut = Array(UnsafeBufferPointer(start: beta, count: p))
-        var xb = 0.0
-        for j in 0..<p { xb += X.mean[j] * betaOut[j] }
+        let betaOut = Array(UnsafeBufferPointer(start: fit.beta, count: p))
         let report = OutcomeFitReport(iterations: newton, cgIterations: cgTotal, gradientNorm: gNorm, initialGradientNorm: g0,
                                       converged: gNorm <= target, activeFeatures: p)
-        return LinearSolution(intercept: c - xb, centeredIntercept: c, beta: betaOut, report: report)
+        return LinearSolution(intercept: X.uncenteredIntercept(fit.c, beta: betaOut), centeredIntercept: fit.c, beta: betaOut, report: report)
+    }
+}
+
+/// The state of one penalized logistic fit in centered coordinates: β and c, η = c + X_c β, the
+/// loss f, and the scratch vectors of its steps (allocated once, freed with it).
+private final class LogisticFit {
+    let X: CenteredDesign
+    let n: Int, p: Int
+    let lambda: Double
+    var c = 0.0
+    var f = 0.0
+    /// Targets, η, σ(η) − t, row weights σ(1 − σ), the step's change of η, scratch, trial η.
+    let tt: RawVector, eta: RawVector, resid: RawVector, w: RawVector, dEta: RawVector, tmpN: RawVector, etaTrial: RawVector
+    /// β, the saved β of `savePoint`, the β part of the gradient, scratch.
+    let beta: RawVector, betaSaved: RawVector, gBeta: RawVector, hb: RawVector
+    /// The Newton direction (β part, then c), the Newton system's right side and its diagonal.
+    let z: RawVector, rhs: RawVector, diag: RawVector
+    private var cSaved = 0.0, fSaved = 0.0
+
+    init(_ X: CenteredDesign, targets t: [Double], lambda: Double) {
+        self.X = X
+        n = X.n
+        p = X.p
+        self.lambda = lambda
+        (tt, eta, resid, w, dEta, tmpN, etaTrial) = (rawVector(n), rawVector(n), rawVector(n), rawVector(n), rawVector(n), rawVector(n), rawVector(n))
+        (beta, betaSaved, gBeta, hb) = (rawVector(p), rawVector(p), rawVector(p), rawVector(p))
+        (z, rhs, diag) = (rawVector(p + 1), rawVector(p + 1), rawVector(p + 1))
+        for i in 0..<n { tt[i] = t[i] }
+    }
+
+    deinit {
+        for v in [tt, eta, resid, w, dEta, tmpN, etaTrial, beta, betaSaved, gBeta, hb, z, rhs, diag] { v.deallocate() }
+    }
+
+    /// Σ softplus(η) − tη + ½λ‖β‖².
+    func loss(_ eta: UnsafePointer<Double>, betaNormSquared: Double) -> Double {
+        var s = 0.0
+        var i = 0
+        while i < n { s += softplus(eta[i]) - tt[i] * eta[i]; i += 1 }
+        return s + 0.5 * lambda * betaNormSquared
+    }
+
+    /// Fills resid = σ(η) − t and the row weights w = σ(1 − σ); returns (g_c, ‖g‖₂), g_β in gBeta.
+    func gradient() -> (gc: Double, norm: Double) {
+        var gc = 0.0
+        var i = 0
+        while i < n {
+            let pr = logisticFunction(eta[i])
+            resid[i] = pr - tt[i]
+            w[i] = max(pr * (1 - pr), LogisticSolver.minimumRowWeight)
+            gc += resid[i]
+            i += 1
+        }
+        X.multiplyTransposed(resid, into: gBeta)
+        var s = gc * gc
+        var j = 0
+        while j < p {
+            gBeta[j] += lambda * beta[j]
+            s += gBeta[j] * gBeta[j]
+            j += 1
+        }
+        return (gc, s.squareRoot())
+    }
+
+    /// η = c + X_c β.
+    func setEta() {
+        X.multiply(beta, into: eta)
+        for i in 0..<n { eta[i] += c }
+    }
+
+    /// Hessian-vector product on v = (v_β, v_c): u = W (v_c + X_c v_β); H v = (X_cᵀu + λ v_β, Σu).
+    func applyHessian(_ v: UnsafePointer<Double>, _ out: RawVector) {
+        let vc = v[p]
+        X.multiply(v, into: tmpN)
+        var su = 0.0
+        var i = 0
+        while i < n {
+            tmpN[i] = w[i] * (vc + tmpN[i])
+            su += tmpN[i]
+            i += 1
+        }
+        X.multiplyTransposed(tmpN, into: hb)
+        var j = 0
+        while j < p { out[j] = hb[j] + lambda * v[j]; j += 1 }
+        out[p] = su
+    }
+
+    /// z ≈ −H⁻¹g by Jacobi-preconditioned CG to `tolerance`, and dEta = z_c + X_c z_β, the
+    /// change of η along it. Returns the CG iterations.
+    func newtonDirection(gc: Double, tolerance: Double, maxIterations: Int) -> Int {
+        X.gramDiagonal(rowWeights: w, into: diag)
+        var sumW = 0.0
+        for i in 0..<n { sumW += w[i] }
+        for j in 0..<p { diag[j] += lambda; rhs[j] = -gBeta[j] }
+        diag[p] = sumW
+        rhs[p] = -gc
+        z.update(repeating: 0, count: p + 1)
+        let iterations = preconditionedCG(b: rhs, x: z, count: p + 1, diagonal: diag, tolerance: tolerance,
+                                          maxIterations: maxIterations, startsAtZero: true, apply: applyHessian)
+        let sc = z[p]
+        X.multiply(z, into: dEta)
+        for i in 0..<n { dEta[i] += sc }
+        return iterations
+    }
+
+    /// Backtracking along z from α = 1, halving until Armijo's condition holds (or at once when
+    /// the loss cannot judge the step); moves β, c and f there. False when no step was accepted.
+    func lineSearch(slope: Double, judgeable: Bool) -> Bool {
+        var alpha = 1.0
+        for _ in 0..<LogisticSolver.maxBacktracks {
+            for i in 0..<n { etaTrial[i] = eta[i] + alpha * dEta[i] }
+            var sq = 0.0
+            for j in 0..<p { let b = beta[j] + alpha * z[j]; sq += b * b }
+            let fNew = loss(etaTrial, betaNormSquared: sq)
+            if !judgeable || fNew <= f + LogisticSolver.armijo * alpha * slope {
+                for j in 0..<p { beta[j] += alpha * z[j] }
+                c += alpha * z[p]
+                f = fNew
+                return true
+            }
+            alpha *= LogisticSolver.backtrackFactor
+        }
+        return false
+    }
+
+    /// Keeps β, c and f, for `restorePoint` to return to (η recomputed).
+    func savePoint() {
+        betaSaved.update(from: beta, count: p)
+        cSaved = c
+        fSaved = f
+    }
+
+    func restorePoint() {
+        beta.update(from: betaSaved, count: p)
+        c = cSaved
+        f = fSaved
+        setEta()
     }
 }

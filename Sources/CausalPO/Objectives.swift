@@ -1,6 +1,11 @@
 import Foundation
 
 /// The methods cpo-tui compares (METHOD.md §3), named exactly as in the UI and the reports.
+///
+/// A method is its case, its `spec` (what it trains on, whether it trains, which options it
+/// reads) and its formula in `Objectives.evaluate`. Both are exhaustive switches, so a new case
+/// is refused by the compiler until it has filled both; the Lab builds every objective's inputs
+/// from the `spec` and never looks at the name.
 public enum Method: String, CaseIterable, Codable, Sendable, Hashable {
     case ft = "FT"
     case ooRLHF = "OO-RLHF"
@@ -10,8 +15,109 @@ public enum Method: String, CaseIterable, Codable, Sendable, Hashable {
     case rwr = "RWR"
     case dpo = "DPO"
 
+    /// What the method trains on, whether it trains, and which options it reads.
+    public var spec: MethodDescription {
+        switch self {
+        case .ft:
+            return MethodDescription(role: .reference, rows: .none, f0Samples: false, pairs: .none,
+                                     treatsOutcomesAsCausal: false, options: [])
+        case .ooRLHF:
+            return MethodDescription(role: .trained, rows: .none, f0Samples: true, pairs: .none,
+                                     treatsOutcomesAsCausal: false, options: [])
+        case .cpo:
+            return MethodDescription(role: .trained, rows: .all, f0Samples: false, pairs: .none,
+                                     treatsOutcomesAsCausal: false, options: [.normalization, .clip])
+        case .drCPO:
+            return MethodDescription(role: .trained, rows: .all, f0Samples: true, pairs: .none,
+                                     treatsOutcomesAsCausal: false, options: [.normalization, .clip])
+        case .filteredSFT:
+            return MethodDescription(role: .trained, rows: .topQuantile, f0Samples: false, pairs: .none,
+                                     treatsOutcomesAsCausal: true, options: [.filterQuantile])
+        case .rwr:
+            return MethodDescription(role: .trained, rows: .all, f0Samples: false, pairs: .none,
+                                     treatsOutcomesAsCausal: true, options: [.rwrTemperature])
+        case .dpo:
+            return MethodDescription(role: .trained, rows: .all, f0Samples: false, pairs: .byOutcome,
+                                     treatsOutcomesAsCausal: true, options: [.dpoBeta])
+        }
+    }
+
+    /// The reference: the model every method starts from, the P^R estimate and the f0
+    /// generator. It is evaluated but never trained.
+    public static let reference = Method.ft
+
+    public var role: MethodDescription.Role { spec.role }
+    /// Whether the method trains (every method but the reference).
+    public var trains: Bool { spec.role == .trained }
     /// Methods that treat observed outcomes as if they were causal (METHOD.md §3).
-    public var isAssociationBaseline: Bool { [.filteredSFT, .rwr, .dpo].contains(self) }
+    public var isAssociationBaseline: Bool { spec.treatsOutcomesAsCausal }
+}
+
+/// What a method is, in the terms the Lab needs to train it: which inputs its objective reads
+/// and which options change it. Every field is plain data, so the Lab's input builder switches
+/// over these enums, never over method names.
+public struct MethodDescription: Sendable, Hashable {
+    public enum Role: Sendable, Hashable {
+        /// FT: the start point, P^R and f0; evaluated, never trained.
+        case reference
+        /// Trained from its own copy of the reference.
+        case trained
+    }
+
+    /// Which logged training rows the objective reads.
+    public enum Rows: Sendable, Hashable {
+        /// None: the rows only set the pace (one step per batch of rows).
+        case none
+        /// Every training row (randomized, or the observational log with `--design observational`).
+        case all
+        /// The rows whose outcome is in the top `filterQuantile` of the training set
+        /// (`Objectives.topQuantileSelection`).
+        case topQuantile
+    }
+
+    /// How the batch's rows are paired.
+    public enum Pairs: Sendable, Hashable {
+        case none
+        /// Every (chosen, rejected) pair of the batch's rows with chosen's outcome higher
+        /// (`Objectives.outcomeRankedPairs`).
+        case byOutcome
+    }
+
+    public var role: Role
+    public var rows: Rows
+    /// Whether each step also reads f0 samples scored by ĝ, as many as the batch has rows
+    /// (METHOD.md §6).
+    public var f0Samples: Bool
+    public var pairs: Pairs
+    /// Association baselines (METHOD.md §3): observed outcomes treated as if causal.
+    public var treatsOutcomesAsCausal: Bool
+    /// The objective options its formula reads; the others leave it unchanged. (The token-level
+    /// terms, `entropyBonus` and `klToFT`, apply to every trained method.)
+    public var options: Set<ObjectiveOption>
+
+    /// Whether a step forwards any logged rows through the policy.
+    public var readsRows: Bool {
+        switch rows {
+        case .none: return false
+        case .all, .topQuantile: return true
+        }
+    }
+
+    public init(role: Role, rows: Rows, f0Samples: Bool, pairs: Pairs, treatsOutcomesAsCausal: Bool,
+                options: Set<ObjectiveOption>) {
+        self.role = role
+        self.rows = rows
+        self.f0Samples = f0Samples
+        self.pairs = pairs
+        self.treatsOutcomesAsCausal = treatsOutcomesAsCausal
+        self.options = options
+    }
+}
+
+/// The settings of `ObjectiveOptions` that change an objective's formula (the token-level terms
+/// are separate: `Objectives.tokenTermCoefficients`).
+public enum ObjectiveOption: String, CaseIterable, Sendable, Hashable {
+    case normalization, clip, filterQuantile, rwrTemperature, dpoBeta
 }
 
 /// How importance weights are normalized within a batch (METHOD.md §2).
@@ -49,6 +155,17 @@ public struct ObjectiveOptions: Codable, Sendable, Hashable {
         self.filterQuantile = filterQuantile
         self.rwrTemperature = rwrTemperature
         self.dpoBeta = dpoBeta
+    }
+}
+
+extension ObjectiveOptions {
+    /// What is wrong with these settings, named by their command-line flags; nil when they can work.
+    public var problem: String? {
+        if !(filterQuantile > 0 && filterQuantile <= 1) { return "--filter-quantile must be in (0, 1]" }
+        if !(rwrTemperature > 0) { return "--rwr-temperature must be positive" }
+        if let c = clip, !(c > 0) { return "--clip must be positive" }
+        if klToFT < 0 || entropyBonus < 0 { return "--kl-to-ft and --entropy-bonus must not be negative" }
+        return nil
     }
 }
 
@@ -267,6 +384,25 @@ public enum Objectives {
         }
         return ObjectiveOutput(loss: loss, gradLogP: grad, gradSampleLogP: b.sampleLogP.map { _ in 0 },
                                weights: [], sampleWeights: [], clippedShare: 0)
+    }
+
+    /// filtered-SFT's subset: whether each outcome is in the top `quantile` fraction, i.e. at
+    /// least the outcome at position ⌊n·(1 − quantile)⌋ of the sorted outcomes (ties kept).
+    public static func topQuantileSelection(outcomes: [Double], quantile: Double) -> [Bool] {
+        guard !outcomes.isEmpty else { return [] }
+        let sorted = outcomes.sorted()
+        let threshold = sorted[min(sorted.count - 1, Int(Double(sorted.count) * (1 - quantile)))]
+        return outcomes.map { $0 >= threshold }
+    }
+
+    /// DPO's pairs within a batch: every (chosen, rejected) index pair whose chosen outcome is
+    /// strictly higher, in row order.
+    public static func outcomeRankedPairs(outcomes y: [Double]) -> [(chosen: Int, rejected: Int)] {
+        var pairs: [(chosen: Int, rejected: Int)] = []
+        for i in y.indices {
+            for j in y.indices where y[i] > y[j] { pairs.append((i, j)) }
+        }
+        return pairs
     }
 
     /// Per-sequence coefficients for TinyLM's token-level terms: the loss adds

@@ -222,7 +222,7 @@ public enum DashboardView {
         case .waiting: "waiting"
         case .training: "training"
         case .evaluating: "evaluating"
-        case .idle: m.method == .ft ? "reference" : "idle"
+        case .idle: m.method.role == .reference ? "reference" : "idle"
         case .failed: "FAILED"
         }
     }
@@ -235,7 +235,7 @@ public enum DashboardView {
         header += ["state"]
         var rows: [[String]] = s.methods.map { m in
             let last = m.epochs.last
-            var row = [m.method.rawValue, String(m.epoch), f(last?.trainLoss, 2), pm(last?.vDR)]
+            var row = [m.method.rawValue, String(m.epoch), f(last?.trainLoss, 2), pm(last?.estimates[.dr])]
             if world { row += [pm(last?.trueValue), f(last?.normalizedGain)] }
             // Steps skipped for a non-finite loss or gradient: rare, and worth seeing.
             row += [stateText(m) + (m.skippedSteps > 0 ? "  skip \(m.skippedSteps)" : "")]
@@ -312,7 +312,7 @@ public enum DashboardView {
             lines.append((l, v.theme.text))
         }
         if let m = selected(s, v), let e = m.epochs.last {
-            lines.append(("\(m.method.rawValue): DR residual Σw(Y−ĝ) \(pm(e.drResidual))  KL(f‖FT) \(f(e.klToFT.value)) nats"
+            lines.append(("\(m.method.rawValue): DR residual Σw(Y−ĝ) \(pm(e.estimates[.drResidual]))  KL(f‖FT) \(f(e.klToFT.value)) nats"
                           + (e.invalidRate.map { String(format: "  invalid %.0f%%", 100 * $0) } ?? ""), v.theme.text))
         }
         if !s.attributeEffects.isEmpty {
@@ -362,12 +362,13 @@ public enum DashboardView {
         b.box(parts[0], title: "Compare: all methods, last epoch", style: t.border, titleStyle: t.title, glyphs: v.glyphs)
         let inner = parts[0].inset(by: 1)
         let world = s.worldName != nil
-        var header = ["method", "ep", "V_DR", "V_IPW", "V_SNIPW", "V_OUT", "win vs FT", "KL", "ESS"]
+        let values = Estimator.allCases.filter(\.estimatesValue)
+        var header = ["method", "ep"] + values.map(\.name) + ["win vs FT", "KL", "ESS"]
         if world { header += ["true", "gain", "invalid"] }
         let rows: [[String]] = s.methods.map { m in
             let e = m.epochs.last
-            var row = [m.method.rawValue, String(m.epoch), pm(e?.vDR), pm(e?.vIPW), pm(e?.vSNIPW), pm(e?.vOUT),
-                       pm(e?.winRateVsFT), f(e?.klToFT.value, 2), f(e?.weights.essFraction, 2)]
+            var row = [m.method.rawValue, String(m.epoch)] + values.map { pm(e?.estimates[$0]) }
+                + [pm(e?.winRateVsFT), f(e?.klToFT.value, 2), f(e?.weights.essFraction, 2)]
             if world { row += [pm(e?.trueValue), f(e?.normalizedGain), f(e?.invalidRate, 2)] }
             return row
         }
@@ -378,7 +379,7 @@ public enum DashboardView {
         b.box(parts[1], title: world ? "True value with 95% CI (V* = \(f(s.vStar, 2)))" : "V_DR with 95% CI",
               style: t.border, titleStyle: t.title, glyphs: v.glyphs)
         let barArea = parts[1].inset(by: 1)
-        let est: [(String, Estimate?)] = s.methods.map { ($0.method.rawValue, world ? $0.epochs.last?.trueValue : $0.epochs.last?.vDR) }
+        let est: [(String, Estimate?)] = s.methods.map { ($0.method.rawValue, world ? $0.epochs.last?.trueValue : $0.epochs.last?.estimates[.dr]) }
         let lows = est.compactMap { $0.1?.lower }.filter(\.isFinite), highs = est.compactMap { $0.1?.upper }.filter(\.isFinite)
         guard let lo = lows.min(), let hi = (highs + (world ? [s.vStar ?? -.infinity] : [])).max(), hi > lo else { return }
         for (i, (name, e)) in est.enumerated() where i < barArea.height {

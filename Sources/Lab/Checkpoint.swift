@@ -14,6 +14,8 @@ public enum RunStoreError: Error, CustomStringConvertible, Equatable {
     case unreadable(path: String, reason: String)
     case damaged(path: String, detail: String)
     case dataChanged(path: String, source: String)
+    /// Written by a checkpoint format this build does not read (a newer cpo-tui's).
+    case unsupportedFormat(path: String, found: UInt32, readable: ClosedRange<UInt32>)
 
     public var description: String {
         switch self {
@@ -31,12 +33,15 @@ public enum RunStoreError: Error, CustomStringConvertible, Equatable {
             return "\(path): the saved run is damaged (\(detail)). Use an intact copy of the run directory."
         case let .dataChanged(path, source):
             return "\(path): the data of this run (\(source)) changed after it was saved, so it cannot go on exactly. Restore the original data, or start a new run."
+        case let .unsupportedFormat(path, found, readable):
+            return "\(path) was saved in checkpoint format \(found), which this version of cpo-tui cannot read (it reads formats \(readable.lowerBound) to \(readable.upperBound)). Continue the run with the cpo-tui that saved it, or start a new run."
         }
     }
 }
 
 /// What a checkpoint says about itself (the META section, JSON).
 public struct CheckpointInfo: Codable, Sendable, Equatable {
+    /// The checkpoint format that wrote the file (`Checkpoint.version` then).
     public var format: Int
     public var config: LabConfig
     public var seed: UInt64
@@ -49,17 +54,28 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     public var generations: Int
 }
 
-/// The JSON part of the prepared state: summaries and the fitted ĝ and judge.
-struct PreparedSummary: Codable {
+/// The JSON part of the prepared state: summaries and the fitted ĝ and judge. Generic over how
+/// FT's evaluation is stored, so an earlier format's shape reads through the same fields.
+struct PreparedSummary<Metrics> {
     var ftHistory: [FTEpoch]
     var ghatQuality: OutcomeModelQuality?
     var ghatQualityVersusOutcomes: OutcomeModelQuality?
     var attributeEffects: [AttributeEffect]
     var traitImbalance: [Double]
-    var ftMetrics: EpochMetrics?
+    var ftMetrics: Metrics?
     var ghat: CrossFittedOutcomeModel?
     var judge: OutcomeModel?
+
+    /// The same summary with FT's evaluation converted.
+    func converted<Other>(_ convert: (Metrics) -> Other) -> PreparedSummary<Other> {
+        PreparedSummary<Other>(ftHistory: ftHistory, ghatQuality: ghatQuality, ghatQualityVersusOutcomes: ghatQualityVersusOutcomes,
+                               attributeEffects: attributeEffects, traitImbalance: traitImbalance, ftMetrics: ftMetrics.map(convert),
+                               ghat: ghat, judge: judge)
+    }
 }
+
+extension PreparedSummary: Encodable where Metrics: Encodable {}
+extension PreparedSummary: Decodable where Metrics: Decodable {}
 
 struct RestoredMethod {
     var run: MethodRun
@@ -74,7 +90,7 @@ struct RestoredExperiment {
     var seed: UInt64
     var data: PreparedData
     var compute: Compute
-    var prep: PreparedSummary
+    var prep: PreparedSummary<EpochMetrics>
     var ftTrueValue: Double?
     var codec: TextCodec
     var ft: Transformer
@@ -87,16 +103,27 @@ struct RestoredExperiment {
 ///
 ///     META  CheckpointInfo (JSON)          TOKN  the tokenizer
 ///     FTPM  FT's parameters                PREP  PreparedSummary (JSON)
-///     INPT  the training inputs: row token sequences, outcomes, P^R, FT log-probs, ĝ,
-///           filtered-SFT selection, f0 samples with their f0 log-probs and ĝ
-///     EVIN  the held-out inputs and the win-rate prompts with FT's judged continuations
+///     INPT  the training inputs: the rows' token sequences, outcomes, P^R and ĝ, the f0
+///           samples with their f0 log-probs and ĝ (`ScoredTexts`), the rows' FT log-probs,
+///           the outcomes' SD
+///     EVIN  the held-out inputs (`ScoredTexts`), the win-rate prompts with FT's judged
+///           continuations, FT's true value
 ///     MTHD  per method: its counters, metrics and steps (JSON), last epoch's log weights,
 ///           win scores, parameters, AdamW step and moments
 ///
 /// Doubles are stored as bit patterns, so a resumed run computes with exactly the saved values.
+/// An evaluation's JSON holds one key per `Estimator` (`metricsKey`); one added after a file
+/// was saved reads as undefined for the epochs saved before.
 enum Checkpoint {
     static let magic = Array("CPORUN\r\n".utf8)
-    static let version: UInt32 = 1
+    /// The format this build writes. Every earlier one is still read (`readableVersions`):
+    ///   1  the first format; INPT held filtered-SFT's row selection between ĝ and the outcome
+    ///      SD, and the FT log-probs between P^R and ĝ (`CheckpointV1`).
+    ///   2  INPT as `ScoredTexts`, then the FT log-probs and the outcome SD; filtered-SFT's rows
+    ///      follow from the outcomes and its description (`Objectives.topQuantileSelection`,
+    ///      the rule whose result format 1 stored).
+    static let version: UInt32 = 2
+    static let readableVersions: ClosedRange<UInt32> = 1...version
 
     static func jsonEncoder() -> JSONEncoder {
         let enc = JSONEncoder()
@@ -127,6 +154,8 @@ enum Checkpoint {
         return CRC32.checksum(w.bytes)
     }
 
+    // MARK: - writing (the current format)
+
     static func encode(_ exp: Experiment, generations: Int) -> [UInt8] {
         guard let codec = exp.codec, let ft = exp.ft, let inputs = exp.inputs, let ev = exp.evalInputs else {
             preconditionFailure("a checkpoint is taken after preparation")
@@ -145,25 +174,12 @@ enum Checkpoint {
         ftp.floats(ft.params.pointer, count: ft.parameterCount)
 
         var inp = ByteWriter()
-        inp.sequences(inputs.rowSeqs)
-        inp.doubles(inputs.outcomes)
-        inp.doubles(inputs.logPR)
+        inputs.texts.write(to: &inp)
         inp.doubles(inputs.logPFT)
-        inp.doubles(inputs.ghat)
-        inp.bools(inputs.selected)
         inp.double(inputs.outcomeSD)
-        inp.sequences(inputs.f0Seqs)
-        inp.doubles(inputs.f0LogP0)
-        inp.doubles(inputs.f0Ghat)
 
         var evi = ByteWriter()
-        evi.sequences(ev.rowSeqs)
-        evi.doubles(ev.outcomes)
-        evi.doubles(ev.logPR)
-        evi.doubles(ev.ghat)
-        evi.sequences(ev.f0Seqs)
-        evi.doubles(ev.f0LogP0)
-        evi.doubles(ev.f0Ghat)
+        ev.texts.write(to: &evi)
         evi.sequences(ev.winPrompts)
         evi.doubles(ev.ftWinScores)
         evi.bool(exp.ftTrueValue != nil)
@@ -193,143 +209,284 @@ enum Checkpoint {
         return SectionFile.encode(magic: magic, version: version, sections: sections)
     }
 
-    static func sections(_ bytes: [UInt8], path: String) throws(RunStoreError) -> [SectionFile.Section] {
+    // MARK: - reading (every readable format)
+
+    /// The file's format and sections, after the container's checks (magic, lengths, CRC).
+    static func open(_ bytes: [UInt8], path: String) throws(RunStoreError) -> (version: UInt32, sections: [SectionFile.Section]) {
         do {
-            return try SectionFile.decode(bytes, magic: magic, version: version, path: path)
+            return try SectionFile.decode(bytes, magic: magic, versions: readableVersions, path: path)
         } catch {
             switch error {
             case .wrongKind: throw .damaged(path: path, detail: "not a cpo-tui checkpoint")
+            case let .unsupportedVersion(_, found, _): throw .unsupportedFormat(path: path, found: found, readable: readableVersions)
             default: throw .damaged(path: path, detail: error.description)
             }
         }
     }
 
-    static func info(_ sections: [SectionFile.Section], path: String) throws(RunStoreError) -> CheckpointInfo {
-        guard let meta = sections.first(where: { $0.tag == "META" }) else { throw .damaged(path: path, detail: "no META section") }
+    /// The META section: what the file says about itself, and a configuration this build accepts.
+    static func info(_ file: (version: UInt32, sections: [SectionFile.Section]), path: String) throws(RunStoreError) -> CheckpointInfo {
+        guard let meta = file.sections.first(where: { $0.tag == "META" }) else { throw .damaged(path: path, detail: "no META section") }
+        let info: CheckpointInfo
         do {
-            let info = try jsonDecoder().decode(CheckpointInfo.self, from: Data(meta.bytes))
+            info = try jsonDecoder().decode(CheckpointInfo.self, from: Data(meta.bytes))
             try info.config.validate()
-            return info
         } catch {
             throw .damaged(path: path, detail: "META: \(error)")
         }
+        guard info.format == Int(file.version) else {
+            throw .damaged(path: path, detail: "META says format \(info.format), the file header \(file.version)")
+        }
+        return info
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(RunStoreError) -> (RestoredExperiment, CheckpointInfo) {
-        let all = try sections(bytes, path: path)
-        let info = try info(all, path: path)
-        let cfg = info.config
-        func section(_ tag: String) throws(RunStoreError) -> ArraySlice<UInt8> {
-            guard let s = all.first(where: { $0.tag == tag }) else { throw .damaged(path: path, detail: "no \(tag) section") }
-            return s.bytes
-        }
-        func damaged(_ what: String, _ error: Error) -> RunStoreError { .damaged(path: path, detail: "\(what): \(error)") }
+        let file = try open(bytes, path: path)
+        let info = try info(file, path: path)
+        let data = try restoredData(info, path: path)
+        let reader = CheckpointReader(version: file.version, sections: file.sections, path: path, config: info.config)
+        let tokenizer = try reader.tokenizer()
+        let prep = try reader.preparedSummary()
+        let ft = try reader.ftModel()
+        let inputs = try reader.trainingInputs(ft: ft)
+        let (ev, ftTrueValue) = try reader.evalInputs()
+        try checkInputs(inputs, ev, cfg: info.config, data: data, path: path)
+        let methods = try reader.methods()
+        let restored = RestoredExperiment(
+            config: info.config, seed: info.seed, data: data, compute: reader.compute, prep: prep, ftTrueValue: ftTrueValue,
+            codec: TextCodec(tokenizer: tokenizer, contextLength: info.config.model.contextLength), ft: ft, inputs: inputs,
+            evalInputs: ev, methods: methods)
+        return (restored, info)
+    }
 
-        // The rows come from the run's own source again; they must be the ones it was saved with.
+    /// The rows, from the run's own source again; they must be the ones it was saved with.
+    private static func restoredData(_ info: CheckpointInfo, path: String) throws(RunStoreError) -> PreparedData {
         let data: PreparedData
         do {
-            data = try PreparedData.make(cfg, seed: info.seed)
+            data = try PreparedData.make(info.config, seed: info.seed)
         } catch {
             throw .unreadable(path: path, reason: "its data: \(error.description)")
         }
         guard fingerprint(data) == info.dataFingerprint else { throw .dataChanged(path: path, source: data.sourceLabel) }
-
-        let tokenizer: BPETokenizer
-        do { tokenizer = try BPETokenizer(serialized: Array(try section("TOKN"))) } catch { throw damaged("tokenizer", error) }
-        let prep: PreparedSummary
-        do { prep = try jsonDecoder().decode(PreparedSummary.self, from: Data(try section("PREP"))) } catch { throw damaged("PREP", error) }
-        let compute = Compute(threads: cfg.threads)
-        let layout = ParameterLayout(cfg.model)
-        func model(_ r: inout ByteReader, _ what: String) throws(RunStoreError) -> Transformer {
-            let params = FloatBuffer(count: layout.count)
-            do {
-                try r.floats(into: params.pointer, count: layout.count, what)
-                return try Transformer(config: cfg.model, parameters: params, compute: compute)
-            } catch {
-                throw damaged(what, error)
-            }
-        }
-        var ftr = ByteReader(try section("FTPM"))
-        let ft = try model(&ftr, "FT parameters")
-
-        let inputs: TrainingInputs, ev: EvalInputs, ftTrueValue: Double?
-        do {
-            var r = ByteReader(try section("INPT"))
-            inputs = TrainingInputs(
-                rowSeqs: try r.sequences("rows"), outcomes: try r.doubles("outcomes"), logPR: try r.doubles("P^R"),
-                logPFT: try r.doubles("FT log-probs"), ghat: try r.doubles("ĝ"), selected: try r.bools("selection"),
-                outcomeSD: try r.double("outcome SD"), f0Seqs: try r.sequences("f0 samples"),
-                f0LogP0: try r.doubles("f0 log-probs"), f0Ghat: try r.doubles("f0 ĝ"), ft: ft)
-            var e = ByteReader(try section("EVIN"))
-            ev = EvalInputs(
-                rowSeqs: try e.sequences("held-out rows"), outcomes: try e.doubles("held-out outcomes"),
-                logPR: try e.doubles("held-out P^R"), ghat: try e.doubles("held-out ĝ"), f0Seqs: try e.sequences("held-out f0"),
-                f0LogP0: try e.doubles("held-out f0 log-probs"), f0Ghat: try e.doubles("held-out f0 ĝ"),
-                winPrompts: try e.sequences("win prompts"), ftWinScores: try e.doubles("FT win scores"))
-            let has = try e.bool("FT true value flag")
-            let v = try e.double("FT true value")
-            ftTrueValue = has ? v : nil
-        } catch {
-            throw damaged("inputs", error)
-        }
-        try checkInputs(inputs, ev, cfg: cfg, data: data, path: path)
-
-        var methods: [RestoredMethod] = []
-        let dec = jsonDecoder()
-        for s in all where s.tag == "MTHD" {
-            var r = ByteReader(s.bytes)
-            do {
-                let name = try r.string("method name")
-                guard let method = Method(rawValue: name), cfg.methods.contains(method) else {
-                    throw ByteReaderError.malformed(what: "method", detail: "'\(name)' is not one of this run's methods")
-                }
-                let counters = try dec.decode(MethodRun.Counters.self, from: Data(try r.blob("counters")))
-                let metrics = try dec.decode([EpochMetrics].self, from: Data(try r.blob("metrics")))
-                let steps = try dec.decode([StepRecord].self, from: Data(try r.blob("steps")))
-                let logWeights = try r.doubles("log weights")
-                let hasWin = try r.bool("win scores flag")
-                let win = try r.doubles("win scores")
-                let m = try model(&r, "\(name) parameters")
-                let optConfig = try dec.decode(AdamWConfig.self, from: Data(try r.blob("optimizer settings")))
-                let step = try r.int("optimizer step")
-                let mom1 = FloatBuffer(count: layout.count), mom2 = FloatBuffer(count: layout.count)
-                try r.floats(into: mom1.pointer, count: layout.count, "first moments")
-                try r.floats(into: mom2.pointer, count: layout.count, "second moments")
-                guard counters.epoch >= 0, counters.step >= 0, step >= 0, step <= counters.step else {
-                    throw ByteReaderError.malformed(what: "counters", detail: "inconsistent")
-                }
-                let run = MethodRun(method: method, model: m, optimizer: AdamW(config: optConfig, m: mom1, v: mom2, step: step),
-                                    counters: counters, lastEpochLogWeights: logWeights)
-                methods.append(RestoredMethod(run: run, metrics: metrics, steps: steps, winScores: hasWin ? win : nil))
-            } catch let e as RunStoreError {
-                throw e
-            } catch {
-                throw damaged("a method section", error)
-            }
-        }
-        guard Set(methods.map(\.run.method)) == Set(cfg.methods), methods.count == cfg.methods.count else {
-            throw .damaged(path: path, detail: "it holds methods \(methods.map(\.run.method.rawValue)), the run has \(cfg.methods.map(\.rawValue))")
-        }
-        let restored = RestoredExperiment(
-            config: cfg, seed: info.seed, data: data, compute: compute, prep: prep, ftTrueValue: ftTrueValue,
-            codec: TextCodec(tokenizer: tokenizer, contextLength: cfg.model.contextLength), ft: ft, inputs: inputs,
-            evalInputs: ev, methods: methods)
-        return (restored, info)
+        return data
     }
 
     /// Lengths and token ids that training would trust: checked once here, so a damaged file
     /// cannot index out of bounds later.
     private static func checkInputs(_ i: TrainingInputs, _ e: EvalInputs, cfg: LabConfig, data: PreparedData,
                                     path: String) throws(RunStoreError) {
-        let n = i.rowSeqs.count, m = i.f0Seqs.count
         let vocab = Int32(cfg.model.vocabSize), ctx = cfg.model.contextLength
         func tokensOK(_ s: [[Int32]]) -> Bool { s.allSatisfy { !$0.isEmpty && $0.count <= ctx + 1 && $0.allSatisfy { $0 >= 0 && $0 < vocab } } }
-        let ok = n == data.train.count && [i.outcomes.count, i.logPR.count, i.logPFT.count, i.ghat.count, i.selected.count].allSatisfy { $0 == n }
-            && m > 0 && i.f0LogP0.count == m && i.f0Ghat.count == m
-            && e.rowSeqs.count == data.eval.count && [e.outcomes.count, e.logPR.count, e.ghat.count].allSatisfy { $0 == e.rowSeqs.count }
-            && e.f0LogP0.count == e.f0Seqs.count && e.f0Ghat.count == e.f0Seqs.count && e.ftWinScores.count == e.winPrompts.count
-            && tokensOK(i.rowSeqs) && tokensOK(i.f0Seqs) && tokensOK(e.rowSeqs) && tokensOK(e.f0Seqs) && tokensOK(e.winPrompts)
+        func aligned(_ t: ScoredTexts, rows: Int) -> Bool {
+            t.rowSeqs.count == rows && [t.outcomes.count, t.logPR.count, t.ghat.count].allSatisfy { $0 == rows }
+                && t.f0LogP0.count == t.f0Seqs.count && t.f0Ghat.count == t.f0Seqs.count && tokensOK(t.rowSeqs) && tokensOK(t.f0Seqs)
+        }
+        let ok = aligned(i.texts, rows: data.train.count) && i.logPFT.count == data.train.count && !i.f0Seqs.isEmpty
+            && aligned(e.texts, rows: data.eval.count) && e.ftWinScores.count == e.winPrompts.count && tokensOK(e.winPrompts)
         guard ok else { throw .damaged(path: path, detail: "the saved inputs do not fit the run's data and model") }
+    }
+}
+
+/// The sections of one checkpoint being read, in the format that wrote them: each method reads
+/// one part, and any problem is `RunStoreError.damaged` naming the part.
+private struct CheckpointReader {
+    let version: UInt32
+    let sections: [SectionFile.Section]
+    let path: String
+    let config: LabConfig
+    let compute: Compute
+    let layout: ParameterLayout
+
+    init(version: UInt32, sections: [SectionFile.Section], path: String, config: LabConfig) {
+        self.version = version
+        self.sections = sections
+        self.path = path
+        self.config = config
+        compute = Compute(threads: config.threads)
+        layout = ParameterLayout(config.model)
+    }
+
+    func section(_ tag: String) throws(RunStoreError) -> ArraySlice<UInt8> {
+        guard let s = sections.first(where: { $0.tag == tag }) else { throw .damaged(path: path, detail: "no \(tag) section") }
+        return s.bytes
+    }
+
+    func damaged(_ what: String, _ error: Error) -> RunStoreError { .damaged(path: path, detail: "\(what): \(error)") }
+
+    /// Decodes JSON in the shape of this file's format: `V1` for format 1, `Current` after, which
+    /// `convert` takes from the first shape to the second.
+    func decode<V1: Decodable, Current: Decodable>(_ bytes: ArraySlice<UInt8>, v1: V1.Type, current: Current.Type,
+                                                   convert: (V1) -> Current) throws -> Current {
+        let dec = Checkpoint.jsonDecoder()
+        return version == 1 ? convert(try dec.decode(V1.self, from: Data(bytes))) : try dec.decode(Current.self, from: Data(bytes))
+    }
+
+    func tokenizer() throws(RunStoreError) -> BPETokenizer {
+        do { return try BPETokenizer(serialized: Array(try section("TOKN"))) } catch { throw damaged("tokenizer", error) }
+    }
+
+    func preparedSummary() throws(RunStoreError) -> PreparedSummary<EpochMetrics> {
+        do {
+            return try decode(try section("PREP"), v1: PreparedSummary<CheckpointV1.EpochMetrics>.self,
+                              current: PreparedSummary<EpochMetrics>.self) { $0.converted(\.current) }
+        } catch let e as RunStoreError {
+            throw e
+        } catch {
+            throw damaged("PREP", error)
+        }
+    }
+
+    /// A model's parameters, next in `r`.
+    func model(_ r: inout ByteReader, _ what: String) throws(RunStoreError) -> Transformer {
+        let params = FloatBuffer(count: layout.count)
+        do {
+            try r.floats(into: params.pointer, count: layout.count, what)
+            return try Transformer(config: config.model, parameters: params, compute: compute)
+        } catch {
+            throw damaged(what, error)
+        }
+    }
+
+    func ftModel() throws(RunStoreError) -> Transformer {
+        var r = ByteReader(try section("FTPM"))
+        return try model(&r, "FT parameters")
+    }
+
+    func trainingInputs(ft: Transformer) throws(RunStoreError) -> TrainingInputs {
+        var r = ByteReader(try section("INPT"))
+        do {
+            if version == 1 { return try CheckpointV1.trainingInputs(&r, ft: ft, filterQuantile: config.objective.filterQuantile) }
+            let texts = try ScoredTexts(reading: &r, "")
+            return TrainingInputs(texts: texts, logPFT: try r.doubles("FT log-probs"), outcomeSD: try r.double("outcome SD"), ft: ft)
+        } catch {
+            throw damaged("inputs", error)
+        }
+    }
+
+    /// The held-out inputs and FT's true value (worlds).
+    func evalInputs() throws(RunStoreError) -> (EvalInputs, ftTrueValue: Double?) {
+        var e = ByteReader(try section("EVIN"))
+        do {
+            let ev = EvalInputs(texts: try ScoredTexts(reading: &e, "held-out "), winPrompts: try e.sequences("win prompts"),
+                                ftWinScores: try e.doubles("FT win scores"))
+            let has = try e.bool("FT true value flag")
+            let v = try e.double("FT true value")
+            return (ev, has ? v : nil)
+        } catch {
+            throw damaged("inputs", error)
+        }
+    }
+
+    /// Every MTHD section, which must hold exactly the run's methods.
+    func methods() throws(RunStoreError) -> [RestoredMethod] {
+        var methods: [RestoredMethod] = []
+        for s in sections where s.tag == "MTHD" {
+            do {
+                methods.append(try method(s.bytes))
+            } catch let e as RunStoreError {
+                throw e
+            } catch {
+                throw damaged("a method section", error)
+            }
+        }
+        guard Set(methods.map(\.run.method)) == Set(config.methods), methods.count == config.methods.count else {
+            throw .damaged(path: path, detail: "it holds methods \(methods.map(\.run.method.rawValue)), the run has \(config.methods.map(\.rawValue))")
+        }
+        return methods
+    }
+
+    private func method(_ bytes: ArraySlice<UInt8>) throws -> RestoredMethod {
+        var r = ByteReader(bytes)
+        let dec = Checkpoint.jsonDecoder()
+        let name = try r.string("method name")
+        guard let method = Method(rawValue: name), config.methods.contains(method) else {
+            throw ByteReaderError.malformed(what: "method", detail: "'\(name)' is not one of this run's methods")
+        }
+        let counters = try dec.decode(MethodRun.Counters.self, from: Data(try r.blob("counters")))
+        let metrics = try decode(try r.blob("metrics"), v1: [CheckpointV1.EpochMetrics].self, current: [EpochMetrics].self) {
+            $0.map(\.current)
+        }
+        let steps = try dec.decode([StepRecord].self, from: Data(try r.blob("steps")))
+        let logWeights = try r.doubles("log weights")
+        let hasWin = try r.bool("win scores flag")
+        let win = try r.doubles("win scores")
+        let m = try model(&r, "\(name) parameters")
+        let optConfig = try dec.decode(AdamWConfig.self, from: Data(try r.blob("optimizer settings")))
+        let step = try r.int("optimizer step")
+        let mom1 = FloatBuffer(count: layout.count), mom2 = FloatBuffer(count: layout.count)
+        try r.floats(into: mom1.pointer, count: layout.count, "first moments")
+        try r.floats(into: mom2.pointer, count: layout.count, "second moments")
+        guard counters.epoch >= 0, counters.step >= 0, step >= 0, step <= counters.step else {
+            throw ByteReaderError.malformed(what: "counters", detail: "inconsistent")
+        }
+        let run = MethodRun(method: method, model: m, optimizer: AdamW(config: optConfig, m: mom1, v: mom2, step: step),
+                            counters: counters, lastEpochLogWeights: logWeights)
+        return RestoredMethod(run: run, metrics: metrics, steps: steps, winScores: hasWin ? win : nil)
+    }
+}
+
+extension ScoredTexts {
+    /// The columns in order: row sequences, outcomes, P^R, ĝ; f0 sequences, f0 log-probs, ĝ.
+    func write(to w: inout ByteWriter) {
+        w.sequences(rowSeqs)
+        w.doubles(outcomes)
+        w.doubles(logPR)
+        w.doubles(ghat)
+        w.sequences(f0Seqs)
+        w.doubles(f0LogP0)
+        w.doubles(f0Ghat)
+    }
+
+    /// What `write` wrote; `prefix` names the set in errors ("held-out ").
+    init(reading r: inout ByteReader, _ prefix: String) throws(ByteReaderError) {
+        self.init(rowSeqs: try r.sequences(prefix + "rows"), outcomes: try r.doubles(prefix + "outcomes"),
+                  logPR: try r.doubles(prefix + "P^R"), ghat: try r.doubles(prefix + "ĝ"), f0Seqs: try r.sequences(prefix + "f0 samples"),
+                  f0LogP0: try r.doubles(prefix + "f0 log-probs"), f0Ghat: try r.doubles(prefix + "f0 ĝ"))
+    }
+}
+
+/// Checkpoint format 1, read only to convert it to the current one. The sections that differ
+/// are decoded in their own shape here, so a later change of the current types cannot change
+/// how a format-1 file reads.
+enum CheckpointV1 {
+    /// An evaluation as format 1 stored it (JSON): the estimates as named fields.
+    struct EpochMetrics: Decodable {
+        var method: Method
+        var epoch: Int
+        var trainLoss: Double?
+        var vIPW, vSNIPW, vDR, vOUT, drResidual: Estimate
+        var trueValue: Estimate?
+        var normalizedGain, invalidRate: Double?
+        var attributeShares: [String: Double]?
+        var winRateVsFT, klToFT: Estimate
+        var weights: WeightSummary
+        var samples: [GeneratedText]
+        var seconds: Double
+
+        var current: Lab.EpochMetrics {
+            Lab.EpochMetrics(
+                method: method, epoch: epoch, trainLoss: trainLoss,
+                estimates: Estimates([.ipw: vIPW, .snipw: vSNIPW, .dr: vDR, .out: vOUT, .drResidual: drResidual]),
+                trueValue: trueValue, normalizedGain: normalizedGain, invalidRate: invalidRate, attributeShares: attributeShares,
+                winRateVsFT: winRateVsFT, klToFT: klToFT, weights: weights, samples: samples, seconds: seconds)
+        }
+    }
+
+    /// Format 1's INPT section: rows, outcomes, P^R, FT log-probs, ĝ, filtered-SFT's selection,
+    /// outcome SD, f0 samples, f0 log-probs, f0 ĝ. The selection is dropped after checking that
+    /// the rule now applied to the outcomes gives exactly it (format 2 stores the rule, not the
+    /// result).
+    static func trainingInputs(_ r: inout ByteReader, ft: Transformer, filterQuantile: Double) throws -> TrainingInputs {
+        let rowSeqs = try r.sequences("rows"), outcomes = try r.doubles("outcomes"), logPR = try r.doubles("P^R")
+        let logPFT = try r.doubles("FT log-probs"), ghat = try r.doubles("ĝ")
+        let selected = try r.bools("selection")
+        let outcomeSD = try r.double("outcome SD")
+        let texts = ScoredTexts(rowSeqs: rowSeqs, outcomes: outcomes, logPR: logPR, ghat: ghat, f0Seqs: try r.sequences("f0 samples"),
+                                f0LogP0: try r.doubles("f0 log-probs"), f0Ghat: try r.doubles("f0 ĝ"))
+        guard selected == Objectives.topQuantileSelection(outcomes: outcomes, quantile: filterQuantile) else {
+            throw ByteReaderError.malformed(what: "filtered-SFT selection", detail: "it is not the top \(filterQuantile) of the saved outcomes")
+        }
+        return TrainingInputs(texts: texts, logPFT: logPFT, outcomeSD: outcomeSD, ft: ft)
     }
 }
 
@@ -416,7 +573,7 @@ public struct RunDirectory: Sendable {
     /// What the seed's checkpoint says about itself, without restoring it.
     public func info(seed: UInt64) throws(RunStoreError) -> CheckpointInfo {
         let p = checkpointPath(seed: seed)
-        return try Checkpoint.info(Checkpoint.sections(try read(p), path: p), path: p)
+        return try Checkpoint.info(Checkpoint.open(try read(p), path: p), path: p)
     }
 
     /// The seed's experiment as it was saved, ready to train on, and what the checkpoint says

@@ -9,18 +9,16 @@ public enum PrepStage: String, Sendable, Codable, CaseIterable {
     case data, tokenizer, ft, ghat, f0, baseline, ready
 }
 
-/// Held-out inputs for the estimators, the true value and the win rates.
-struct EvalInputs: @unchecked Sendable {
-    let rowSeqs: [[Int32]]
-    let outcomes: [Double]
-    let logPR: [Double]
-    let ghat: [Double]
-    let f0Seqs: [[Int32]]
-    let f0LogP0: [Double]
-    let f0Ghat: [Double]
+/// Held-out inputs for the estimators (`texts`: the held-out rows and their own f0 samples),
+/// and the win-rate prompts with FT's judged continuations.
+@dynamicMemberLookup
+struct EvalInputs: Sendable {
+    let texts: ScoredTexts
     let winPrompts: [[Int32]]
     /// The judge's score of FT's continuation of each prompt.
     let ftWinScores: [Double]
+
+    subscript<T>(dynamicMember path: KeyPath<ScoredTexts, T>) -> T { texts[keyPath: path] }
 }
 
 /// One seed's whole experiment: the data, the tokenizer, FT, ĝ, the f0 samples and one
@@ -86,7 +84,7 @@ public final class Experiment: @unchecked Sendable {
         evalInputs = r.evalInputs
         ghatModel = r.prep.ghat
         judge = r.prep.judge
-        winScores[.ft] = r.evalInputs.ftWinScores
+        winScores[.reference] = r.evalInputs.ftWinScores
         for m in r.methods {
             runs[m.run.method] = m.run
             metrics[m.run.method] = m.metrics
@@ -99,26 +97,49 @@ public final class Experiment: @unchecked Sendable {
 
     // MARK: - preparation
 
+    /// Where the f0 stage's progress stands when it starts sampling the training and the
+    /// held-out f0 texts (scoring the rows under FT comes first).
+    static let f0TrainSamplingProgress = 0.2
+    static let f0EvalSamplingProgress = 0.7
+    /// FT reports its progress every this many steps.
+    static let ftProgressInterval = 10
+    /// How many of a model's texts are kept for display (the Generations panel): per evaluation,
+    /// and per request (`generate`).
+    public static let shownSamples = 8
+
     /// Tokenizer, FT (until its evaluation loss stops improving), ĝ, f0 samples and FT's own
     /// evaluation. `progress` gets each stage with a fraction in [0, 1] of that stage.
     public func prepare(progress: (PrepStage, Double, String) -> Void = { _, _, _ in },
                         cancelled: () -> Bool = { false }) throws(LabError) {
-        let cfg = config
-        // Tokenizer on the training texts.
+        let codec = try trainTokenizer(progress)
+        let trainSeqs = data.train.map { codec.sequence(for: $0.text) }
+        let evalSeqs = data.eval.map { codec.sequence(for: $0.text) }
+        let ft = try trainFT(train: trainSeqs, eval: evalSeqs, progress, cancelled: cancelled)
+        let ghat = try fitGhat(progress)
+        prepareInputs(codec: codec, ft: ft, ghat: ghat, train: trainSeqs, progress)
+        prepareEvalInputs(codec: codec, ft: ft, ghat: ghat, eval: evalSeqs, progress)
+        evaluateBaseline(ft, progress)
+    }
+
+    /// The tokenizer, trained on the training texts.
+    private func trainTokenizer(_ progress: (PrepStage, Double, String) -> Void) throws(LabError) -> TextCodec {
         stage = .tokenizer
         progress(.tokenizer, 0, "training the tokenizer on \(data.train.count) texts")
         let tokenizer: BPETokenizer
         do {
-            tokenizer = try BPETokenizer.train(corpus: data.train.map(\.text), vocabSize: cfg.model.vocabSize)
+            tokenizer = try BPETokenizer.train(corpus: data.train.map(\.text), vocabSize: config.model.vocabSize)
         } catch {
             throw .failed("tokenizer: \(error)")
         }
-        let codec = TextCodec(tokenizer: tokenizer, contextLength: cfg.model.contextLength)
+        let codec = TextCodec(tokenizer: tokenizer, contextLength: config.model.contextLength)
         self.codec = codec
-        let trainSeqs = data.train.map { codec.sequence(for: $0.text) }
-        let evalSeqs = data.eval.map { codec.sequence(for: $0.text) }
+        return codec
+    }
 
-        // FT.
+    /// FT: next-token training on the training texts (`FineTuning`).
+    private func trainFT(train: [[Int32]], eval: [[Int32]], _ progress: (PrepStage, Double, String) -> Void,
+                         cancelled: () -> Bool) throws(LabError) -> Transformer {
+        let cfg = config
         stage = .ft
         let ft: Transformer
         do {
@@ -126,21 +147,24 @@ public final class Experiment: @unchecked Sendable {
         } catch {
             throw .invalidConfig(error.description)
         }
-        let stepsPerEpoch = (trainSeqs.count + cfg.batchSize - 1) / cfg.batchSize
+        let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize
         ftHistory = FineTuning.train(
-            ft, train: trainSeqs, eval: evalSeqs, config: cfg, seed: derived("ft"),
+            ft, train: train, eval: eval, config: cfg, seed: derived("ft"),
             onEpoch: { e in progress(.ft, Double(e.epoch) / Double(cfg.ftMaxEpochs),
                                      String(format: "FT epoch %d: train loss %.3f, eval loss %.3f (%.1f s)", e.epoch, e.trainLoss, e.evalLoss, e.seconds)) },
             onStep: { s, loss in
-                if s % 10 == 0 {
+                if s % Self.ftProgressInterval == 0 {
                     progress(.ft, Double(s) / Double(stepsPerEpoch * cfg.ftMaxEpochs), String(format: "FT step %d, loss %.3f", s, loss))
                 }
             }, cancelled: cancelled)
         self.ft = ft
         if cancelled() { throw .failed("cancelled") }
+        return ft
+    }
 
-        // ĝ: cross-fitted on the training rows (or fit on a separate log), and for user data a
-        // judge fit on the held-out rows only.
+    /// ĝ cross-fitted on the training rows (or fit on a separate log), for user data a judge fit
+    /// on the held-out rows only, and the diagnostics of both against the training rows.
+    private func fitGhat(_ progress: (PrepStage, Double, String) -> Void) throws(LabError) -> CrossFittedOutcomeModel {
         stage = .ghat
         progress(.ghat, 0, "fitting ĝ on \(data.ghatRows.count) rows")
         let kind: OutcomeModelKind = data.outcomeKind == .binary ? .logistic : .ridge
@@ -151,7 +175,7 @@ public final class Experiment: @unchecked Sendable {
             let featurizer = TextFeaturizer()
             ghatModel = try CrossFittedOutcomeModel.fitSelectingLambda(
                 features: featurizer.features(data.ghatRows.map(\.text)), outcomes: data.ghatRows.map(\.outcome),
-                kind: kind, folds: cfg.folds, seed: derived("ghat"), featurizer: featurizer).model
+                kind: kind, folds: config.folds, seed: derived("ghat"), featurizer: featurizer).model
             if data.world == nil {
                 judge = try OutcomeModel.fit(texts: data.eval.map(\.text), outcomes: data.eval.map(\.outcome), kind: kind)
             }
@@ -160,7 +184,7 @@ public final class Experiment: @unchecked Sendable {
         }
         self.ghatModel = ghatModel
         ghatQuality = ghatModel.quality
-        let trainGhat = data.ghatIsCrossFitted ? ghatModel.predictions : ghatModel.predict(data.train.map(\.text))
+        let trainGhat = trainingRowsGhat(ghatModel)
         ghatQualityVersusOutcomes = OutcomeModelQuality.of(kind: kind, predictions: trainGhat, targets: data.train.map(\.outcome))
         if !data.attributeNames.isEmpty {
             attributeEffects = Diagnostics.attributeEffects(
@@ -171,57 +195,79 @@ public final class Experiment: @unchecked Sendable {
             traitImbalance = Diagnostics.standardizedMeanDifferences(attributes: data.train.map(\.attributes),
                                                                      trait: data.train.map { ($0.trait ?? 0) > 0 ? 1 : -1 })
         }
+        return ghatModel
+    }
 
-        // P^R and FT log-probs of the rows; f0 samples for training and for evaluation.
+    /// ĝ(X_i) of the training rows: cross-fitted when ĝ was fit on them.
+    private func trainingRowsGhat(_ ghat: CrossFittedOutcomeModel) -> [Double] {
+        data.ghatIsCrossFitted ? ghat.predictions : ghat.predict(data.train.map(\.text))
+    }
+
+    /// P^R of `rows`: the logged propensities, or the FT model's log-probs `model`.
+    private func logPR(_ rows: [OutcomeRow], model: [Double]) -> [Double] {
+        config.propensity == .logged ? rows.map { $0.logPropensity ?? -.infinity } : model
+    }
+
+    /// The training inputs: the rows under FT and P^R, and the f0 samples with ĝ.
+    private func prepareInputs(codec: TextCodec, ft: Transformer, ghat: CrossFittedOutcomeModel, train: [[Int32]],
+                               _ progress: (PrepStage, Double, String) -> Void) {
+        let cfg = config
         stage = .f0
         progress(.f0, 0, "scoring the rows under FT")
-        let trainLogPFT = Batches.logProbs(ft, trainSeqs)
-        let evalLogPFT = Batches.logProbs(ft, evalSeqs)
-        func logPR(_ rows: [OutcomeRow], _ model: [Double]) -> [Double] {
-            cfg.propensity == .logged ? rows.map { $0.logPropensity ?? -.infinity } : model
-        }
-        progress(.f0, 0.2, "sampling \(cfg.f0Ratio * trainSeqs.count) f0 texts")
-        let trainF0 = f0Samples(from: trainSeqs, count: cfg.f0Ratio * trainSeqs.count, label: "f0-train")
-        progress(.f0, 0.7, "sampling held-out f0 texts")
-        let evalF0 = f0Samples(from: evalSeqs, count: cfg.f0Ratio * evalSeqs.count, label: "f0-eval")
+        let trainLogPFT = Batches.logProbs(ft, train)
+        progress(.f0, Self.f0TrainSamplingProgress, "sampling \(cfg.f0Ratio * train.count) f0 texts")
+        let trainF0 = f0Samples(from: train, count: cfg.f0Ratio * train.count, label: "f0-train")
         let outcomes = data.train.map(\.outcome)
         let mean = outcomes.reduce(0, +) / Double(outcomes.count)
         let sd = (outcomes.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, outcomes.count - 1))).squareRoot()
-        let threshold = outcomes.sorted()[min(outcomes.count - 1, Int(Double(outcomes.count) * (1 - cfg.objective.filterQuantile)))]
         inputs = TrainingInputs(
-            rowSeqs: trainSeqs, outcomes: outcomes, logPR: logPR(data.train, trainLogPFT), logPFT: trainLogPFT,
-            ghat: trainGhat, selected: outcomes.map { $0 >= threshold }, outcomeSD: sd,
-            f0Seqs: trainF0.map(\.sequence), f0LogP0: trainF0.map(\.sequenceLogProb),
-            f0Ghat: ghatModel.predict(trainF0.map { codec.text($0.sequence) }), ft: ft)
+            texts: ScoredTexts(
+                rowSeqs: train, outcomes: outcomes, logPR: logPR(data.train, model: trainLogPFT), ghat: trainingRowsGhat(ghat),
+                f0Seqs: trainF0.map(\.sequence), f0LogP0: trainF0.map(\.sequenceLogProb),
+                f0Ghat: ghat.predict(trainF0.map { codec.text($0.sequence) })),
+            logPFT: trainLogPFT, outcomeSD: sd, ft: ft)
+    }
 
-        // Win-rate prompts: held-out texts cut at a random token, and FT's continuations.
+    /// The held-out inputs with their own f0 samples, and the win-rate prompts (held-out texts
+    /// cut at a random token) with FT's judged continuations.
+    private func prepareEvalInputs(codec: TextCodec, ft: Transformer, ghat: CrossFittedOutcomeModel, eval: [[Int32]],
+                                   _ progress: (PrepStage, Double, String) -> Void) {
+        let cfg = config
+        progress(.f0, Self.f0EvalSamplingProgress, "sampling held-out f0 texts")
+        let f0 = f0Samples(from: eval, count: cfg.f0Ratio * eval.count, label: "f0-eval")
+        let evalLogPFT = Batches.logProbs(ft, eval)
         var rng = SeededRandom(seed: derived("win-prompts"))
-        var promptRows = Array(evalSeqs.indices)
+        var promptRows = Array(eval.indices)
         rng.shuffle(&promptRows)
         let prompts: [[Int32]] = promptRows.prefix(cfg.winRatePrompts).map { i in
-            let s = evalSeqs[i]
+            let s = eval[i]
             let cut = 1 + rng.int(below: max(1, s.count - 2))
             return Array(s.prefix(min(cut, cfg.model.contextLength)))
         }
         let ftCont = ft.sample(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: cfg.model.contextLength),
                                seed: derived("win-ft"))
         evalInputs = EvalInputs(
-            rowSeqs: evalSeqs, outcomes: data.eval.map(\.outcome), logPR: logPR(data.eval, evalLogPFT),
-            ghat: ghatModel.predict(data.eval.map(\.text)),
-            f0Seqs: evalF0.map(\.sequence), f0LogP0: evalF0.map(\.sequenceLogProb),
-            f0Ghat: ghatModel.predict(evalF0.map { codec.text($0.sequence) }),
+            texts: ScoredTexts(
+                rowSeqs: eval, outcomes: data.eval.map(\.outcome), logPR: logPR(data.eval, model: evalLogPFT),
+                ghat: ghat.predict(data.eval.map(\.text)), f0Seqs: f0.map(\.sequence), f0LogP0: f0.map(\.sequenceLogProb),
+                f0Ghat: ghat.predict(f0.map { codec.text($0.sequence) })),
             winPrompts: prompts, ftWinScores: ftCont.map { judgeScore(codec.text($0.sequence)) })
+    }
 
-        // FT's own evaluation: the baseline every method starts from.
+    /// FT's own evaluation, the baseline every method starts from (each method's epoch 0), and a
+    /// fresh run per method.
+    private func evaluateBaseline(_ ft: Transformer, _ progress: (PrepStage, Double, String) -> Void) {
         stage = .baseline
         progress(.baseline, 0, "evaluating FT")
-        let base = evaluate(ft, method: .ft, epoch: 0, trainLoss: nil, isFT: true)
+        let base = evaluate(ft, method: .reference, epoch: 0, trainLoss: nil)
         ftMetrics = base
         ftTrueValue = base.trueValue?.value
-        winScores[.ft] = evalInputs?.ftWinScores
-        for m in cfg.methods {
-            runs[m] = MethodRun(method: m, ft: ft, learningRate: cfg.learningRate)
-            metrics[m] = [relabel(base, as: m)]
+        winScores[.reference] = evalInputs?.ftWinScores
+        for m in config.methods {
+            runs[m] = MethodRun(method: m, ft: ft, learningRate: config.learningRate)
+            var epoch0 = base
+            epoch0.method = m
+            metrics[m] = [epoch0]
             steps[m] = []
         }
         stage = .ready
@@ -249,12 +295,6 @@ public final class Experiment: @unchecked Sendable {
         return judge?.predict([text]).first ?? .nan
     }
 
-    private func relabel(_ m: EpochMetrics, as method: Method) -> EpochMetrics {
-        var r = m
-        r.method = method.rawValue
-        return r
-    }
-
     // MARK: - training and evaluation
 
     /// Trains `method` for one more epoch and evaluates it. Returns the new metrics, or nil when
@@ -272,7 +312,7 @@ public final class Experiment: @unchecked Sendable {
         // An epoch cut short is not evaluated: the experiment is being abandoned.
         if cancelled() { return nil }
         let trainLoss = losses.isEmpty ? nil : losses.reduce(0, +) / Double(losses.count)
-        var m = evaluate(run.model, method: method, epoch: run.epoch, trainLoss: trainLoss, isFT: method == .ft)
+        var m = evaluate(run.model, method: method, epoch: run.epoch, trainLoss: trainLoss)
         m.seconds = Date().timeIntervalSince(t0)
         metrics[method, default: []].append(m)
         return m
@@ -284,63 +324,32 @@ public final class Experiment: @unchecked Sendable {
     /// The log importance weights (relative to uniform) of the method's last training epoch.
     public func lastEpochLogWeights(of method: Method) -> [Double] { runs[method]?.lastEpochLogWeights ?? [] }
 
-    /// Every estimate for `model` on the held-out data.
-    func evaluate(_ model: Transformer, method: Method, epoch: Int, trainLoss: Double?, isFT: Bool) -> EpochMetrics {
+    /// Every estimate for `model` on the held-out data, and what its own texts show. The
+    /// reference is evaluated as itself: every weight 1, KL 0, win rate ½, gain 0.
+    func evaluate(_ model: Transformer, method: Method, epoch: Int, trainLoss: Double?) -> EpochMetrics {
         let t0 = Date()
         guard let ev = evalInputs, let ft, let codec else { preconditionFailure("evaluate before prepare") }
+        let isReference = method.role == .reference
         // Under P^R = FT the rows' log-probs are the P^R values themselves (every weight 1).
-        let rowLogP = isFT && config.propensity == .model ? ev.logPR : Batches.logProbs(model, ev.rowSeqs)
-        let f0LogP = isFT ? ev.f0LogP0 : Batches.logProbs(model, ev.f0Seqs)
-        let norm = config.objective.normalization
-        let vIPW = Estimators.ipw(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes)
-        let vSNIPW = Estimators.snipw(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes)
-        let vOUT = Estimators.out(sampleLogP: f0LogP, sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat)
-        let resid = Estimators.residualTerm(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat, normalization: norm)
-        let vDR = Estimators.dr(logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat,
-                                sampleLogP: f0LogP, sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: norm)
+        let rowLogP = isReference && config.propensity == .model ? ev.logPR : Batches.logProbs(model, ev.rowSeqs)
+        let f0LogP = isReference ? ev.f0LogP0 : Batches.logProbs(model, ev.f0Seqs)
+        let estimates = Estimates(EstimatorInputs(
+            logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat, sampleLogP: f0LogP,
+            sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: config.objective.normalization))
         let weights = Diagnostics.weightSummary(logP: rowLogP, logPR: ev.logPR, batchSize: config.batchSize)
 
         // The model's own texts: true value, invalid rate, attribute shares, KL to FT.
         let label = "\(method.rawValue)-\(epoch)"
         let own = model.sample(prompts: [[Int32]](repeating: [BPETokenizer.bos], count: config.evalSamples),
                                options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
-                               seed: derived("eval-samples-" + (isFT ? "FT" : label)))
-        let ownSeqs = own.map(\.sequence)
-        let ftLogP = isFT ? own.map(\.logProb) : Batches.logProbs(ft, ownSeqs)
-        let kl = Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP)
-        let texts = ownSeqs.map { codec.text($0) }
-        var trueValue: Estimate?
-        var gain: Double?
-        var invalidRate: Double?
-        var shares: [String: Double]?
-        var generated: [GeneratedText] = []
-        if let w = data.world {
-            let results = texts.map { w.oracle($0) }
-            let values = results.map(\.value)
-            trueValue = Diagnostics.meanEstimate(values)
-            invalidRate = Double(results.filter { !$0.invalidSegments.isEmpty }.count) / Double(max(1, results.count))
-            var counts = [Int](repeating: 0, count: w.attributes.count)
-            for r in results { for a in Set(r.matches.map(\.attribute)) { counts[a] += 1 } }
-            shares = Dictionary(uniqueKeysWithValues: w.attributes.enumerated().map { ($1.name, Double(counts[$0]) / Double(max(1, results.count))) })
-            if let base = isFT ? trueValue?.value : ftTrueValue, let v = trueValue?.value {
-                let room = w.bestValue - base
-                gain = room > 1e-12 ? (v - base) / room : nil
-            }
-            generated = (0..<min(8, texts.count)).map { i in
-                GeneratedText(text: texts[i], score: values[i], attributes: results[i].matches.map { w.attributes[$0.attribute].name },
-                              invalidSegments: results[i].invalidSegments, logRatioToFT: own[i].logProb - ftLogP[i])
-            }
-        } else {
-            let scores = judge?.predict(Array(texts.prefix(8))) ?? []
-            generated = (0..<min(8, texts.count)).map { i in
-                GeneratedText(text: texts[i], score: i < scores.count ? scores[i] : .nan, attributes: [], invalidSegments: [],
-                              logRatioToFT: own[i].logProb - ftLogP[i])
-            }
-        }
+                               seed: derived("eval-samples-" + (isReference ? method.rawValue : label)))
+        let ftLogP = isReference ? own.map(\.logProb) : Batches.logProbs(ft, own.map(\.sequence))
+        let texts = own.map { codec.text($0.sequence) }
+        let judged = judgeOwnTexts(texts, logRatiosToFT: zip(own, ftLogP).map { $0.logProb - $1 }, isReference: isReference)
 
         // Win rate against FT on continuations of the held-out prompts.
         let winRate: Estimate
-        if isFT {
+        if isReference {
             winRate = Estimate(value: 0.5, standardError: 0)
         } else {
             let cont = model.sample(prompts: ev.winPrompts, options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
@@ -350,16 +359,49 @@ public final class Experiment: @unchecked Sendable {
             winRate = WinRate.estimate(scoresA: scores, scoresB: ev.ftWinScores)
         }
         return EpochMetrics(
-            method: method.rawValue, epoch: epoch, trainLoss: trainLoss, vIPW: vIPW, vSNIPW: vSNIPW, vDR: vDR, vOUT: vOUT,
-            drResidual: resid, trueValue: trueValue, normalizedGain: gain ?? (isFT && data.world != nil ? 0 : nil),
-            invalidRate: invalidRate, attributeShares: shares, winRateVsFT: winRate, klToFT: kl, weights: weights,
-            samples: generated, seconds: Date().timeIntervalSince(t0))
+            method: method, epoch: epoch, trainLoss: trainLoss, estimates: estimates, trueValue: judged.trueValue,
+            normalizedGain: judged.gain, invalidRate: judged.invalidRate, attributeShares: judged.shares, winRateVsFT: winRate,
+            klToFT: Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP), weights: weights,
+            samples: judged.shown, seconds: Date().timeIntervalSince(t0))
+    }
+
+    /// A model's own texts as the judge sees them: in worlds the oracle's true value, the
+    /// normalized gain over FT, the invalid rate and the attribute shares; the first
+    /// `shownSamples` texts for display.
+    private func judgeOwnTexts(_ texts: [String], logRatiosToFT: [Double], isReference: Bool)
+        -> (trueValue: Estimate?, gain: Double?, invalidRate: Double?, shares: [String: Double]?, shown: [GeneratedText])
+    {
+        let shown = 0..<min(Self.shownSamples, texts.count)
+        guard let w = data.world else {
+            let scores = judge?.predict(Array(texts.prefix(Self.shownSamples))) ?? []
+            return (nil, nil, nil, nil, shown.map { i in
+                GeneratedText(text: texts[i], score: i < scores.count ? scores[i] : .nan, attributes: [], invalidSegments: [],
+                              logRatioToFT: logRatiosToFT[i])
+            })
+        }
+        let results = texts.map { w.oracle($0) }
+        let values = results.map(\.value)
+        let trueValue = Diagnostics.meanEstimate(values)
+        let invalidRate = Double(results.filter { !$0.invalidSegments.isEmpty }.count) / Double(max(1, results.count))
+        var counts = [Int](repeating: 0, count: w.attributes.count)
+        for r in results { for a in Set(r.matches.map(\.attribute)) { counts[a] += 1 } }
+        let shares = Dictionary(uniqueKeysWithValues: w.attributes.enumerated().map { ($1.name, Double(counts[$0]) / Double(max(1, results.count))) })
+        // The gain is relative to FT's true value (the reference's own, when evaluating it).
+        var gain: Double? = isReference ? 0 : nil
+        if let base = isReference ? trueValue.value : ftTrueValue {
+            let room = w.bestValue - base
+            if room > 1e-12 { gain = (trueValue.value - base) / room }
+        }
+        return (trueValue, gain, invalidRate, shares, shown.map { i in
+            GeneratedText(text: texts[i], score: values[i], attributes: results[i].matches.map { w.attributes[$0.attribute].name },
+                          invalidSegments: results[i].invalidSegments, logRatioToFT: logRatiosToFT[i])
+        })
     }
 
     /// Fresh samples from `method`'s current model, continuing `prefix` (empty: from scratch),
     /// scored by the judge and, in worlds, parsed by the oracle.
     public func generate(_ method: Method, prefix: String, count: Int, seed: UInt64) -> [GeneratedText] {
-        guard let codec, let ft, let model = runs[method]?.model ?? (method == .ft ? ft : nil) else { return [] }
+        guard let codec, let ft, let model = runs[method]?.model ?? (method.role == .reference ? ft : nil) else { return [] }
         let prompt = codec.prompt(for: prefix)
         let samples = model.sample(prompts: [[Int32]](repeating: prompt, count: count),
                                    options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),

@@ -116,10 +116,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
         if ftMaxEpochs < 1 { throw bad("--ft-epochs must be at least 1 (got \(ftMaxEpochs))") }
         if !(learningRate > 0) || !(ftLearningRate > 0) { throw bad("learning rates (--lr, --ft-lr) must be positive") }
         if evalSamples < 10 || winRatePrompts < 10 { throw bad("--eval-samples and --win-prompts must be at least 10") }
-        if !(objective.filterQuantile > 0 && objective.filterQuantile <= 1) { throw bad("--filter-quantile must be in (0, 1]") }
-        if !(objective.rwrTemperature > 0) { throw bad("--rwr-temperature must be positive") }
-        if let c = objective.clip, !(c > 0) { throw bad("--clip must be positive") }
-        if objective.klToFT < 0 || objective.entropyBonus < 0 { throw bad("--kl-to-ft and --entropy-bonus must not be negative") }
+        if let problem = objective.problem { throw bad(problem) }
         if logRows < 20 { throw bad("--log-rows must be at least 20") }
         do { try model.validate() } catch { throw bad(error.description) }
         if case .file = source {

@@ -15,17 +15,13 @@ public struct GeneratedText: Sendable, Hashable, Codable {
 }
 
 /// One method's evaluation after one epoch (epoch 0 = FT itself).
-public struct EpochMetrics: Sendable, Hashable, Codable {
-    public var method: String
+public struct EpochMetrics: Sendable, Hashable {
+    public var method: Method
     public var epoch: Int
     /// Mean training loss over the epoch's steps (nil at epoch 0 and for FT).
     public var trainLoss: Double?
-    public var vIPW: Estimate
-    public var vSNIPW: Estimate
-    public var vDR: Estimate
-    public var vOUT: Estimate
-    /// The DR residual term Σ w (Y − ĝ) on the held-out rows.
-    public var drResidual: Estimate
+    /// Every `Estimator` on the held-out rows and f0 samples.
+    public var estimates: Estimates
     /// Worlds: the true value (mean g* over the model's own samples), its normalized gain
     /// (V(f) − V(FT)) / (V* − V(FT)) and the share of samples with an invalid segment.
     public var trueValue: Estimate?
@@ -42,6 +38,65 @@ public struct EpochMetrics: Sendable, Hashable, Codable {
     /// A few of the model's samples.
     public var samples: [GeneratedText]
     public var seconds: Double
+
+    public init(method: Method, epoch: Int, trainLoss: Double?, estimates: Estimates, trueValue: Estimate?,
+                normalizedGain: Double?, invalidRate: Double?, attributeShares: [String: Double]?, winRateVsFT: Estimate,
+                klToFT: Estimate, weights: WeightSummary, samples: [GeneratedText], seconds: Double) {
+        self.method = method
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.estimates = estimates
+        self.trueValue = trueValue
+        self.normalizedGain = normalizedGain
+        self.invalidRate = invalidRate
+        self.attributeShares = attributeShares
+        self.winRateVsFT = winRateVsFT
+        self.klToFT = klToFT
+        self.weights = weights
+        self.samples = samples
+        self.seconds = seconds
+    }
+}
+
+/// One JSON object per evaluation (metrics.jsonl lines, checkpoints): the fields by name, and
+/// each estimate beside them under its `Estimator.metricsKey` ("vDR", ...), as since the first
+/// checkpoint format.
+extension EpochMetrics: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case method, epoch, trainLoss, trueValue, normalizedGain, invalidRate, attributeShares, winRateVsFT, klToFT,
+             weights, samples, seconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            method: try c.decode(Method.self, forKey: .method), epoch: try c.decode(Int.self, forKey: .epoch),
+            trainLoss: try c.decodeIfPresent(Double.self, forKey: .trainLoss), estimates: try Estimates(from: decoder),
+            trueValue: try c.decodeIfPresent(Estimate.self, forKey: .trueValue),
+            normalizedGain: try c.decodeIfPresent(Double.self, forKey: .normalizedGain),
+            invalidRate: try c.decodeIfPresent(Double.self, forKey: .invalidRate),
+            attributeShares: try c.decodeIfPresent([String: Double].self, forKey: .attributeShares),
+            winRateVsFT: try c.decode(Estimate.self, forKey: .winRateVsFT), klToFT: try c.decode(Estimate.self, forKey: .klToFT),
+            weights: try c.decode(WeightSummary.self, forKey: .weights), samples: try c.decode([GeneratedText].self, forKey: .samples),
+            seconds: try c.decode(Double.self, forKey: .seconds))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(method, forKey: .method)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encodeIfPresent(trainLoss, forKey: .trainLoss)
+        try estimates.encode(to: encoder)
+        try c.encodeIfPresent(trueValue, forKey: .trueValue)
+        try c.encodeIfPresent(normalizedGain, forKey: .normalizedGain)
+        try c.encodeIfPresent(invalidRate, forKey: .invalidRate)
+        try c.encodeIfPresent(attributeShares, forKey: .attributeShares)
+        try c.encode(winRateVsFT, forKey: .winRateVsFT)
+        try c.encode(klToFT, forKey: .klToFT)
+        try c.encode(weights, forKey: .weights)
+        try c.encode(samples, forKey: .samples)
+        try c.encode(seconds, forKey: .seconds)
+    }
 }
 
 /// One held-out row as the estimators saw it: rows.csv in reports.

@@ -169,11 +169,7 @@ public struct ReportWriter {
             var o: [String: Any] = ["name": m.rawValue, "epochs": results.first?.final(m)?.epoch ?? 0]
             o["true_value"] = data.world == nil ? NSNull() : over(m) { $0.trueValue }.json
             o["normalized_gain"] = data.world == nil ? NSNull() : overScalar(m) { $0.normalizedGain }.json
-            o["v_dr"] = over(m) { $0.vDR }.json
-            o["v_ipw"] = over(m) { $0.vIPW }.json
-            o["v_snipw"] = over(m) { $0.vSNIPW }.json
-            o["v_out"] = over(m) { $0.vOUT }.json
-            o["dr_residual"] = over(m) { $0.drResidual }.json
+            for e in Estimator.allCases { o[e.summaryKey] = over(m) { $0.estimates[e] }.json }
             o["win_rate_vs_ft"] = over(m) { $0.winRateVsFT }.json
             o["kl_to_ft"] = jsonNumber(overScalar(m) { $0.klToFT.value }.mean)
             o["ess_fraction"] = jsonNumber(overScalar(m) { $0.weights.essFraction }.mean)
@@ -215,6 +211,13 @@ public struct ReportWriter {
         return SeedSummary(per.map(\.value), single: per.count == 1 ? per[0] : nil)
     }
 
+    /// A markdown table with one row per method: its name, then `cells(method)`.
+    func table(_ header: [String], cells: (Method) -> [String]) -> String {
+        var md = "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
+        for m in config.methods { md += "| " + ([m.rawValue] + cells(m)).joined(separator: " | ") + " |\n" }
+        return md
+    }
+
     func markdown() -> String {
         var md = "# cpo-tui report\n\n"
         md += "Data: `\(data.sourceLabel)`, \(data.train.count) training rows (\(config.design.rawValue) design for worlds), "
@@ -230,11 +233,7 @@ public struct ReportWriter {
         md += "Values are means over seeds with 95% intervals (across seeds when there are several, otherwise the estimate's own).\n\n"
 
         md += "## 1. Value of each trained model under the objectives\n\n"
-        md += "| method | V_DR | IPW residual Σw(Y−ĝ) | V_OUT (outcome only) | V_IPW | V_SNIPW |\n|---|---|---|---|---|---|\n"
-        for m in config.methods {
-            md += "| \(m.rawValue) | \(over(m) { $0.vDR }.text) | \(over(m) { $0.drResidual }.text) | \(over(m) { $0.vOUT }.text) "
-            md += "| \(over(m) { $0.vIPW }.text) | \(over(m) { $0.vSNIPW }.text) |\n"
-        }
+        md += table(["method"] + Estimator.allCases.map(\.longName)) { m in Estimator.allCases.map { e in over(m) { $0.estimates[e] }.text } }
 
         md += "\n## 2. Pairwise win rates (row method over column method)\n\n"
         md += "Continuations of the same truncated held-out texts, judged by "
@@ -252,29 +251,25 @@ public struct ReportWriter {
             md += "This run's ĝ was fit on `\(config.ghatFrom.rawValue)` data, so it is confounded"
             if let v = results.first?.ghatQualityVersusOutcomes { md += String(format: " (its %@ against the true outcomes: %.3f)", v.metric.rawValue, v.value) }
             md += ". Methods that trust ĝ (OO-RLHF) should suffer; DR-CPO's residual term should correct it; CPO does not use ĝ. "
-            md += "Compare with a run using `--ghat-from same`.\n\n| method | win rate vs FT | V_DR | V_OUT |"
-            md += data.world != nil ? " true value | normalized gain |\n|---|---|---|---|---|---|\n" : "\n|---|---|---|---|\n"
-            for m in config.methods {
-                md += "| \(m.rawValue) | \(over(m) { $0.winRateVsFT }.text) | \(over(m) { $0.vDR }.text) | \(over(m) { $0.vOUT }.text) |"
-                if data.world != nil { md += " \(over(m) { $0.trueValue }.text) | \(overScalar(m) { $0.normalizedGain }.text) |" }
-                md += "\n"
+            md += "Compare with a run using `--ghat-from same`.\n\n"
+            // The estimators that read ĝ: V_DR corrects it, V_OUT trusts it.
+            let trusting: [Estimator] = [.dr, .out]
+            let world = data.world != nil
+            md += table(["method", "win rate vs FT"] + trusting.map(\.name) + (world ? ["true value", "normalized gain"] : [])) { m in
+                [over(m) { $0.winRateVsFT }.text] + trusting.map { e in over(m) { $0.estimates[e] }.text }
+                    + (world ? [over(m) { $0.trueValue }.text, overScalar(m) { $0.normalizedGain }.text] : [])
             }
         }
 
         if let w = data.world {
             md += "\n## \(config.ghatFrom != .same ? 4 : 3). True value (world `\(w.name)`, V* = \(String(format: "%.3f", w.bestValue)))\n\n"
-            md += "| method | true value | normalized gain | invalid-text rate | KL to FT | ESS fraction |\n|---|---|---|---|---|---|\n"
-            for m in config.methods {
-                md += "| \(m.rawValue) | \(over(m) { $0.trueValue }.text) | \(overScalar(m) { $0.normalizedGain }.text) "
-                md += "| \(overScalar(m) { $0.invalidRate }.text) | \(overScalar(m) { $0.klToFT.value }.text) "
-                md += "| \(overScalar(m) { $0.weights.essFraction }.text) |\n"
+            md += table(["method", "true value", "normalized gain", "invalid-text rate", "KL to FT", "ESS fraction"]) { m in
+                [over(m) { $0.trueValue }.text, overScalar(m) { $0.normalizedGain }.text, overScalar(m) { $0.invalidRate }.text,
+                 overScalar(m) { $0.klToFT.value }.text, overScalar(m) { $0.weights.essFraction }.text]
             }
-            md += "\nAttribute shares in each model's samples (what each method learned to write):\n\n| method | "
-            md += w.attributes.map(\.name).joined(separator: " | ") + " |\n|---|" + String(repeating: "---|", count: w.attributes.count) + "\n"
-            for m in config.methods {
-                md += "| \(m.rawValue) |"
-                for a in w.attributes { md += " " + String(format: "%.2f", overScalar(m) { $0.attributeShares?[a.name] }.mean) + " |" }
-                md += "\n"
+            md += "\nAttribute shares in each model's samples (what each method learned to write):\n\n"
+            md += table(["method"] + w.attributes.map(\.name)) { m in
+                w.attributes.map { a in String(format: "%.2f", overScalar(m) { $0.attributeShares?[a.name] }.mean) }
             }
         }
         let failures = results.flatMap { r in r.failures.map { "seed \(r.seed): \($0.key.rawValue) failed: \($0.value)" } }

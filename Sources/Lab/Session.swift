@@ -190,7 +190,7 @@ public final class LabSession: Sendable {
                 exp = restored
                 generationRequests.store(info.generations, ordering: .relaxed)
                 publishData(exp)
-                let epochs = config.methods.filter { $0 != .ft }.map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
+                let epochs = config.methods.filter(\.trains).map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
                 log("resumed from \(dir.path) (epochs: \(epochs))")
                 // The header shows when the run on disk was saved, until the next save.
                 let saved = ISO8601DateFormatter().date(from: info.savedAt)
@@ -245,8 +245,8 @@ public final class LabSession: Sendable {
                     running = false
                     pauseFlag.store(false, ordering: .relaxed)
                 case .stepEpoch(let m):
-                    // FT is the fixed reference every method starts from: it does not train.
-                    for method in m.map({ [$0] }) ?? config.methods where method != .ft && !cancelled() {
+                    // The reference (FT) every method starts from does not train.
+                    for method in m.map({ [$0] }) ?? config.methods where method.trains && !cancelled() {
                         trainEpoch(exp, method, cancelled: cancelled)
                     }
                 case .cancel:
@@ -266,12 +266,12 @@ public final class LabSession: Sendable {
                     }
                 case let .generate(m, prefix):
                     let count = generationRequests.add(1, ordering: .relaxed).newValue
-                    let texts = exp.generate(m, prefix: prefix, count: 8, seed: UInt64(count))
+                    let texts = exp.generate(m, prefix: prefix, count: Experiment.shownSamples, seed: UInt64(count))
                     publish { $0.generations[m] = (prefix, texts) }
                 }
             }
             if running {
-                let behind = config.methods.filter { $0 != .ft && exp.epochs(of: $0) < config.epochs && exp.failure(of: $0) == nil }
+                let behind = config.methods.filter { $0.trains && exp.epochs(of: $0) < config.epochs && exp.failure(of: $0) == nil }
                 if behind.isEmpty {
                     running = false
                     log("every method has trained \(config.epochs) epochs")
@@ -340,7 +340,7 @@ public final class LabSession: Sendable {
             s.methods[idx].state = exp.failure(of: m).map { .failed($0) } ?? .idle
         }
         if let e = metrics {
-            var line = "\(m.rawValue) epoch \(e.epoch): V_DR \(String(format: "%.3f", e.vDR.value))"
+            var line = "\(m.rawValue) epoch \(e.epoch): V_DR \(String(format: "%.3f", e.estimates[.dr].value))"
             if let t = e.trueValue { line += String(format: ", true value %.3f", t.value) }
             log(line)
         }

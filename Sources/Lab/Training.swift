@@ -49,14 +49,18 @@ public struct FTEpoch: Sendable, Hashable, Codable {
 }
 
 /// FT: next-token training on the dataset's texts for a fixed budget with a cosine schedule,
-/// stopping early when the evaluation loss gets worse (the best epoch's weights are kept). Every method starts from this model; it is
-/// also the P^R estimate and the f0 generator.
+/// stopping early when the evaluation loss gets worse (the best epoch's weights are kept).
+/// Every method starts from this model; it is also the P^R estimate and the f0 generator.
 enum FineTuning {
+    /// AdamW's decoupled weight decay for FT, and its warm-up (at most one epoch).
+    static let weightDecay: Float = 0.01
+    static let warmupSteps = 50
+
     static func train(_ model: Transformer, train: [[Int32]], eval: [[Int32]], config: LabConfig, seed: UInt64,
                       onEpoch: (FTEpoch) -> Void, onStep: (Int, Double) -> Void, cancelled: () -> Bool) -> [FTEpoch] {
         let stepsPerEpoch = max(1, (train.count + config.batchSize - 1) / config.batchSize)
-        let opt = AdamW(config: AdamWConfig(learningRate: config.ftLearningRate, weightDecay: 0.01,
-                                            warmupSteps: min(50, stepsPerEpoch),
+        let opt = AdamW(config: AdamWConfig(learningRate: config.ftLearningRate, weightDecay: weightDecay,
+                                            warmupSteps: min(warmupSteps, stepsPerEpoch),
                                             totalSteps: stepsPerEpoch * config.ftMaxEpochs),
                         parameterCount: model.parameterCount)
         var history: [FTEpoch] = []
@@ -79,7 +83,6 @@ enum FineTuning {
             let evalLoss = Batches.meanTokenLoss(model, eval)
             let rec = FTEpoch(epoch: epoch, trainLoss: sum / Double(max(1, count)), evalLoss: evalLoss,
                               seconds: Date().timeIntervalSince(t0))
-            _ = rec.seconds
             history.append(rec)
             onEpoch(rec)
             // The learning rate decays over the whole budget (cosine), which is what brings the

@@ -376,6 +376,8 @@ public struct BPETokenizer: Sendable, Equatable {
 
     /// Current binary format version written by `serialized()`.
     public static let formatVersion: UInt16 = 1
+    /// Every format a reader accepts: the current one and each earlier one (only 1 so far).
+    public static let readableFormatVersions: ClosedRange<UInt16> = 1...formatVersion
     /// Pre-tokenization rule implemented by this build (see `preTokenize`).
     public static let preTokenizerVersion: UInt16 = 1
     static let magic: [UInt8] = [0x54, 0x4C, 0x42, 0x50]  // "TLBP"
@@ -430,7 +432,7 @@ public struct BPETokenizer: Sendable, Equatable {
                 | UInt32(bytes[at + 3]) << 24
         }
         let version = u16(4)
-        guard version == Self.formatVersion else {
+        guard Self.readableFormatVersions.contains(version) else {
             throw .unsupportedVersion(found: version, supported: Self.formatVersion)
         }
         let rule = u16(6)

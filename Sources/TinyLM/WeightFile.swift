@@ -57,7 +57,10 @@ public struct WeightFileContents {
 /// Written atomically (temporary file, fsync, rename): a reader sees the old or the new file.
 public enum WeightFile {
     public static let magic: [UInt8] = Array("CPOTLM\r\n".utf8)
+    /// The format this build writes; a reader keeps reading every earlier one
+    /// (`readableVersions`). Version 1 is the only one so far.
     public static let version: UInt32 = 1
+    public static let readableVersions: ClosedRange<UInt32> = 1...version
 
     public static func encode(model: Transformer, tokenizer: BPETokenizer, metadata: [String: String] = [:]) -> [UInt8] {
         let json = JSONEncoder()
@@ -107,7 +110,7 @@ public enum WeightFile {
     public static func decode(_ bytes: [UInt8], path: String = "<memory>") throws(WeightFileError) -> WeightFileContents {
         let all: [SectionFile.Section]
         do {
-            all = try SectionFile.decode(bytes, magic: magic, version: version, path: path)
+            all = try SectionFile.decode(bytes, magic: magic, versions: readableVersions, path: path).sections
         } catch {
             switch error {
             case .wrongKind: throw .notAWeightFile(path: path)

@@ -14,7 +14,7 @@ struct RunOptions: ParsableArguments {
     /// --data FILE and its column flags (the same as `cpo-tui data check`).
     @OptionGroup(title: "Your own data (instead of a world)") var data: DataOptions
 
-    @Option(help: "Comma-separated methods: FT, OO-RLHF, CPO, DR-CPO, filtered-SFT, RWR, DPO.")
+    @Option(help: ArgumentHelp("Comma-separated methods: \(Method.allCases.map(\.rawValue).joined(separator: ", "))."))
     var methods: String = "FT,OO-RLHF,CPO,DR-CPO"
     @Option(help: "Epochs per method after FT (default 3). With --resume: train up to this many.") var epochs: Int?
     @Option(help: "Training rows (worlds).") var rows: Int = 2000
@@ -181,7 +181,7 @@ enum HeadlessRun {
             do {
                 if let dir, dir.hasCheckpoint(seed: s) {
                     exp = try dir.restore(seed: s, config: cfg).0
-                    let at = cfg.methods.filter { $0 != .ft }.map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
+                    let at = cfg.methods.filter(\.trains).map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
                     log("[seed \(s)] resumed from \(dir.checkpointPath(seed: s)) at epochs: \(at)")
                 } else {
                     exp = try Experiment(config: cfg, seed: s)
@@ -222,7 +222,7 @@ enum HeadlessRun {
             // Epoch by epoch, every method that is behind: the order does not change any number
             // (each method's randomness is its own), so a resumed run matches an uninterrupted one.
             while true {
-                let behind = cfg.methods.filter { $0 != .ft && exp.epochs(of: $0) < cfg.epochs && exp.failure(of: $0) == nil }
+                let behind = cfg.methods.filter { $0.trains && exp.epochs(of: $0) < cfg.epochs && exp.failure(of: $0) == nil }
                 guard let m = behind.min(by: { exp.epochs(of: $0) < exp.epochs(of: $1) }) else { break }
                 guard let e = exp.step(m, cancelled: interrupted) else { interruptExit(dir) }
                 log(line(e, seed: s, elapsed: Date().timeIntervalSince(start)))
@@ -285,9 +285,9 @@ enum HeadlessRun {
     }
 
     private static func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {
-        var s = "seed \(seed) " + e.method.padding(toLength: 13, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
+        var s = "seed \(seed) " + e.method.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
         if let l = e.trainLoss { s += String(format: "  loss %8.3f", l) } else { s += "  loss        -" }
-        s += String(format: "  V_DR %7.3f ± %5.3f", e.vDR.value, 1.96 * e.vDR.standardError)
+        s += String(format: "  V_DR %7.3f ± %5.3f", e.estimates[.dr].value, 1.96 * e.estimates[.dr].standardError)
         if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, 1.96 * t.standardError) }
         if let g = e.normalizedGain { s += String(format: "  gain %+.3f", g) }
         if let r = e.invalidRate { s += String(format: "  invalid %.2f", r) }

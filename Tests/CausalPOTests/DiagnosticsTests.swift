@@ -99,10 +99,10 @@ struct DiagnosticsTests {
         let y = [3.0, 1.0, 2.0], gh = [2.0, 2.5, 2.0]
         let w = softmax(zip(logP, logPR).map { $0 - $1 })
         let expected = (0..<3).reduce(0) { $0 + w[$1] * (y[$1] - gh[$1]) }
-        #expect(abs(Diagnostics.drResidualTerm(logP: logP, logPR: logPR, outcomes: y, ghat: gh).value - expected) < 1e-14)
+        #expect(abs(Estimators.residualTerm(logP: logP, logPR: logPR, outcomes: y, ghat: gh).value - expected) < 1e-14)
         let ht = (0..<3).reduce(0) { $0 + Foundation.exp(logP[$1] - logPR[$1]) * (y[$1] - gh[$1]) } / 3
-        #expect(abs(Diagnostics.drResidualTerm(logP: logP, logPR: logPR, outcomes: y, ghat: gh, normalization: .horvitzThompson).value - ht) < 1e-14)
-        #expect(Diagnostics.drResidualTerm(logP: logP, logPR: logPR, outcomes: y, ghat: y).value == 0)
+        #expect(abs(Estimators.residualTerm(logP: logP, logPR: logPR, outcomes: y, ghat: gh, normalization: .horvitzThompson).value - ht) < 1e-14)
+        #expect(Estimators.residualTerm(logP: logP, logPR: logPR, outcomes: y, ghat: y).value == 0)
     }
 
     @Test func attributeEffectsRecoverCoefficientsOnNoiselessData() {

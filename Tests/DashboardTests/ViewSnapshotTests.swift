@@ -9,12 +9,13 @@ import Testing
 enum Fixture {
     static func estimate(_ v: Double, _ se: Double) -> Estimate { Estimate(value: v, standardError: se) }
 
-    static func metrics(_ m: String, epoch: Int, shift: Double) -> EpochMetrics {
+    static func metrics(_ m: Method, epoch: Int, shift: Double) -> EpochMetrics {
         let lr = (0..<200).map { sin(Double($0) * 0.7) * (0.2 + shift) }
         return EpochMetrics(
-            method: m, epoch: epoch, trainLoss: epoch == 0 ? nil : -55 - shift * 3, vIPW: estimate(54 + shift, 1.5),
-            vSNIPW: estimate(54.2 + shift, 1.4), vDR: estimate(54.5 + shift, 0.8), vOUT: estimate(54.1 + shift, 0.2),
-            drResidual: estimate(0.4 - shift, 0.7), trueValue: estimate(53.4 + 2 * shift, 0.35),
+            method: m, epoch: epoch, trainLoss: epoch == 0 ? nil : -55 - shift * 3,
+            estimates: Estimates([.ipw: estimate(54 + shift, 1.5), .snipw: estimate(54.2 + shift, 1.4), .dr: estimate(54.5 + shift, 0.8),
+                                  .out: estimate(54.1 + shift, 0.2), .drResidual: estimate(0.4 - shift, 0.7)]),
+            trueValue: estimate(53.4 + 2 * shift, 0.35),
             normalizedGain: shift / 4, invalidRate: 0.07 + shift / 20,
             attributeShares: ["urgency": 0.3, "guilt": 0.3 - shift / 10], winRateVsFT: estimate(0.5 + shift / 10, 0.03),
             klToFT: estimate(shift / 2, 0.01),
@@ -35,7 +36,7 @@ enum Fixture {
                        clippedShare: 0, gradNorm: 1, skipped: false)
         }
         return MethodSnapshot(method: m, state: state, epoch: epochs, steps: m == .ft ? [] : steps,
-                              epochs: (0...epochs).map { metrics(m.rawValue, epoch: $0, shift: Double($0) * shift) },
+                              epochs: (0...epochs).map { metrics(m, epoch: $0, shift: Double($0) * shift) },
                               skippedSteps: skipped, lastEpochLogWeights: [])
     }
 

@@ -1,4 +1,5 @@
 import CausalPO
+import CPOSupport
 import Foundation
 import Testing
 @testable import Lab
@@ -38,20 +39,68 @@ struct CheckpointFixtureTests {
         let path = try scratchCopy("v1")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (dir, config) = try RunDirectory.open(path)
-        #expect(config.seed == 3 && config.methods == Method.allCases)
+        // Every method there was when format 1 was written.
+        #expect(config.seed == 3 && config.methods == [.ft, .ooRLHF, .cpo, .drCPO, .filteredSFT, .rwr, .dpo])
         let (exp, info) = try dir.restore(seed: 3, config: config)
         #expect(info.format == 1)
         let recorded = try recordedVDR(path)
         #expect(!recorded.isEmpty, "the fixture's metrics.jsonl holds epoch lines")
-        for m in config.methods where m != .ft {
+        for m in config.methods where m.trains {
             #expect(exp.epochs(of: m) == 1, "\(m) was saved after one epoch")
             let last = try #require(exp.metrics[m]?.last)
             let saved = try #require(recorded["\(m.rawValue)@1"], "metrics.jsonl has \(m) epoch 1")
-            #expect(abs(last.vDR.value - saved) <= 1e-9 * max(1, abs(saved)), "\(m): V_DR \(last.vDR.value) vs \(saved)")
+            #expect(abs(last.estimates[.dr].value - saved) <= 1e-9 * max(1, abs(saved)), "\(m): V_DR \(last.estimates[.dr].value) vs \(saved)")
         }
         // Resume: one more epoch of a causal method trains and evaluates from the loaded state.
         let next = try #require(exp.step(.cpo))
-        #expect(next.epoch == 2 && next.vDR.value.isFinite)
+        #expect(next.epoch == 2 && next.estimates[.dr].value.isFinite)
         #expect(exp.steps[.cpo]!.count > 0)
+    }
+
+    /// metrics.jsonl is what it was: the lines written from the loaded run equal, byte for byte,
+    /// the ones format 1 wrote when it saved (the estimates under their first names).
+    @Test func metricsLinesKeepTheirShape() throws {
+        let path = try scratchCopy("lines")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (dir, config) = try RunDirectory.open(path)
+        let (exp, _) = try dir.restore(seed: 3, config: config)
+        let written = ReportWriter(config: config, data: exp.data, results: [SeedResult(exp, heldOutRows: false)]).metricsJSONL()
+        #expect(written == (try String(contentsOfFile: path + "/metrics.jsonl", encoding: .utf8)))
+    }
+
+    /// Loaded from format 1 and saved again, the run is in the current format and reads back the same.
+    @Test func theFirstFormatIsSavedAgainInTheCurrentOne() throws {
+        let path = try scratchCopy("resave")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (dir, config) = try RunDirectory.open(path)
+        let (v1, _) = try dir.restore(seed: 3, config: config)
+        try dir.save(v1)
+        #expect(try dir.info(seed: 3).format == Int(Checkpoint.version))
+        let (again, _) = try dir.restore(seed: 3, config: config)
+        for m in config.methods {
+            #expect(again.metrics[m] == v1.metrics[m] && again.steps[m] == v1.steps[m], "\(m)")
+            #expect(again.epochs(of: m) == v1.epochs(of: m))
+        }
+        #expect(again.ftMetrics == v1.ftMetrics)
+        let (a, b) = (try #require(again.inputs), try #require(v1.inputs))
+        #expect(a.rowSeqs == b.rowSeqs && a.outcomes == b.outcomes && a.logPFT == b.logPFT && a.outcomeSD == b.outcomeSD)
+        #expect(a.f0Seqs == b.f0Seqs && a.f0Ghat == b.f0Ghat)
+    }
+
+    /// A checkpoint from a format newer than this build reads says which format made it and that
+    /// it cannot be read, rather than calling the file damaged.
+    @Test func aNewerFormatSaysWhichFormatMadeIt() throws {
+        let path = try scratchCopy("v99")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (dir, config) = try RunDirectory.open(path)
+        let file = dir.checkpointPath(seed: 3)
+        let sections = try Checkpoint.open(Array(try Data(contentsOf: URL(fileURLWithPath: file))), path: file).sections
+        let newer = SectionFile.encode(magic: Checkpoint.magic, version: 99, sections: sections.map { ($0.tag, Array($0.bytes)) })
+        try Data(newer).write(to: URL(fileURLWithPath: file))
+        let expected = RunStoreError.unsupportedFormat(path: file, found: 99, readable: 1...Checkpoint.version)
+        #expect(throws: expected) { try dir.restore(seed: 3, config: config) }
+        #expect(throws: expected) { try dir.info(seed: 3) }
+        #expect(expected.description.contains("format 99") && expected.description.contains("cannot read"))
+        #expect(expected.description.contains("formats 1 to \(Checkpoint.version)"))
     }
 }

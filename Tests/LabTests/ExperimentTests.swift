@@ -31,10 +31,10 @@ struct ExperimentTests {
         #expect(ft.trueValue!.value.isFinite && ft.invalidRate! >= 0)
         for m in cfg.methods {
             let e = try #require(exp.step(m))
-            #expect(e.epoch == 1 && e.method == m.rawValue)
-            #expect(e.vDR.value.isFinite && e.vIPW.value.isFinite && e.trueValue!.value.isFinite)
+            #expect(e.epoch == 1 && e.method == m)
+            #expect(e.estimates[.dr].value.isFinite && e.estimates[.ipw].value.isFinite && e.trueValue!.value.isFinite)
             #expect((0...1).contains(e.winRateVsFT.value))
-            if m == .ft {
+            if !m.trains {
                 #expect(exp.steps[m]!.isEmpty)
             } else {
                 #expect(!exp.steps[m]!.isEmpty, "\(m) took no steps")
@@ -46,6 +46,69 @@ struct ExperimentTests {
         }
     }
 
+    /// Every method, from its description alone, trains one step and reaches every place a
+    /// method is shown: the report files, a checkpoint (saved and restored), and the session's
+    /// snapshot whose methods the dashboard's compare view lists. A new `Method` case must pass
+    /// this without any other file naming it.
+    @Test func everyMethodReachesReportsCheckpointsAndTheSnapshot() throws {
+        var cfg = tinyConfig()
+        cfg.rows = 32
+        let exp = try Experiment(config: cfg, seed: cfg.seed)
+        try exp.prepare()
+        for m in Method.allCases {
+            exp.step(m)
+            #expect(exp.epochs(of: m) == 1 && exp.failure(of: m) == nil, "\(m)")
+            #expect(exp.steps[m]!.isEmpty != m.trains, "\(m): steps only when it trains")
+            #expect(exp.metrics[m]!.last!.method == m)
+        }
+
+        // The report files.
+        let report = temporaryRunPath("every-method-report")
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        try ReportWriter(config: cfg, data: exp.data, results: [SeedResult(exp)]).write(to: report)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report + "/summary.json"))) as! [String: Any]
+        let listed = (summary["methods"] as! [[String: Any]])
+        #expect(listed.map { $0["name"] as! String } == Method.allCases.map(\.rawValue))
+        for o in listed {
+            for e in Estimator.allCases { #expect(o[e.summaryKey] is [String: Any], "\(o["name"]!): \(e.summaryKey)") }
+        }
+        let lines = try String(contentsOfFile: report + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let md = try String(contentsOfFile: report + "/report.md", encoding: .utf8)
+        for m in Method.allCases {
+            let epochs = lines.filter { $0["type"] as? String == "epoch" && $0["method_name"] as? String == m.rawValue }
+            #expect(epochs.count == 2, "\(m) in metrics.jsonl")
+            for e in Estimator.allCases { #expect(epochs.allSatisfy { $0[e.metricsKey] is [String: Any] }, "\(m): \(e.metricsKey)") }
+            #expect(md.contains("| \(m.rawValue) |"), "\(m) in report.md")
+            #expect(FileManager.default.fileExists(atPath: report + "/rows-\(m.rawValue)-seed\(cfg.seed).csv"))
+        }
+
+        // A checkpoint: saved and restored, every method as it was.
+        let path = temporaryRunPath("every-method")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let dir = try RunDirectory.create(path, config: cfg)
+        try dir.save(exp)
+        let (restored, _) = try dir.restore(seed: cfg.seed, config: cfg)
+        for m in Method.allCases {
+            #expect(restored.epochs(of: m) == 1, "\(m)")
+            #expect(comparable(restored.metrics[m] ?? []) == comparable(exp.metrics[m] ?? []), "\(m) metrics")
+            #expect(restored.steps[m] == exp.steps[m], "\(m) steps")
+        }
+
+        // The snapshot a session publishes from that checkpoint: what the compare view lists.
+        let session = LabSession(config: cfg, runDirectory: dir)
+        session.start()
+        let snapshot = try #require(waitFor(session) { $0.phase == .idle })
+        session.send(.cancel)
+        session.waitUntilFinished()
+        #expect(snapshot.methods.map(\.method) == Method.allCases)
+        for m in snapshot.methods {
+            #expect(m.epoch == 1 && m.state == .idle, "\(m.method)")
+            let last = try #require(m.epochs.last, "\(m.method) has no evaluation")
+            #expect(Estimator.allCases.allSatisfy { last.estimates[$0].value.isFinite }, "\(m.method)")
+        }
+    }
+
     @Test func oneSeedFixesEverything() throws {
         func run(_ seed: UInt64) throws -> [Double] {
             let cfg = tinyConfig(methods: [.cpo, .drCPO], seed: seed)
@@ -53,7 +116,7 @@ struct ExperimentTests {
             try exp.prepare()
             return [.cpo, .drCPO].flatMap { (m: Method) -> [Double] in
                 let e = exp.step(m)!
-                return [e.vDR.value, e.trueValue!.value, e.klToFT.value, e.winRateVsFT.value] + exp.steps[m]!.map(\.loss)
+                return [e.estimates[.dr].value, e.trueValue!.value, e.klToFT.value, e.winRateVsFT.value] + exp.steps[m]!.map(\.loss)
             }
         }
         let a = try run(5), b = try run(5), c = try run(6)

@@ -50,7 +50,7 @@ struct ReportTests {
         let rows = try DatasetLoader.load(path: dir + "/rows-CPO-seed3.csv",
                                           options: LoadOptions(columns: DatasetColumns(text: "text", outcome: "outcome", attributes: ["weight"])))
         let snipw = rows.rows.reduce(0.0) { $0 + $1.attributes[0] * $1.outcome }
-        let reported = results[0].metrics[.cpo]!.last!.vSNIPW.value
+        let reported = results[0].metrics[.cpo]!.last!.estimates[.snipw].value
         #expect(abs(snipw - reported) < 1e-6 * max(1, abs(reported)))
         let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
         for heading in ["## 1. Value", "## 2. Pairwise win rates", "True value"] { #expect(md.contains(heading)) }

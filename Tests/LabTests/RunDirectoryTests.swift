@@ -54,7 +54,7 @@ struct RunDirectoryTests {
             #expect(a.count == b.count)
             // Report the first difference only (a whole EpochMetrics prints pages).
             if let i = a.indices.first(where: { $0 < b.count && a[$0] != b[$0] }) {
-                Issue.record("\(m) epoch \(i) differs after resuming: V_DR \(a[i].vDR.value) vs \(b[i].vDR.value), loss \(String(describing: a[i].trainLoss)) vs \(String(describing: b[i].trainLoss))")
+                Issue.record("\(m) epoch \(i) differs after resuming: V_DR \(a[i].estimates[.dr].value) vs \(b[i].estimates[.dr].value), loss \(String(describing: a[i].trainLoss)) vs \(String(describing: b[i].trainLoss))")
             }
             #expect(straight.steps[m] == resumed.steps[m], "\(m) steps differ")
             #expect(straight.winScores[m] == resumed.winScores[m])
@@ -154,8 +154,8 @@ struct RunDirectoryTests {
         other.rows = cfg.rows + 1
         let (restored, info) = try Checkpoint.decode(good, path: file)
         #expect(restored.methods.count == 2 && info.seed == cfg.seed)
-        var tampered = try Checkpoint.sections(good, path: file).map { (tag: $0.tag, bytes: Array($0.bytes)) }
-        var meta = try Checkpoint.info(Checkpoint.sections(good, path: file), path: file)
+        var tampered = try Checkpoint.open(good, path: file).sections.map { (tag: $0.tag, bytes: Array($0.bytes)) }
+        var meta = try Checkpoint.info(Checkpoint.open(good, path: file), path: file)
         meta.config = other
         tampered[0] = ("META", Checkpoint.json(meta))
         let forged = SectionFile.encode(magic: Checkpoint.magic, version: Checkpoint.version, sections: tampered)
@@ -184,9 +184,9 @@ struct NonFiniteTrainingTests {
         let good = try #require(exp.inputs)
         let ft = try #require(exp.ft)
         func inputs(ghat: [Double]? = nil, logPR: [Double]? = nil) -> TrainingInputs {
-            TrainingInputs(rowSeqs: good.rowSeqs, outcomes: good.outcomes, logPR: logPR ?? good.logPR, logPFT: good.logPFT,
-                           ghat: ghat ?? good.ghat, selected: good.selected, outcomeSD: good.outcomeSD, f0Seqs: good.f0Seqs,
-                           f0LogP0: good.f0LogP0, f0Ghat: good.f0Ghat, ft: ft)
+            TrainingInputs(texts: ScoredTexts(rowSeqs: good.rowSeqs, outcomes: good.outcomes, logPR: logPR ?? good.logPR,
+                                              ghat: ghat ?? good.ghat, f0Seqs: good.f0Seqs, f0LogP0: good.f0LogP0, f0Ghat: good.f0Ghat),
+                           logPFT: good.logPFT, outcomeSD: good.outcomeSD, ft: ft)
         }
         let poisoned = inputs(ghat: good.ghat.map { _ in .nan })
         let dr = MethodRun(method: .drCPO, ft: ft, learningRate: cfg.learningRate)

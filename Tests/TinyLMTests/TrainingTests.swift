@@ -193,6 +193,20 @@ struct WeightFileTests {
         #expect(throws: WeightFileError.self) { try WeightFile.load(path: "/nonexistent/model.cpow") }
     }
 
+    /// A file from a newer format says which format made it and that this build cannot read it.
+    @Test func aNewerFormatIsNamed() throws {
+        let (model, tok) = try fixture()
+        let bytes = WeightFile.encode(model: model, tokenizer: tok)
+        let sections = try SectionFile.decode(bytes, magic: WeightFile.magic, versions: WeightFile.readableVersions, path: "t").sections
+        let newer = SectionFile.encode(magic: WeightFile.magic, version: 99, sections: sections.map { ($0.tag, Array($0.bytes)) })
+        #expect {
+            try WeightFile.decode(newer)
+        } throws: { error in
+            guard let e = error as? WeightFileError, e == .unsupportedVersion(path: "<memory>", found: 99, supported: WeightFile.version) else { return false }
+            return e.description.contains("version 99") && e.description.contains("not supported")
+        }
+    }
+
     /// A weight file larger than the limit is refused from its size: the 4 GiB file here is
     /// sparse, so reading it would allocate 4 GB; the check must come first.
     @Test func oversizedWeightFilesAreRefusedBeforeReading() throws {
