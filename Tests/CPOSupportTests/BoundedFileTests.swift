@@ -113,6 +113,24 @@ struct TextCheckTests {
         #expect(try UTF8Text.decode(Array("é ☃ 😀".utf8)).get() == "é ☃ 😀")
     }
 
+    /// The range form used by the dataset readers: a sequence cut off by the end of the range
+    /// is invalid, bytes outside the range are not looked at.
+    @Test func firstInvalidLooksOnlyInsideTheRange() {
+        let b: [UInt8] = Array("ab".utf8) + [0xC3, 0xA9] + [0xFF] + Array("é".utf8)
+        #expect(UTF8Text.firstInvalid(b, from: 0, to: b.count) == 4)
+        #expect(UTF8Text.firstInvalid(b, from: 0, to: 4) == nil)
+        #expect(UTF8Text.firstInvalid(b, from: 0, to: 3) == 2)
+        #expect(UTF8Text.firstInvalid(b, from: 5, to: b.count) == nil)
+        #expect(UTF8Text.scalarCount(b, from: 0, to: b.count) == 5)   // a, b, é, FF, é
+        #expect(UTF8Text.hasByteOrderMark(UTF8Text.byteOrderMark + [0x61]) && !UTF8Text.hasByteOrderMark([0xEF, 0xBB]))
+    }
+
+    @Test func hexShowsBytesOneWay() {
+        #expect(Hex.byte(0x0A) == "0A" && Hex.byte(0xFF) == "FF" && Hex.byte(0) == "00")
+        #expect(Hex.bytes([0xC3, 0x28]) == "C3 28" && Hex.bytes([]) == "")
+        #expect(Hex.printable(Array("TO".utf8) + [0x1B, 0x7F]) == "TO\\x1B\\x7F")
+    }
+
     /// Inputs toml++ 3.4 aborts on (debug) or has undefined behaviour on (release), minimized
     /// from the fuzz cases that found them: each is refused before it reaches toml++.
     @Test func refusesWhatTomlPlusPlusCannotSurvive() {
