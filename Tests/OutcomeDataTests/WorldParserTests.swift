@@ -1,5 +1,6 @@
 import Foundation
 import CPOSupport
+import TOMLSupport
 import Testing
 @testable import OutcomeData
 

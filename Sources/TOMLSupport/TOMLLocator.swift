@@ -1,3 +1,5 @@
+import CPOSupport
+
 /// Finds where keys, table headers and list elements are in the raw text of a TOML file,
 /// since TOMLKit reports no positions for parsed nodes. Shared by the world and theme readers.
 ///
@@ -20,7 +22,7 @@ public struct TOMLLocator: Sendable {
     public init(_ text: String) {
         var bytes = Array(text.utf8)
         // A UTF-8 byte order mark is not part of the first key.
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        if UTF8Text.hasByteOrderMark(bytes) { bytes.removeFirst(UTF8Text.byteOrderMark.count) }
         var lexer = Lexer(bytes)
         let tokens = lexer.tokens()
         var walker = Walker(tokens: tokens)
