@@ -6,8 +6,14 @@ public enum WorldDatasets {
     /// The dataset columns of a sampled world CSV (WORLDS.md): text, outcome, trait,
     /// propensity, design, one 0/1 column per attribute, true_value.
     public static func header(world: World) -> [String] {
-        ["text", "outcome", "trait", "propensity", "design"] + world.attributes.map(\.name) + ["true_value"]
+        leadingColumns + world.attributes.map(\.name) + [trueValueColumn]
     }
+
+    static let leadingColumns = ["text", "outcome", "trait", "propensity", "design"]
+    static let trueValueColumn = "true_value"
+    /// The columns every sampled world CSV has besides its attributes' (which must not take
+    /// these names).
+    public static var fixedColumns: [String] { leadingColumns + [trueValueColumn] }
 
     /// The columns a loader should use to read a sampled world CSV back.
     public static func columns(world: World) -> DatasetColumns {
