@@ -62,7 +62,7 @@ extension DatasetLoader {
                 var e = missingColumn(name, flag: flag, available: keys, file: file, line: firstObjectLine,
                                       what: "key", delimiter: nil)
                 e.message = "key '\(name)' is in no line; the first object (line \(firstObjectLine)) has keys: "
-                    + keys.prefix(30).joined(separator: ", ") + (keys.count > 30 ? ", …" : "")
+                    + keys.prefix(shownColumnNames).joined(separator: ", ") + (keys.count > shownColumnNames ? ", …" : "")
                 throw e
             }
         }

@@ -14,17 +14,7 @@ public struct WorldSample: Sendable, Hashable {
     public var design: WorldDesign
     /// `g*(text)`.
     public var trueValue: Double
-
-    public init(text: String, composition: Composition, outcome: Double, trait: Int, logPropensity: Double,
-                design: WorldDesign, trueValue: Double) {
-        self.text = text
-        self.composition = composition
-        self.outcome = outcome
-        self.trait = trait
-        self.logPropensity = logPropensity
-        self.design = design
-        self.trueValue = trueValue
-    }
+    // Made only by `World.sample(rows:design:seed:)`: no public initializer.
 }
 
 extension World {

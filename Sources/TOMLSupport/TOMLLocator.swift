@@ -30,9 +30,6 @@ public struct TOMLLocator: Sendable {
         positions = walker.positions
     }
 
-    /// The line of `path` (or of its nearest recorded ancestor).
-    public func line(of path: String) -> Int? { position(of: path)?.line }
-
     /// Where `path` is, or failing that its nearest recorded ancestor (`a.b[2].c` → `a.b[2]` →
     /// `a.b` → `a`).
     public func position(of path: String) -> Position? {
