@@ -84,11 +84,7 @@ public struct TOMLLocator: Sendable {
                 columnCursor = lineStart
                 columnAtCursor = 1
             }
-            var k = columnCursor
-            while k < o {
-                if bytes[k] & 0xC0 != 0x80 { columnAtCursor += 1 }
-                k += 1
-            }
+            columnAtCursor += UTF8Text.scalarCount(bytes, from: columnCursor, to: o)
             columnCursor = o
             return columnAtCursor
         }
