@@ -2,7 +2,7 @@ import CPOSupport
 import Foundation
 
 /// A simulated text experiment with a known truth, as described by a world file
-/// (docs/WORLDS.md): how texts are composed from passages, how readers respond, and how the
+/// (<doc:WorldFileFormat>): how texts are composed from passages, how readers respond, and how the
 /// logged (observational) data were collected.
 ///
 /// Load one with ``World/load(path:)`` or ``World/parse(_:file:)``; both validate the file and

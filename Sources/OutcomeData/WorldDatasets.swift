@@ -3,7 +3,7 @@ import Foundation
 /// Turning world samples into datasets: the CSV that `cpo-tui world sample` writes, an
 /// in-memory `OutcomeDataset`, and a readable summary for `cpo-tui world check`.
 public enum WorldDatasets {
-    /// The dataset columns of a sampled world CSV (WORLDS.md): text, outcome, trait,
+    /// The dataset columns of a sampled world CSV (<doc:WorldFileFormat>): text, outcome, trait,
     /// propensity, design, one 0/1 column per attribute, true_value.
     public static func header(world: World) -> [String] {
         leadingColumns + world.attributes.map(\.name) + [trueValueColumn]

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the oracle found in a string and what it is worth (docs/WORLDS.md, "Oracle").
+/// What the oracle found in a string and what it is worth (<doc:WorldFileFormat>, "Oracle").
 public struct OracleResult: Sendable, Hashable {
     /// One passage found in the text: `attribute` and the index of the passage in its pool.
     public struct Match: Sendable, Hashable {

@@ -13,7 +13,7 @@ extension World: TOMLFileFormat {
     /// position index), so the limit stays well below that.
     public static let maxFileBytes = 4 << 20
 
-    static let syntaxHint = "Fix the TOML syntax at this position (see docs/WORLDS.md for the format)."
+    static let syntaxHint = "Fix the TOML syntax at this position (the format is described in Sources/OutcomeData/OutcomeData.docc/WorldFileFormat.md)."
 
     /// A problem reading the file or parsing it as TOML, in the words of world files.
     public static func failure(_ e: TOMLFileError) -> InputError {
@@ -58,7 +58,7 @@ extension World: TOMLFileFormat {
         }
     }
 
-    /// Validates a parsed world file (docs/WORLDS.md).
+    /// Validates a parsed world file (<doc:WorldFileFormat>).
     ///
     /// Schema (every other key is an error naming the key and the allowed ones):
     /// - top level: `name` (required; `[a-z0-9-]+`), `description` (string, default "");

@@ -18,7 +18,7 @@ public struct WorldSample: Sendable, Hashable {
 }
 
 extension World {
-    /// Draws `rows` rows from `design` (docs/WORLDS.md, "Semantics").
+    /// Draws `rows` rows from `design` (<doc:WorldFileFormat>, "Semantics").
     ///
     /// Each row: the reader's trait `C` (`+1` with probability `prevalence`; always `0` without
     /// `[readers]`), then `k` uniformly from `design.passages`, then `k` distinct attributes one
