@@ -44,10 +44,13 @@ let package = Package(
             name: "TinyLM",
             dependencies: ["CPOSupport", "CPUFeatures", "TinyLMKernelsAVX512", "TinyLMKernelsAVX2",
                            "TinyLMKernelsPortable"]),
-        .target(name: "OutcomeData", dependencies: ["CPOSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
+        // The one loading path of world and theme files: bounded read, UTF-8 check, TOMLGuard,
+        // TOMLKit, positions. Its own target so that only the layers with TOML files import TOMLKit.
+        .target(name: "TOMLSupport", dependencies: ["CPOSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "OutcomeData", dependencies: ["CPOSupport", "TOMLSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
         .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
-        .target(name: "Dashboard", dependencies: ["CPOSupport", "Lab", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Dashboard", dependencies: ["CPOSupport", "TOMLSupport", "Lab", .product(name: "TOMLKit", package: "TOMLKit")]),
         // No `pkgConfig:` here: SwiftPM would warn about the -D flags ncursesw.pc reports
         // (shim.h defines what is needed) and the module map links ncursesw itself.
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
@@ -58,8 +61,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "CPOSupportTests", dependencies: ["CPOSupport"]),
+        .testTarget(name: "TOMLSupportTests", dependencies: ["TOMLSupport", "CPOSupport"]),
         .testTarget(name: "TinyLMTests", dependencies: ["TinyLM", "CPOSupport"]),
-        .testTarget(name: "OutcomeDataTests", dependencies: ["OutcomeData", "CPOSupport"]),
+        .testTarget(name: "OutcomeDataTests", dependencies: ["OutcomeData", "CPOSupport", "TOMLSupport"]),
         .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
         // Fixtures/: saved runs written by earlier versions, which must keep loading.
         .testTarget(name: "LabTests", dependencies: ["Lab"], exclude: ["Fixtures"]),

@@ -24,6 +24,8 @@ public enum FileWriteError: Error, CustomStringConvertible, Equatable {
 public enum AtomicFile {
     /// Test hook: with CPO_TEST_SLOW_WRITES_US=N every 64 KB chunk waits N µs first, so a test
     /// that kills the process at random moments lands inside saves often. Unset: no effect.
+    /// With the hook on, bytes are written in chunks of this size, each after a wait.
+    static let slowWriteChunk = 65_536
     static let slowWriteMicroseconds: UInt32 = {
         guard let v = ProcessInfo.processInfo.environment["CPO_TEST_SLOW_WRITES_US"], let n = UInt32(v) else { return 0 }
         return min(n, 1_000_000)
@@ -38,7 +40,7 @@ public enum AtomicFile {
         var offset = 0
         let failure: String? = bytes.withUnsafeBytes { raw -> String? in
             while offset < raw.count {
-                let chunk = slowWriteMicroseconds > 0 ? min(raw.count - offset, 65_536) : raw.count - offset
+                let chunk = slowWriteMicroseconds > 0 ? min(raw.count - offset, slowWriteChunk) : raw.count - offset
                 if slowWriteMicroseconds > 0 { usleep(slowWriteMicroseconds) }
                 let n = Foundation.write(fd, raw.baseAddress! + offset, chunk)
                 if n < 0 {

@@ -6,9 +6,13 @@ import Foundation
 public struct ByteWriter {
     public private(set) var bytes: [UInt8] = []
 
-    public init() {}
+    public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    /// Bytes as they are, without a count (magic numbers, fixed-size fields).
+    public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
 
     public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
     public mutating func int(_ v: Int) { u64(UInt64(bitPattern: Int64(v))) }
@@ -96,6 +100,10 @@ public struct ByteReader {
     }
 
     public mutating func u8(_ what: String) throws(ByteReaderError) -> UInt8 { try take(1, what).first! }
+
+    public mutating func u16(_ what: String) throws(ByteReaderError) -> UInt16 {
+        try take(2, what).reversed().reduce(0) { $0 << 8 | UInt16($1) }
+    }
 
     public mutating func u32(_ what: String) throws(ByteReaderError) -> UInt32 {
         try take(4, what).reversed().reduce(0) { $0 << 8 | UInt32($1) }
@@ -219,28 +227,37 @@ public enum SectionFile {
         public var bytes: ArraySlice<UInt8>
     }
 
-    /// A 4-byte tag as text fit for a message: printable ASCII kept, every other byte as \xNN
-    /// (a damaged file must not put control characters on the user's terminal).
-    public static func printableTag(_ bytes: some Collection<UInt8>) -> String {
-        bytes.map { (0x20...0x7E).contains($0) ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16, uppercase: true).leftPadded(2) }.joined()
-    }
+    /// Length of the magic that names the kind of file.
+    static let magicLength = 8
+    /// Length of a section tag.
+    static let tagLength = 4
+    /// Bytes before each section's body: the tag and the u64 length.
+    static let sectionHeaderBytes = tagLength + 8
+    /// The trailing CRC-32.
+    static let checksumBytes = 4
+    /// A file claiming more sections than this is refused as malformed (a checkpoint has a
+    /// few dozen).
+    static let maxSections: UInt32 = 4096
+
+    /// A tag as text fit for a message: printable ASCII kept, every other byte as \xNN (a
+    /// damaged file must not put control characters on the user's terminal).
+    public static func printableTag(_ bytes: some Collection<UInt8>) -> String { Hex.printable(bytes) }
 
     public static func encode(magic: [UInt8], version: UInt32, sections: [(tag: String, bytes: [UInt8])]) -> [UInt8] {
-        precondition(magic.count == 8 && sections.allSatisfy { $0.tag.utf8.count == 4 }, "8-byte magic, 4-byte tags")
-        var w = ByteWriter()
-        for b in magic { w.u8(b) }
+        precondition(magic.count == magicLength && sections.allSatisfy { $0.tag.utf8.count == tagLength },
+                     "8-byte magic, 4-byte tags")
+        let size = magicLength + 4 + 4 /* version, section count */ + sections.reduce(0) { $0 + sectionHeaderBytes + $1.bytes.count } + checksumBytes
+        var w = ByteWriter(capacity: size)
+        w.raw(magic)
         w.u32(version)
         w.u32(UInt32(sections.count))
-        var out = w.bytes
-        out.reserveCapacity(out.count + sections.reduce(0) { $0 + 12 + $1.bytes.count } + 4)
         for s in sections {
-            out.append(contentsOf: Array(s.tag.utf8))
-            withUnsafeBytes(of: UInt64(s.bytes.count).littleEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: s.bytes)
+            w.raw(Array(s.tag.utf8))
+            w.u64(UInt64(s.bytes.count))
+            w.raw(s.bytes)
         }
-        let crc = out.withUnsafeBytes { CRC32.update(0, $0) }
-        withUnsafeBytes(of: crc.littleEndian) { out.append(contentsOf: $0) }
-        return out
+        w.u32(CRC32.checksum(w.bytes))
+        return w.bytes
     }
 
     /// The sections in file order, after checking the magic, the version, every length and the
@@ -272,10 +289,10 @@ public enum SectionFile {
         let found = try read { r throws(ByteReaderError) in try r.u32("the version") }
         guard versions.contains(found) else { throw .unsupportedVersion(path: path, found: found, supported: versions.upperBound) }
         let count = try read { r throws(ByteReaderError) in try r.u32("the section count") }
-        guard count <= 4096 else { throw .malformed(path: path, detail: "\(count) sections") }
+        guard count <= maxSections else { throw .malformed(path: path, detail: "\(count) sections") }
         var sections: [Section] = []
         for _ in 0..<count {
-            let tagBytes = try read { r throws(ByteReaderError) in try r.take(4, "a section tag") }
+            let tagBytes = try read { r throws(ByteReaderError) in try r.take(tagLength, "a section tag") }
             let tag = printableTag(tagBytes)
             let length = try read { r throws(ByteReaderError) in try r.u64("the length of section \(tag)") }
             guard length <= UInt64(r.remaining) else {
@@ -290,8 +307,4 @@ public enum SectionFile {
         guard r.isAtEnd else { throw .malformed(path: path, detail: "\(r.remaining) unexpected bytes after the checksum") }
         return (found, sections)
     }
-}
-
-private extension String {
-    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
 }

@@ -1,6 +1,7 @@
 import CPOSupport
 import Foundation
 import TOMLKit
+import TOMLSupport
 
 /// A problem in a theme file, located by line when possible. `description` is what the user
 /// sees: `themes/mine.toml:7: unknown role "txt" in [roles]. Roles are: text, dim, ...`.
@@ -157,113 +158,6 @@ public struct Theme: Sendable, Equatable {
     /// A built-in theme by name (`dark`, `light`, `high-contrast`, `monochrome`).
     public static func named(_ name: String) -> Theme? { builtIn.first { $0.name == name } }
 
-    // MARK: Loading
-
-    /// Theme files larger than this are refused before they are read (a theme is a few KB).
-    public static let maxFileBytes = 1 << 20
-
-    /// Reads and parses a theme file; one larger than ``maxFileBytes`` is refused from its
-    /// size, without being read.
-    public static func load(path: String) throws(ThemeError) -> Theme {
-        let bytes: [UInt8]
-        do {
-            bytes = try BoundedFile.read(path: path, maxBytes: maxFileBytes)
-        } catch {
-            let reason: String
-            switch error {
-            case .notFound: reason = "no such file"
-            case .isDirectory: reason = "it is a directory"
-            case let .tooLarge(_, size, limit):
-                throw ThemeError(file: path, line: nil,
-                                 message: "the theme file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
-                                 hint: "A theme file is a few lines of TOML: check that this is the right file, or use a built-in theme: dark, light, high-contrast, monochrome.")
-            case .cannotAccess(_, let r), .cannotOpen(_, let r), .readFailed(_, let r):
-                reason = r.prefix(1).lowercased() + r.dropFirst()   // "permission denied"
-            }
-            throw ThemeError(file: path, line: nil, message: "cannot read the theme file (\(reason))",
-                             hint: "Check the path, or use a built-in theme: dark, light, high-contrast, monochrome.")
-        }
-        return try parse(bytes: bytes, file: path)
-    }
-
-    /// Parses the bytes of a theme file, as ``load(path:)`` does after reading it: bytes that
-    /// are not UTF-8 text are an error on their line, then ``parse(_:file:)``.
-    public static func parse(bytes: [UInt8], file: String) throws(ThemeError) -> Theme {
-        switch UTF8Text.decode(bytes) {
-        case .success(let text):
-            return try parse(text, file: file)
-        case .failure(let p):
-            throw textError(p, file: file)
-        }
-    }
-
-    private static func textError(_ p: UTF8Text.Problem, file: String) -> ThemeError {
-        ThemeError(file: file, line: p.line,
-                   message: "cannot read the theme file (not UTF-8 text: \(p) at column \(p.column))",
-                   hint: "Save it as UTF-8, or use a built-in theme: dark, light, high-contrast, monochrome.")
-    }
-
-    private static func guardError(_ p: TOMLGuard.Problem, file: String) -> ThemeError {
-        switch p.kind {
-        case .nul:
-            return ThemeError(file: file, line: p.line,
-                              message: "cannot read the theme file (a NUL character at column \(p.column), which TOML does not allow)",
-                              hint: "A theme file is UTF-8 text: check that this is the right file, or use a built-in theme: dark, light, high-contrast, monochrome.")
-        case .escapedNUL:
-            return ThemeError(file: file, line: p.line,
-                              message: "a string holds \\u0000 (a NUL character), which a theme file cannot hold",
-                              hint: "Remove the \\u0000 escape.")
-        case .tooDeep:
-            return ThemeError(file: file, line: p.line, message: "\(p.message) (column \(p.column))",
-                              hint: "A theme file needs two levels at most ([roles] and a role's { ... }); check that this is the right file.")
-        case .headerName, .arrayElement, .dateTime:
-            return ThemeError(file: file, line: p.line, message: "TOML syntax error: \(p.message) (column \(p.column))",
-                              hint: "Fix the TOML syntax on this line (the format is described at the top of themes/dark.toml).")
-        }
-    }
-
-    /// Every `*.toml` theme in `directory`, sorted by name with the built-in order first (dark,
-    /// light, high-contrast, monochrome), and the files that failed to load.
-    public static func loadDirectory(_ directory: String) -> (themes: [Theme], errors: [ThemeError]) {
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var themes: [Theme] = [], errors: [ThemeError] = []
-        for f in files.sorted() where f.hasSuffix(".toml") {
-            do {
-                themes.append(try load(path: (directory as NSString).appendingPathComponent(f)))
-            } catch {
-                errors.append(error)
-            }
-        }
-        let order = builtIn.map(\.name)
-        themes.sort { a, b in
-            let ia = order.firstIndex(of: a.name) ?? order.count, ib = order.firstIndex(of: b.name) ?? order.count
-            return ia != ib ? ia < ib : a.name < b.name
-        }
-        return (themes, errors)
-    }
-
-    /// Parses the text of a theme file; `file` is only used in error messages and as the
-    /// default name (its last path component without `.toml`).
-    public static func parse(_ toml: String, file: String) throws(ThemeError) -> Theme {
-        var source = toml
-        if source.hasPrefix("\u{FEFF}") { source.removeFirst() }
-        // Text that toml++ would cut short (NUL) or crash on (failed assertions): see TOMLGuard.
-        if let p = TOMLGuard.check(source) { throw guardError(p, file: file) }
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: source)
-        } catch {
-            if let e = error as? TOMLParseError {
-                throw ThemeError(file: file, line: e.source.begin.line,
-                                 message: "TOML syntax error: \(e.description)",
-                                 hint: "Fix the TOML syntax on this line (the format is described at the top of themes/dark.toml).")
-            }
-            throw ThemeError(file: file, line: nil, message: "cannot parse the theme file as TOML",
-                             hint: "Check its syntax against themes/dark.toml.")
-        }
-        return try ThemeFileReader(file: file, locator: TOMLLocator(source)).read(root)
-    }
-
     // MARK: Degrading to what the terminal can show
 
     /// The theme as a terminal with `colors` colours can show it:
@@ -361,23 +255,106 @@ public struct Theme: Sendable, Equatable {
     }
 }
 
+// MARK: - Loading
+
+/// Theme files are TOML files: `Theme.load(path:)`, `Theme.parse(bytes:file:)` and
+/// `Theme.parse(_:file:)` read them through `TOMLFile`, the loading path they share with world
+/// files, and report every problem as a ``ThemeError`` on its line.
+extension Theme: TOMLFileFormat {
+    /// Theme files larger than this are refused before they are read (a theme is a few KB).
+    public static let maxFileBytes = 1 << 20
+
+    static var builtInHint: String { "use a built-in theme: " + builtIn.map(\.name).joined(separator: ", ") }
+    static let syntaxHint = "Fix the TOML syntax on this line (the format is described at the top of themes/dark.toml)."
+
+    /// A problem reading the file or parsing it as TOML, in the words of theme files. A theme
+    /// error has a line but no column: the column goes into the message.
+    public static func failure(_ e: TOMLFileError) -> ThemeError {
+        func at(_ message: String, _ hint: String) -> ThemeError {
+            ThemeError(file: e.file, line: e.line, message: message, hint: hint)
+        }
+        let column = e.column.map { "column \($0)" } ?? ""
+        switch e.reason {
+        case .unreadable(let error):
+            let reason: String
+            switch error {
+            case .notFound: reason = "no such file"
+            case .isDirectory: reason = "it is a directory"
+            case let .tooLarge(_, size, limit):
+                return at("the theme file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
+                          "A theme file is a few lines of TOML: check that this is the right file, or \(builtInHint).")
+            case .cannotAccess(_, let r), .cannotOpen(_, let r), .readFailed(_, let r):
+                reason = r.prefix(1).lowercased() + r.dropFirst()   // "permission denied"
+            }
+            return at("cannot read the theme file (\(reason))", "Check the path, or \(builtInHint).")
+        case .notUTF8(let p):
+            return at("cannot read the theme file (not UTF-8 text: \(p) at \(column))", "Save it as UTF-8, or \(builtInHint).")
+        case .refused(let p):
+            switch p.kind {
+            case .nul:
+                return at("cannot read the theme file (a NUL character at \(column), which TOML does not allow)",
+                          "A theme file is UTF-8 text: check that this is the right file, or \(builtInHint).")
+            case .escapedNUL:
+                return at("a string holds \\u0000 (a NUL character), which a theme file cannot hold", "Remove the \\u0000 escape.")
+            case .tooDeep:
+                return at("\(p.message) (\(column))",
+                          "A theme file needs two levels at most ([roles] and a role's { ... }); check that this is the right file.")
+            case .headerName, .arrayElement, .dateTime:
+                return at("TOML syntax error: \(p.message) (\(column))", syntaxHint)
+            }
+        case .syntax(let description):
+            return at("TOML syntax error: \(description)", syntaxHint)
+        case .unparsable:
+            return at("cannot parse the theme file as TOML", "Check its syntax against themes/dark.toml.")
+        }
+    }
+
+    /// Checks a parsed theme file against the format (see ``Theme``) and builds the theme; its
+    /// default name is the file's last path component without `.toml`.
+    public init(document: TOMLDocument) throws(ThemeError) {
+        self = try ThemeFileReader(document).read()
+    }
+
+    /// Every `*.toml` theme in `directory`, sorted by name with the built-in order first (dark,
+    /// light, high-contrast, monochrome), and the files that failed to load.
+    public static func loadDirectory(_ directory: String) -> (themes: [Theme], errors: [ThemeError]) {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var themes: [Theme] = [], errors: [ThemeError] = []
+        for f in files.sorted() where f.hasSuffix(".toml") {
+            do {
+                themes.append(try load(path: (directory as NSString).appendingPathComponent(f)))
+            } catch {
+                errors.append(error)
+            }
+        }
+        let order = builtIn.map(\.name)
+        themes.sort { a, b in
+            let ia = order.firstIndex(of: a.name) ?? order.count, ib = order.firstIndex(of: b.name) ?? order.count
+            return ia != ib ? ia < ib : a.name < b.name
+        }
+        return (themes, errors)
+    }
+}
+
 // MARK: - Reading the parsed file
 
 /// Checks a parsed theme file against the format and builds the theme, locating problems in
 /// the raw text (TOMLKit keeps no positions).
 struct ThemeFileReader {
-    let file: String
-    let locator: TOMLLocator
+    let document: TOMLDocument
+
+    init(_ document: TOMLDocument) { self.document = document }
 
     static let topKeys = ["name", "series", "roles"]
     static let styleKeys = ["fg", "bg", "bold", "dim", "reverse", "underline"]
     static let colourHint = "A colour is an integer 0-255 (xterm 256-colour palette) or \"default\" (the terminal's own colour)."
 
-    func read(_ root: TOMLTable) throws(ThemeError) -> Theme {
+    func read() throws(ThemeError) -> Theme {
+        let root = document.root
         try checkKeys(root, allowed: Self.topKeys, path: "", what: "at the top level",
                       hint: "Allowed top-level keys: name, series, roles (style roles go in the [roles] table).")
         var theme = Theme.dark
-        theme.name = Self.defaultName(file)
+        theme.name = Self.defaultName(document.file)
 
         if let v = root["name"] {
             guard let s = v.string else {
@@ -466,13 +443,11 @@ struct ThemeFileReader {
 
     private func checkKeys(_ t: TOMLTable, allowed: [String], path: String, what: String, hint: String,
                            kind: String = "key") throws(ThemeError) {
-        let unknown = t.keys.filter { !allowed.contains($0) }
-        guard !unknown.isEmpty else { return }
-        let first = locator.sortedBySource(unknown, under: path)[0]
-        throw error(at: path.isEmpty ? first : "\(path).\(first)", "unknown \(kind) \"\(first)\" \(what)", hint)
+        guard let (key, full) = document.firstUnknownKey(in: t, at: path, allowed: allowed) else { return }
+        throw error(at: full, "unknown \(kind) \"\(key)\" \(what)", hint)
     }
 
     private func error(at path: String, _ message: String, _ hint: String) -> ThemeError {
-        ThemeError(file: file, line: locator.line(of: path), message: message, hint: hint)
+        ThemeError(file: document.file, line: document.position(of: path)?.line, message: message, hint: hint)
     }
 }

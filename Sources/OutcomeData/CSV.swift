@@ -1,3 +1,5 @@
+import CPOSupport
+
 /// RFC 4180 CSV, read and written by hand.
 ///
 /// Why not a package: we evaluated swiftcsv/SwiftCSV and yaslab/CSV.swift. Neither reports the
@@ -86,9 +88,9 @@ public struct CSVReader: Sendable {
         self.file = file
         self.delimiter = delimiter
         self.bytes = bytes
-        let bom = CSVBytes.hasUTF8ByteOrderMark(bytes)
+        let bom = UTF8Text.hasByteOrderMark(bytes)
         hadByteOrderMark = bom
-        pos = bom ? 3 : 0
+        pos = bom ? UTF8Text.byteOrderMark.count : 0
         lineStart = pos
         columnCursor = pos
     }
@@ -118,19 +120,7 @@ public struct CSVReader: Sendable {
         let n = bytes.count
         if pos == 0, let e = CSVBytes.utf16Error(bytes, file: file) { throw e }
         // Skip blank lines.
-        while pos < n {
-            let b = bytes[pos]
-            if b == CSVBytes.lf {
-                pos += 1
-                newLine()
-            } else if b == CSVBytes.cr {
-                pos += 1
-                if pos < n && bytes[pos] == CSVBytes.lf { pos += 1 }
-                newLine()
-            } else {
-                break
-            }
-        }
+        while pos < n && (bytes[pos] == CSVBytes.lf || bytes[pos] == CSVBytes.cr) { consumeLineBreak() }
         guard pos < n else { return nil }
         let recordStart = pos
         let recordLine = line
@@ -154,13 +144,8 @@ public struct CSVReader: Sendable {
                         }
                         closed = true
                         break
-                    } else if b == CSVBytes.lf {
-                        pos += 1
-                        newLine()
-                    } else if b == CSVBytes.cr {
-                        pos += 1
-                        if pos < n && bytes[pos] == CSVBytes.lf { pos += 1 }
-                        newLine()
+                    } else if b == CSVBytes.lf || b == CSVBytes.cr {
+                        consumeLineBreak()
                     } else {
                         pos += 1
                     }
@@ -210,7 +195,7 @@ public struct CSVReader: Sendable {
                 }
             }
         }
-        if let bad = CSVBytes.firstInvalidUTF8(bytes, from: recordStart, to: pos) {
+        if let bad = UTF8Text.firstInvalid(bytes, from: recordStart, to: pos) {
             let (l, c) = CSVBytes.locate(bad, in: bytes, lineStart: recordStart, line: recordLine)
             throw CSVBytes.invalidUTF8Error(file: file, line: l, column: c, bytes: bytes, at: bad)
         }
@@ -261,7 +246,7 @@ public struct CSVReader: Sendable {
             columnCursor = lineStart
             columnAtCursor = 0
         }
-        columnAtCursor += CSVBytes.scalarCount(bytes, from: columnCursor, to: offset)
+        columnAtCursor += UTF8Text.scalarCount(bytes, from: columnCursor, to: offset)
         columnCursor = offset
         return columnAtCursor + 1
     }
@@ -345,10 +330,6 @@ enum CSVBytes {
     static let comma = UInt8(ascii: ",")
     static let tab = UInt8(ascii: "\t")
 
-    static func hasUTF8ByteOrderMark(_ b: [UInt8]) -> Bool {
-        b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF
-    }
-
     /// An error for input that starts with a UTF-16 byte order mark.
     static func utf16Error(_ b: [UInt8], file: String) -> InputError? {
         guard b.count >= 2, (b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF) else { return nil }
@@ -360,7 +341,7 @@ enum CSVBytes {
 
     /// Whether the input holds nothing but a byte order mark and whitespace.
     static func isBlank(_ b: [UInt8]) -> Bool {
-        var i = hasUTF8ByteOrderMark(b) ? 3 : 0
+        var i = UTF8Text.hasByteOrderMark(b) ? UTF8Text.byteOrderMark.count : 0
         while i < b.count {
             switch b[i] {
             case 0x20, 0x09, 0x0A, 0x0D: i += 1
@@ -368,50 +349,6 @@ enum CSVBytes {
             }
         }
         return true
-    }
-
-    /// Number of Unicode scalars that start in `b[from..<to]` (bytes that are not UTF-8
-    /// continuation bytes).
-    @inline(__always)
-    static func scalarCount(_ b: [UInt8], from: Int, to: Int) -> Int {
-        var count = 0
-        var i = from
-        while i < to {
-            if b[i] & 0xC0 != 0x80 { count += 1 }
-            i += 1
-        }
-        return count
-    }
-
-    /// Offset of the first byte of `b[from..<to]` that is not part of well-formed UTF-8
-    /// (overlong forms, surrogates and code points above U+10FFFF are rejected), or nil.
-    static func firstInvalidUTF8(_ b: [UInt8], from: Int, to: Int) -> Int? {
-        var i = from
-        @inline(__always) func isCont(_ x: UInt8) -> Bool { x & 0xC0 == 0x80 }
-        while i < to {
-            let c = b[i]
-            if c < 0x80 {
-                i += 1
-            } else if c < 0xC2 {
-                return i
-            } else if c < 0xE0 {
-                guard i + 1 < to, isCont(b[i + 1]) else { return i }
-                i += 2
-            } else if c < 0xF0 {
-                guard i + 2 < to, isCont(b[i + 1]), isCont(b[i + 2]) else { return i }
-                if c == 0xE0 && b[i + 1] < 0xA0 { return i }
-                if c == 0xED && b[i + 1] >= 0xA0 { return i }
-                i += 3
-            } else if c < 0xF5 {
-                guard i + 3 < to, isCont(b[i + 1]), isCont(b[i + 2]), isCont(b[i + 3]) else { return i }
-                if c == 0xF0 && b[i + 1] < 0x90 { return i }
-                if c == 0xF4 && b[i + 1] >= 0x90 { return i }
-                i += 4
-            } else {
-                return i
-            }
-        }
-        return nil
     }
 
     /// Line and column of byte `offset`, counting from `lineStart`, the first byte of physical
@@ -431,19 +368,14 @@ enum CSVBytes {
             }
             i += 1
         }
-        return (l, scalarCount(b, from: start, to: offset) + 1)
+        return (l, UTF8Text.scalarCount(b, from: start, to: offset) + 1)
     }
 
     static func invalidUTF8Error(file: String, line: Int, column: Int, bytes: [UInt8], at offset: Int) -> InputError {
-        let shown = bytes[offset..<min(bytes.count, offset + 4)].map { hex($0) }.joined(separator: " ")
+        let shown = Hex.bytes(bytes[offset..<min(bytes.count, offset + UTF8Text.shownBytes)])
         return InputError(file: file, line: line, column: column,
                           message: "invalid UTF-8 (bytes \(shown))",
                           hint: "Save the file as UTF-8; if it came from Excel or another tool, re-export it choosing UTF-8 encoding.")
-    }
-
-    static func hex(_ x: UInt8) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String([digits[Int(x >> 4)], digits[Int(x & 15)]])
     }
 
     /// A short description of the character at `offset`, for error messages.
@@ -452,6 +384,6 @@ enum CSVBytes {
         if c >= 0x21 && c < 0x7F { return "'\(Character(UnicodeScalar(c)))'" }
         if c == 0x20 { return "space" }
         if c == 0x09 { return "tab" }
-        return "byte \(hex(c))"
+        return "byte \(Hex.byte(c))"
     }
 }

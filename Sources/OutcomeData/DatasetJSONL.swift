@@ -1,3 +1,5 @@
+import CPOSupport
+
 /// JSON Lines: one JSON object per line (LF or CRLF), UTF-8 with or without a byte order mark.
 /// Blank lines are skipped and are not records. Keys are the column names; values may be
 /// strings, numbers, booleans (outcome and attributes only) or numeric strings. A line that is
@@ -10,7 +12,7 @@
 extension DatasetLoader {
     static func loadJSONL(_ bytes: [UInt8], file: String, options: LoadOptions) throws(InputError) -> OutcomeDataset {
         let n = bytes.count
-        var start = CSVBytes.hasUTF8ByteOrderMark(bytes) ? 3 : 0
+        var start = UTF8Text.hasByteOrderMark(bytes) ? UTF8Text.byteOrderMark.count : 0
         var line = 0
         let source = "\(DatasetFormat.jsonl.rawValue):\(file)"
         var builder = DatasetRowBuilder(file: file, source: source, options: options)
@@ -24,9 +26,9 @@ extension DatasetLoader {
             while end < n && bytes[end] != CSVBytes.lf { end += 1 }
             let next = end + 1
             if end > start && bytes[end - 1] == CSVBytes.cr { end -= 1 }
-            if let bad = CSVBytes.firstInvalidUTF8(bytes, from: start, to: end) {
+            if let bad = UTF8Text.firstInvalid(bytes, from: start, to: end) {
                 throw CSVBytes.invalidUTF8Error(file: file, line: line,
-                                                column: CSVBytes.scalarCount(bytes, from: start, to: bad) + 1,
+                                                column: UTF8Text.scalarCount(bytes, from: start, to: bad) + 1,
                                                 bytes: bytes, at: bad)
             }
             var parser = JSONLineParser(bytes: bytes, start: start, end: end)
@@ -45,7 +47,7 @@ extension DatasetLoader {
             } catch {
                 var reason = error.message
                 if let at = error.offset {
-                    reason += " at column \(CSVBytes.scalarCount(bytes, from: start, to: at) + 1)"
+                    reason += " at column \(UTF8Text.scalarCount(bytes, from: start, to: at) + 1)"
                 }
                 builder.bad(line: line, column: nil, reason: reason)
             }
@@ -60,7 +62,7 @@ extension DatasetLoader {
                 var e = missingColumn(name, flag: flag, available: keys, file: file, line: firstObjectLine,
                                       what: "key", delimiter: nil)
                 e.message = "key '\(name)' is in no line; the first object (line \(firstObjectLine)) has keys: "
-                    + keys.prefix(30).joined(separator: ", ") + (keys.count > 30 ? ", …" : "")
+                    + keys.prefix(shownColumnNames).joined(separator: ", ") + (keys.count > shownColumnNames ? ", …" : "")
                 throw e
             }
         }

@@ -93,9 +93,7 @@ public enum DatasetLoader {
                    hint: "Load a sample of the rows, or raise the limit with \(DatasetColumns.Flag.maxFileMB).")
     }
 
-    static func megabytes(_ bytes: Int) -> String {
-        decimal((Double(bytes) / 1_048_576 * 10).rounded(.up) / 10)
-    }
+    static func megabytes(_ bytes: Int) -> String { BoundedFile.roundedUp(bytes, unit: 1 << 20) }
 
     static func validate(_ options: LoadOptions, file: String) throws(InputError) {
         let f = options.maxBadFraction
@@ -167,11 +165,13 @@ public enum DatasetLoader {
 
     // MARK: - Errors and formatting
 
+    /// Column names (JSON keys) a message lists at most.
+    static let shownColumnNames = 30
+
     static func missingColumn(_ name: String, flag: String, available: [String], file: String, line: Int?,
                               what: String, delimiter: UInt8?) -> InputError {
-        let shownLimit = 30
-        var list = available.prefix(shownLimit).joined(separator: ", ")
-        if available.count > shownLimit { list += ", … (\(available.count - shownLimit) more)" }
+        var list = available.prefix(shownColumnNames).joined(separator: ", ")
+        if available.count > shownColumnNames { list += ", … (\(available.count - shownColumnNames) more)" }
         var hint = ""
         let folded = name.lowercased().trimmingCharacters(in: .whitespaces)
         if let close = available.first(where: { $0.lowercased().trimmingCharacters(in: .whitespaces) == folded }) {

@@ -1,7 +1,2 @@
-/// OutcomeData: direct-outcome datasets (CSV, JSON Lines), splits and simulated worlds.
-/// It depends only on CPOSupport (and TOMLKit for world files).
-import CPOSupport
-
-public enum OutcomeDataInfo {
-    public static let summary = "direct-outcome datasets and simulated worlds"
-}
+/// OutcomeData: direct-outcome datasets (CSV, TSV, JSON Lines), splits and simulated worlds.
+/// It depends on CPOSupport, and on TOMLSupport and TOMLKit for world files.

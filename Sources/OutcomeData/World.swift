@@ -2,7 +2,7 @@ import CPOSupport
 import Foundation
 
 /// A simulated text experiment with a known truth, as described by a world file
-/// (docs/WORLDS.md): how texts are composed from passages, how readers respond, and how the
+/// (<doc:WorldFileFormat>): how texts are composed from passages, how readers respond, and how the
 /// logged (observational) data were collected.
 ///
 /// Load one with ``World/load(path:)`` or ``World/parse(_:file:)``; both validate the file and
@@ -264,13 +264,20 @@ extension World {
     /// text is scanned by the oracle (a longer passage may swallow a boundary).
     public func structuralScore(_ c: Composition) -> Double {
         guard matcher.prefixFree else { return oracle(text(of: c)).score }
-        var s = 0.0
+        return attentionScore(c.attributes).score
+    }
+
+    /// What a reader takes from passages of `sequence` (attribute indices, in reading order):
+    /// the distinct attributes among the first `attention`, in order of first appearance, and
+    /// the sum of their effects. A repeated attribute uses up a slot and adds nothing.
+    func attentionScore(_ sequence: some Sequence<Int>) -> (counted: [Int], score: Double) {
         var counted: [Int] = []
-        for a in c.attributes.prefix(Swift.max(0, attention)) where !counted.contains(a) {
+        var s = 0.0
+        for a in sequence.prefix(Swift.max(0, attention)) where !counted.contains(a) {
             counted.append(a)
             s += attributes[a].effect
         }
-        return s
+        return (counted, s)
     }
 
     /// `g*(x)` of the composed text `text(of: c)` (equal to `oracle(text(of: c)).value`).

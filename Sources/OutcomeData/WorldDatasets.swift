@@ -3,11 +3,17 @@ import Foundation
 /// Turning world samples into datasets: the CSV that `cpo-tui world sample` writes, an
 /// in-memory `OutcomeDataset`, and a readable summary for `cpo-tui world check`.
 public enum WorldDatasets {
-    /// The dataset columns of a sampled world CSV (WORLDS.md): text, outcome, trait,
+    /// The dataset columns of a sampled world CSV (<doc:WorldFileFormat>): text, outcome, trait,
     /// propensity, design, one 0/1 column per attribute, true_value.
     public static func header(world: World) -> [String] {
-        ["text", "outcome", "trait", "propensity", "design"] + world.attributes.map(\.name) + ["true_value"]
+        leadingColumns + world.attributes.map(\.name) + [trueValueColumn]
     }
+
+    static let leadingColumns = ["text", "outcome", "trait", "propensity", "design"]
+    static let trueValueColumn = "true_value"
+    /// The columns every sampled world CSV has besides its attributes' (which must not take
+    /// these names).
+    public static var fixedColumns: [String] { leadingColumns + [trueValueColumn] }
 
     /// The columns a loader should use to read a sampled world CSV back.
     public static func columns(world: World) -> DatasetColumns {
@@ -19,6 +25,11 @@ public enum WorldDatasets {
         c.trueValue = "true_value"
         return c
     }
+
+    /// Randomized texts `summary` scores to estimate V(P^R) (its message says 20,000).
+    static let valueProbeTexts = 20_000
+    /// The normal quantile of a two-sided 95% interval.
+    static let z95 = 1.96
 
     public static func csv(world: World, samples: [WorldSample]) -> CSVWriter {
         var w = CSVWriter(header: header(world: world))
@@ -72,11 +83,11 @@ public enum WorldDatasets {
                          + f(a.effect).padding(toLength: 8, withPad: " ", startingAt: 0)
                          + String(a.passages.count).padding(toLength: 10, withPad: " ", startingAt: 0) + tilt)
         }
-        let probe = w.sample(rows: 20_000, design: .randomized, seed: 1).map(\.trueValue)
+        let probe = w.sample(rows: valueProbeTexts, design: .randomized, seed: 1).map(\.trueValue)
         let mean = probe.reduce(0, +) / Double(probe.count)
         let sd = (probe.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(probe.count - 1)).squareRoot()
         lines.append(String(format: "  value of randomized texts V(P^R): %.3f (± %.3f, Monte Carlo over 20,000 texts)",
-                            mean, 1.96 * sd / Double(probe.count).squareRoot()))
+                            mean, z95 * sd / Double(probe.count).squareRoot()))
         lines.append(String(format: "  best attainable value V*: %.3f, e.g. \"%@\"", w.bestValue, w.text(of: w.bestComposition)))
         return lines.joined(separator: "\n")
     }

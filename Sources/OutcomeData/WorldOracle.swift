@@ -1,16 +1,11 @@
 import Foundation
 
-/// What the oracle found in a string and what it is worth (docs/WORLDS.md, "Oracle").
+/// What the oracle found in a string and what it is worth (<doc:WorldFileFormat>, "Oracle").
 public struct OracleResult: Sendable, Hashable {
     /// One passage found in the text: `attribute` and the index of the passage in its pool.
     public struct Match: Sendable, Hashable {
         public var attribute: Int
         public var passage: Int
-
-        public init(attribute: Int, passage: Int) {
-            self.attribute = attribute
-            self.passage = passage
-        }
     }
 
     /// `g*(x)`: the expected response of a random reader to the text.
@@ -24,15 +19,7 @@ public struct OracleResult: Sendable, Hashable {
     public var invalidSegments: [String]
     /// `S(x)`: effects of `countedAttributes` plus `invalidEffect * invalidSegments.count`.
     public var score: Double
-
-    public init(value: Double, matches: [Match], countedAttributes: [Int], invalidSegments: [String],
-                score: Double) {
-        self.value = value
-        self.matches = matches
-        self.countedAttributes = countedAttributes
-        self.invalidSegments = invalidSegments
-        self.score = score
-    }
+    // Made only by `World.oracle(_:)`: no public initializer.
 }
 
 extension World {
@@ -51,12 +38,7 @@ extension World {
     /// matches and no invalid segments.
     public func oracle(_ text: String) -> OracleResult {
         let (matches, invalid) = matcher.scan(World.normalizedWords(text))
-        var counted: [Int] = []
-        var s = 0.0
-        for m in matches.prefix(Swift.max(0, attention)) where !counted.contains(m.attribute) {
-            counted.append(m.attribute)
-            s += attributes[m.attribute].effect
-        }
+        var (counted, s) = attentionScore(matches.lazy.map(\.attribute))
         s += invalidEffect * Double(invalid.count)
         return OracleResult(value: expectedValue(score: s), matches: matches, countedAttributes: counted,
                             invalidSegments: invalid, score: s)

@@ -1,77 +1,64 @@
 import CPOSupport
 import Foundation
 import TOMLKit
+import TOMLSupport
 
-extension World {
+/// World files are TOML files: `World.load(path:)`, `World.parse(bytes:file:)` and
+/// `World.parse(_:file:)` read them through `TOMLFile`, the loading path they share with theme
+/// files, and report every problem as an ``InputError`` at its line and column.
+extension World: TOMLFileFormat {
     /// World files larger than this are refused before they are read. The shipped ones are a
     /// few KB and a world of 20,000 attributes is 1.5 MB; parsing costs memory many times the
     /// file's size (a 16 MB file of one long list peaks near 2.3 GB in toml++'s nodes and the
     /// position index), so the limit stays well below that.
     public static let maxFileBytes = 4 << 20
 
-    /// Reads and validates the world file at `path` (see ``parse(_:file:)``). A file larger
-    /// than ``maxFileBytes`` is refused from its size, without being read.
-    public static func load(path: String) throws(InputError) -> World {
-        let bytes: [UInt8]
-        do {
-            bytes = try BoundedFile.read(path: path, maxBytes: maxFileBytes)
-        } catch {
+    static let syntaxHint = "Fix the TOML syntax at this position (the format is described in Sources/OutcomeData/OutcomeData.docc/WorldFileFormat.md)."
+
+    /// A problem reading the file or parsing it as TOML, in the words of world files.
+    public static func failure(_ e: TOMLFileError) -> InputError {
+        func at(_ message: String, _ hint: String) -> InputError {
+            InputError(file: e.file, line: e.line, column: e.column, message: message, hint: hint)
+        }
+        switch e.reason {
+        case .unreadable(let error):
             switch error {
             case .notFound:
-                throw InputError(file: path, message: "cannot read the world file: file not found",
-                                 hint: "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).")
+                return at("cannot read the world file: file not found",
+                          "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).")
             case .isDirectory:
-                throw InputError(file: path, message: "cannot read the world file: it is a directory",
-                                 hint: "Pass the .toml world file itself, or the name of a shipped world.")
+                return at("cannot read the world file: it is a directory",
+                          "Pass the .toml world file itself, or the name of a shipped world.")
             case let .tooLarge(_, size, limit):
-                throw InputError(
-                    file: path,
-                    message: "the world file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
-                    hint: "World files are small text files (the shipped ones are a few KB): check that this is the right file.")
+                return at("the world file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
+                          "World files are small text files (the shipped ones are a few KB): check that this is the right file.")
             case .cannotAccess(_, let reason), .cannotOpen(_, let reason), .readFailed(_, let reason):
-                throw InputError(file: path, message: "cannot read the world file: \(reason)",
-                                 hint: "Check that the path exists and is a readable file.")
+                return at("cannot read the world file: \(reason)", "Check that the path exists and is a readable file.")
             }
-        }
-        return try parse(bytes: bytes, file: path)
-    }
-
-    /// Parses and validates the bytes of a world file, as ``load(path:)`` does after reading
-    /// it: invalid UTF-8 is an error at its line and column, then ``parse(_:file:)``.
-    public static func parse(bytes: [UInt8], file: String) throws(InputError) -> World {
-        switch UTF8Text.decode(bytes) {
-        case .success(let text):
-            return try parse(text, file: file)
-        case .failure(let p):
-            throw textError(p, file: file)
-        }
-    }
-
-    static func textError(_ p: UTF8Text.Problem, file: String) -> InputError {
-        InputError(file: file, line: p.line, column: p.column,
-                   message: "the world file is not valid UTF-8 text: \(p)", hint: "Save it as UTF-8.")
-    }
-
-    static func guardError(_ p: TOMLGuard.Problem, file: String) -> InputError {
-        switch p.kind {
-        case .nul:
-            return InputError(file: file, line: p.line, column: p.column,
-                              message: "the world file contains a NUL character, which TOML does not allow",
-                              hint: "A world file is UTF-8 text: check that this is the right file (not a binary or UTF-16 file).")
-        case .escapedNUL:
-            return InputError(file: file, line: p.line, column: p.column,
-                              message: "a string holds \\u0000 (a NUL character), which a world file cannot hold",
-                              hint: "Remove the \\u0000 escape.")
-        case .tooDeep:
-            return InputError(file: file, line: p.line, column: p.column, message: p.message,
-                              hint: "A world file needs three levels at most ([observational.tilt]); check that this is the right file.")
-        case .headerName, .arrayElement, .dateTime:
-            return InputError(file: file, line: p.line, column: p.column, message: "TOML syntax error: \(p.message)",
-                              hint: "Fix the TOML syntax at this position (see docs/WORLDS.md for the format).")
+        case .notUTF8(let p):
+            return at("the world file is not valid UTF-8 text: \(p)", "Save it as UTF-8.")
+        case .refused(let p):
+            switch p.kind {
+            case .nul:
+                return at("the world file contains a NUL character, which TOML does not allow",
+                          "A world file is UTF-8 text: check that this is the right file (not a binary or UTF-16 file).")
+            case .escapedNUL:
+                return at("a string holds \\u0000 (a NUL character), which a world file cannot hold",
+                          "Remove the \\u0000 escape.")
+            case .tooDeep:
+                return at(p.message,
+                          "A world file needs three levels at most ([observational.tilt]); check that this is the right file.")
+            case .headerName, .arrayElement, .dateTime:
+                return at("TOML syntax error: \(p.message)", syntaxHint)
+            }
+        case .syntax(let description):
+            return at("TOML syntax error: \(description)", syntaxHint)
+        case .unparsable:
+            return at("cannot parse the world file as TOML", "Check its syntax.")
         }
     }
 
-    /// Parses and validates a world file (docs/WORLDS.md); `file` names it in errors.
+    /// Validates a parsed world file (<doc:WorldFileFormat>).
     ///
     /// Schema (every other key is an error naming the key and the allowed ones):
     /// - top level: `name` (required; `[a-z0-9-]+`), `description` (string, default "");
@@ -93,31 +80,18 @@ extension World {
     /// Numbers may be written as integers or floats; NaN and infinities are refused.
     /// Errors carry the line (and column) of the offending key, list element or table header;
     /// a required key missing from a table points at the table's header.
-    public static func parse(_ toml: String, file: String) throws(InputError) -> World {
-        var source = toml
-        if source.hasPrefix("\u{FEFF}") { source.removeFirst() }
-        // Text that toml++ would cut short (NUL) or crash on (failed assertions): see TOMLGuard.
-        if let p = TOMLGuard.check(source) { throw guardError(p, file: file) }
-        let root: TOMLTable
-        do {
-            root = try TOMLTable(string: source)
-        } catch {
-            if let e = error as? TOMLParseError {
-                throw InputError(file: file, line: e.source.begin.line, column: e.source.begin.column,
-                                 message: "TOML syntax error: \(e.description)",
-                                 hint: "Fix the TOML syntax at this position (see docs/WORLDS.md for the format).")
-            }
-            throw InputError(file: file, message: "cannot parse the world file as TOML", hint: "Check its syntax.")
-        }
-        let reader = WorldFileReader(file: file, locator: TOMLLocator(source))
-        return try reader.read(root)
+    public init(document: TOMLDocument) throws(InputError) {
+        self = try WorldFileReader(document).read()
     }
 }
 
-/// Validates a parsed TOML table against the world schema, locating each problem in the raw text.
+/// Validates a parsed TOML table against the world schema, locating each problem in the raw
+/// text. `read` checks the parts in a fixed order (name, outcome, attributes, design, readers,
+/// observational), so a file with several problems always reports the same first one.
 struct WorldFileReader {
-    let file: String
-    let locator: TOMLLocator
+    let document: TOMLDocument
+
+    init(_ document: TOMLDocument) { self.document = document }
 
     static let topKeys = ["name", "description", "outcome", "design", "readers", "attribute", "observational"]
     static let outcomeKeys = ["kind", "baseline", "noise_sd"]
@@ -125,11 +99,45 @@ struct WorldFileReader {
     static let readersKeys = ["trait", "prevalence", "effect"]
     static let attributeKeys = ["name", "effect", "passages"]
     static let observationalKeys = ["tilt"]
+    /// Passages a reader reads when `design.attention` is not given.
+    static let defaultAttention = 3
 
-    func read(_ root: TOMLTable) throws(InputError) -> World {
-        try checkKeys(root, allowed: WorldFileReader.topKeys, path: "", what: "at the top level")
+    /// `[outcome]`, with its defaults.
+    struct Outcome {
+        var kind = OutcomeKind.continuous
+        var baseline = 0.0
+        var noiseSD = 0.0
+    }
 
-        // name, description
+    /// `[design]`.
+    struct Design {
+        var passageCounts: [Int]
+        var attention: Int
+        var invalidEffect: Double
+    }
+
+    func read() throws(InputError) -> World {
+        let root = document.root
+        try checkKeys(root, allowed: Self.topKeys, path: "", what: "at the top level")
+        let name = try readName(root)
+        var description = ""
+        if let v = root["description"] { description = try string(v, path: "description", field: "description") }
+        let outcome = try readOutcome(root)
+        let attributes = try readAttributes(root)
+        let design = try readDesign(root, attributeCount: attributes.count)
+        let readers = try readReaders(root)
+        let observational = try table(root, "observational", path: "observational")
+        let tilt = try readTilt(observational, attributes: attributes)
+        return World(name: name, description: description, outcomeKind: outcome.kind, baseline: outcome.baseline,
+                     noiseSD: outcome.noiseSD, passageCounts: design.passageCounts, attention: design.attention,
+                     invalidEffect: design.invalidEffect, readers: readers, attributes: attributes, tilt: tilt,
+                     hasObservationalDesign: observational != nil)
+    }
+
+    // MARK: The parts of a world file
+
+    /// `name`: required, lower-case letters, digits and hyphens.
+    private func readName(_ root: TOMLTable) throws(InputError) -> String {
         guard let nameValue = root["name"] else {
             throw error(at: nil, field: "name", "missing the world's name",
                         "Add a line like `name = \"my-world\"` at the top of the file.")
@@ -142,61 +150,76 @@ struct WorldFileReader {
             throw error(at: "name", field: "name", "the name \"\(name)\" is not lower-case letters, digits and hyphens",
                         "Use only a-z, 0-9 and '-', e.g. `name = \"library-appeal\"`.")
         }
-        var description = ""
-        if let v = root["description"] { description = try string(v, path: "description", field: "description") }
+        return name
+    }
 
-        // [outcome]
-        var kind = OutcomeKind.continuous
-        var baseline = 0.0
-        var noiseSD = 0.0
+    /// `[outcome]`: optional, but a continuous world needs its `noise_sd`.
+    private func readOutcome(_ root: TOMLTable) throws(InputError) -> Outcome {
+        var out = Outcome()
         let outcome = try table(root, "outcome", path: "outcome")
         if let outcome {
-            try checkKeys(outcome, allowed: WorldFileReader.outcomeKeys, path: "outcome", what: "in [outcome]")
+            try checkKeys(outcome, allowed: Self.outcomeKeys, path: "outcome", what: "in [outcome]")
             if let v = outcome["kind"] {
                 let s = try string(v, path: "outcome.kind", field: "outcome.kind")
                 guard let k = OutcomeKind(rawValue: s) else {
                     throw error(at: "outcome.kind", field: "outcome.kind", "unknown outcome kind \"\(s)\"",
                                 "Use \"continuous\" or \"binary\".")
                 }
-                kind = k
+                out.kind = k
             }
-            if let v = outcome["baseline"] { baseline = try number(v, path: "outcome.baseline", field: "outcome.baseline") }
+            if let v = outcome["baseline"] { out.baseline = try number(v, path: "outcome.baseline", field: "outcome.baseline") }
         }
         if let v = outcome?["noise_sd"] {
-            noiseSD = try number(v, path: "outcome.noise_sd", field: "outcome.noise_sd")
-            guard noiseSD >= 0 else {
+            out.noiseSD = try number(v, path: "outcome.noise_sd", field: "outcome.noise_sd")
+            guard out.noiseSD >= 0 else {
                 throw error(at: "outcome.noise_sd", field: "outcome.noise_sd",
-                            "noise_sd must be zero or positive, found \(noiseSD)",
+                            "noise_sd must be zero or positive, found \(out.noiseSD)",
                             "Set it to the standard deviation of readers' responses, e.g. `noise_sd = 10.0`.")
             }
-        } else if kind == .continuous {
+        } else if out.kind == .continuous {
             throw error(at: outcome == nil ? nil : "outcome", field: "outcome.noise_sd",
                         "a continuous world needs noise_sd",
                         "Add `noise_sd = ...` (reader-level standard deviation, 0 for none) under [outcome].")
         }
+        return out
+    }
 
-        // [[attribute]]
-        let attributes = try readAttributes(root)
-
-        // [design]
+    /// `[design]`: required; passage counts checked against the number of attributes.
+    private func readDesign(_ root: TOMLTable, attributeCount: Int) throws(InputError) -> Design {
         guard let design = try table(root, "design", path: "design") else {
             throw error(at: nil, field: "design", "missing the [design] table",
                         "Add a [design] table with `passages = [2, 3]` (passages per text).")
         }
-        try checkKeys(design, allowed: WorldFileReader.designKeys, path: "design", what: "in [design]")
-        guard let passagesValue = design["passages"] else {
-            throw error(at: "design", field: "design.passages", "[design] has no passages list",
-                        "Add `passages = [2, 3]`: the numbers of passages per text, drawn uniformly.")
+        try checkKeys(design, allowed: Self.designKeys, path: "design", what: "in [design]")
+        let passageCounts = try readPassageCounts(design, attributeCount: attributeCount)
+        var attention = Self.defaultAttention
+        if let v = design["attention"] {
+            guard let a = v.int else {
+                throw error(at: "design.attention", field: "design.attention",
+                            "attention must be an integer, found \(v.type)", "Write e.g. `attention = 3`.")
+            }
+            guard a >= 1 else {
+                throw error(at: "design.attention", field: "design.attention",
+                            "attention must be at least 1, found \(a)",
+                            "Set how many passages a reader reads, e.g. `attention = 3`.")
+            }
+            attention = a
         }
-        guard let counts = passagesValue.array else {
-            throw error(at: "design.passages", field: "design.passages",
-                        "design.passages must be a list of integers, found \(passagesValue.type)",
-                        "Write it as a list, e.g. `passages = [2, 3]`.")
+        var invalidEffect = 0.0
+        if let v = design["invalid_effect"] {
+            invalidEffect = try number(v, path: "design.invalid_effect", field: "design.invalid_effect")
         }
-        guard !counts.isEmpty else {
-            throw error(at: "design.passages", field: "design.passages", "design.passages is empty",
-                        "List at least one number of passages per text, e.g. `passages = [2, 3]`.")
-        }
+        return Design(passageCounts: passageCounts, attention: attention, invalidEffect: invalidEffect)
+    }
+
+    /// `design.passages`: distinct integers between 1 and the number of attributes.
+    private func readPassageCounts(_ design: TOMLTable, attributeCount: Int) throws(InputError) -> [Int] {
+        let counts = try nonEmptyList(
+            design, "passages", at: "design", field: "design.passages",
+            missing: ("[design] has no passages list",
+                      "Add `passages = [2, 3]`: the numbers of passages per text, drawn uniformly."),
+            notList: ("design.passages must be a list of integers", "Write it as a list, e.g. `passages = [2, 3]`."),
+            empty: ("design.passages is empty", "List at least one number of passages per text, e.g. `passages = [2, 3]`."))
         var passageCounts: [Int] = []
         var countsSeen = Set<Int>()   // a Set: a long hostile list must not cost O(n²)
         for j in 0..<counts.count {
@@ -214,93 +237,64 @@ struct WorldFileReader {
                 throw error(at: path, field: "design.passages", "design.passages lists \(k) twice",
                             "List each count once; counts are drawn uniformly from the list.")
             }
-            guard k <= attributes.count else {
+            guard k <= attributeCount else {
                 throw error(at: path, field: "design.passages",
-                            "a text of \(k) passages needs \(k) distinct attributes, but the world has \(attributes.count)",
-                            "Lower the count to at most \(attributes.count) or add attributes.")
+                            "a text of \(k) passages needs \(k) distinct attributes, but the world has \(attributeCount)",
+                            "Lower the count to at most \(attributeCount) or add attributes.")
             }
             passageCounts.append(k)
         }
-        var attention = 3
-        if let v = design["attention"] {
-            guard let a = v.int else {
-                throw error(at: "design.attention", field: "design.attention",
-                            "attention must be an integer, found \(v.type)", "Write e.g. `attention = 3`.")
-            }
-            guard a >= 1 else {
-                throw error(at: "design.attention", field: "design.attention",
-                            "attention must be at least 1, found \(a)",
-                            "Set how many passages a reader reads, e.g. `attention = 3`.")
-            }
-            attention = a
-        }
-        var invalidEffect = 0.0
-        if let v = design["invalid_effect"] {
-            invalidEffect = try number(v, path: "design.invalid_effect", field: "design.invalid_effect")
-        }
-
-        // [readers]
-        var readers: World.Readers?
-        if let r = try table(root, "readers", path: "readers") {
-            try checkKeys(r, allowed: WorldFileReader.readersKeys, path: "readers", what: "in [readers]")
-            guard let traitValue = r["trait"] else {
-                throw error(at: "readers", field: "readers.trait", "[readers] has no trait name",
-                            "Add e.g. `trait = \"regular-patron\"`, or remove [readers] for a world without a trait.")
-            }
-            let trait = try string(traitValue, path: "readers.trait", field: "readers.trait")
-            guard !trait.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw error(at: "readers.trait", field: "readers.trait", "the trait name is empty",
-                            "Name the trait, e.g. `trait = \"regular-patron\"`.")
-            }
-            guard let pv = r["prevalence"] else {
-                throw error(at: "readers", field: "readers.prevalence", "[readers] has no prevalence",
-                            "Add `prevalence = 0.5`: the share of readers with C = +1.")
-            }
-            let prevalence = try number(pv, path: "readers.prevalence", field: "readers.prevalence")
-            guard prevalence >= 0 && prevalence <= 1 else {
-                throw error(at: "readers.prevalence", field: "readers.prevalence",
-                            "prevalence must lie in [0, 1], found \(prevalence)",
-                            "It is P(C = +1), a probability, e.g. `prevalence = 0.5`.")
-            }
-            guard let ev = r["effect"] else {
-                throw error(at: "readers", field: "readers.effect", "[readers] has no effect",
-                            "Add `effect = ...`: a reader's response shifts by effect * C.")
-            }
-            let effect = try number(ev, path: "readers.effect", field: "readers.effect")
-            readers = World.Readers(trait: trait, prevalence: prevalence, effect: effect)
-        }
-
-        // [observational]
-        var tilt: [String: Double] = [:]
-        let observational = try table(root, "observational", path: "observational")
-        if let observational {
-            try checkKeys(observational, allowed: WorldFileReader.observationalKeys, path: "observational",
-                          what: "in [observational]")
-            if let t = try table(observational, "tilt", path: "observational.tilt") {
-                let names = attributes.map(\.name)
-                let nameSet = Set(names)
-                for key in locator.sortedBySource(t.keys, under: "observational.tilt") {
-                    let path = "observational.tilt.\(key)"
-                    guard nameSet.contains(key) else {
-                        throw error(at: path, field: "observational.tilt",
-                                    "the tilt names \"\(key)\", which is not an attribute",
-                                    "Use one of the attribute names: \(names.joined(separator: ", ")).")
-                    }
-                    guard let value = t[key] else {
-                        throw error(at: path, field: path, "the tilt \"\(key)\" cannot be read back",
-                                    "Write the attribute name as a plain key, e.g. `\(key) = 1.0`.")
-                    }
-                    tilt[key] = try number(value, path: path, field: path)
-                }
-            }
-        }
-
-        return World(name: name, description: description, outcomeKind: kind, baseline: baseline,
-                     noiseSD: noiseSD, passageCounts: passageCounts, attention: attention,
-                     invalidEffect: invalidEffect, readers: readers, attributes: attributes, tilt: tilt,
-                     hasObservationalDesign: observational != nil)
+        return passageCounts
     }
 
+    /// `[readers]`: optional; when present, all three keys are required.
+    private func readReaders(_ root: TOMLTable) throws(InputError) -> World.Readers? {
+        guard let r = try table(root, "readers", path: "readers") else { return nil }
+        try checkKeys(r, allowed: Self.readersKeys, path: "readers", what: "in [readers]")
+        let trait = try nonEmptyName(
+            r, "trait", at: "readers", field: "readers.trait",
+            missing: ("[readers] has no trait name",
+                      "Add e.g. `trait = \"regular-patron\"`, or remove [readers] for a world without a trait."),
+            empty: ("the trait name is empty", "Name the trait, e.g. `trait = \"regular-patron\"`."))
+        let prevalence = try requiredNumber(r, "prevalence", at: "readers", field: "readers.prevalence",
+                                            missing: ("[readers] has no prevalence",
+                                                      "Add `prevalence = 0.5`: the share of readers with C = +1."))
+        guard prevalence >= 0 && prevalence <= 1 else {
+            throw error(at: "readers.prevalence", field: "readers.prevalence",
+                        "prevalence must lie in [0, 1], found \(prevalence)",
+                        "It is P(C = +1), a probability, e.g. `prevalence = 0.5`.")
+        }
+        let effect = try requiredNumber(r, "effect", at: "readers", field: "readers.effect",
+                                        missing: ("[readers] has no effect",
+                                                  "Add `effect = ...`: a reader's response shifts by effect * C."))
+        return World.Readers(trait: trait, prevalence: prevalence, effect: effect)
+    }
+
+    /// `[observational]` (already read as a table, or nil): its `tilt` names attributes.
+    private func readTilt(_ observational: TOMLTable?, attributes: [World.Attribute]) throws(InputError) -> [String: Double] {
+        guard let observational else { return [:] }
+        try checkKeys(observational, allowed: Self.observationalKeys, path: "observational", what: "in [observational]")
+        guard let t = try table(observational, "tilt", path: "observational.tilt") else { return [:] }
+        var tilt: [String: Double] = [:]
+        let names = attributes.map(\.name)
+        let nameSet = Set(names)
+        for key in document.locator.sortedBySource(t.keys, under: "observational.tilt") {
+            let path = "observational.tilt.\(key)"
+            guard nameSet.contains(key) else {
+                throw error(at: path, field: "observational.tilt",
+                            "the tilt names \"\(key)\", which is not an attribute",
+                            "Use one of the attribute names: \(names.joined(separator: ", ")).")
+            }
+            guard let value = t[key] else {
+                throw error(at: path, field: path, "the tilt \"\(key)\" cannot be read back",
+                            "Write the attribute name as a plain key, e.g. `\(key) = 1.0`.")
+            }
+            tilt[key] = try number(value, path: path, field: path)
+        }
+        return tilt
+    }
+
+    /// `[[attribute]]`: two or more, names unique, passages unique across the world.
     private func readAttributes(_ root: TOMLTable) throws(InputError) -> [World.Attribute] {
         guard let value = root["attribute"] else {
             throw error(at: nil, field: "attribute", "the world has no attributes",
@@ -321,65 +315,21 @@ struct WorldFileReader {
                 throw error(at: at, field: "attribute", "attribute \(i + 1) is not a table",
                             "Write each attribute under its own [[attribute]] header.")
             }
-            try checkKeys(t, allowed: WorldFileReader.attributeKeys, path: at, what: "in attribute \(i + 1)")
-            guard let nv = t["name"] else {
-                throw error(at: at, field: "attribute.name", "attribute \(i + 1) has no name",
-                            "Add e.g. `name = \"urgency\"` under its [[attribute]] header.")
-            }
-            let name = try string(nv, path: "\(at).name", field: "attribute.name")
-            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
-                throw error(at: "\(at).name", field: "attribute.name", "attribute \(i + 1) has an empty name",
-                            "Give it a short name, e.g. `name = \"urgency\"`.")
-            }
+            try checkKeys(t, allowed: Self.attributeKeys, path: at, what: "in attribute \(i + 1)")
+            let name = try nonEmptyName(
+                t, "name", at: at, field: "attribute.name",
+                missing: ("attribute \(i + 1) has no name", "Add e.g. `name = \"urgency\"` under its [[attribute]] header."),
+                empty: ("attribute \(i + 1) has an empty name", "Give it a short name, e.g. `name = \"urgency\"`."))
             if let other = indexOfName[name] {
                 throw error(at: "\(at).name", field: "attribute.name",
                             "attribute \(i + 1) is named \"\(name)\" like attribute \(other + 1)\(lineNote("attribute[\(other)].name"))",
                             "Give every attribute a different name.")
             }
             let label = "attribute \"\(name)\""
-            guard let ev = t["effect"] else {
-                throw error(at: at, field: "attribute.effect", "\(label) has no effect",
-                            "Add `effect = ...`: the true causal effect of including it.")
-            }
-            let effect = try number(ev, path: "\(at).effect", field: "attribute.effect")
-            guard let pv = t["passages"] else {
-                throw error(at: at, field: "attribute.passages", "\(label) has no passages",
-                            "Add `passages = [\"...\", ...]`: one or more sentences expressing it.")
-            }
-            guard let pool = pv.array else {
-                throw error(at: "\(at).passages", field: "attribute.passages",
-                            "the passages of \(label) must be a list of strings, found \(pv.type)",
-                            "Write `passages = [\"First sentence.\", \"Second sentence.\"]`.")
-            }
-            guard !pool.isEmpty else {
-                throw error(at: "\(at).passages", field: "attribute.passages", "\(label) has an empty pool of passages",
-                            "Give it at least one passage, or remove the attribute.")
-            }
-            var passages: [String] = []
-            for j in 0..<pool.count {
-                let path = "\(at).passages[\(j)]"
-                guard let raw = pool[j].string else {
-                    throw error(at: path, field: "attribute.passages",
-                                "passage \(j + 1) of \(label) must be a string, found \(pool[j].type)",
-                                "Quote the passage: \"...\".")
-                }
-                let passage = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-                let normalized = World.normalize(passage)
-                guard !normalized.isEmpty else {
-                    throw error(at: path, field: "attribute.passages",
-                                "passage \(j + 1) of \(label) has no words",
-                                "Write a sentence with at least one letter or digit, or remove it.")
-                }
-                if let (oa, op) = seen[normalized] {
-                    let where1 = oa == i ? "passage \(op + 1) of the same attribute"
-                        : "passage \(op + 1) of attribute \"\(attributes[oa].name)\""
-                    throw error(at: path, field: "attribute.passages",
-                                "passage \(j + 1) of \(label) duplicates \(where1)\(lineNote("attribute[\(oa)].passages[\(op)]")) (\"\(normalized)\" after normalization)",
-                                "Every passage must be unique across the world (case, punctuation and spacing are ignored): reword or remove one of them.")
-                }
-                seen[normalized] = (i, j)
-                passages.append(passage)
-            }
+            let effect = try requiredNumber(t, "effect", at: at, field: "attribute.effect",
+                                            missing: ("\(label) has no effect",
+                                                      "Add `effect = ...`: the true causal effect of including it."))
+            let passages = try readPassages(t, at: at, index: i, label: label, seen: &seen, attributes: attributes)
             indexOfName[name] = attributes.count
             attributes.append(World.Attribute(name: name, effect: effect, passages: passages))
         }
@@ -389,6 +339,44 @@ struct WorldFileReader {
                         "Add another [[attribute]] table with name, effect and passages.")
         }
         return attributes
+    }
+
+    /// The passage pool of attribute `index` (at path `at`): a non-empty list of strings with
+    /// words, none a duplicate (after normalization) of a passage in `seen`, which it extends.
+    private func readPassages(_ t: TOMLTable, at: String, index i: Int, label: String,
+                              seen: inout [String: (Int, Int)], attributes: [World.Attribute]) throws(InputError) -> [String] {
+        let pool = try nonEmptyList(
+            t, "passages", at: at, field: "attribute.passages",
+            missing: ("\(label) has no passages", "Add `passages = [\"...\", ...]`: one or more sentences expressing it."),
+            notList: ("the passages of \(label) must be a list of strings",
+                      "Write `passages = [\"First sentence.\", \"Second sentence.\"]`."),
+            empty: ("\(label) has an empty pool of passages", "Give it at least one passage, or remove the attribute."))
+        var passages: [String] = []
+        for j in 0..<pool.count {
+            let path = "\(at).passages[\(j)]"
+            guard let raw = pool[j].string else {
+                throw error(at: path, field: "attribute.passages",
+                            "passage \(j + 1) of \(label) must be a string, found \(pool[j].type)",
+                            "Quote the passage: \"...\".")
+            }
+            let passage = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            let normalized = World.normalize(passage)
+            guard !normalized.isEmpty else {
+                throw error(at: path, field: "attribute.passages",
+                            "passage \(j + 1) of \(label) has no words",
+                            "Write a sentence with at least one letter or digit, or remove it.")
+            }
+            if let (oa, op) = seen[normalized] {
+                let where1 = oa == i ? "passage \(op + 1) of the same attribute"
+                    : "passage \(op + 1) of attribute \"\(attributes[oa].name)\""
+                throw error(at: path, field: "attribute.passages",
+                            "passage \(j + 1) of \(label) duplicates \(where1)\(lineNote("attribute[\(oa)].passages[\(op)]")) (\"\(normalized)\" after normalization)",
+                            "Every passage must be unique across the world (case, punctuation and spacing are ignored): reword or remove one of them.")
+            }
+            seen[normalized] = (i, j)
+            passages.append(passage)
+        }
+        return passages
     }
 
     // MARK: Typed access
@@ -427,11 +415,43 @@ struct WorldFileReader {
         return x
     }
 
+    /// A (message, hint) pair for an error.
+    typealias Complaint = (message: String, hint: String)
+
+    /// The number at `key` of the table at `path`; when it is missing, `missing` at the table.
+    private func requiredNumber(_ t: TOMLTable, _ key: String, at path: String, field: String,
+                                missing: Complaint) throws(InputError) -> Double {
+        guard let v = t[key] else { throw error(at: path, field: field, missing.message, missing.hint) }
+        return try number(v, path: "\(path).\(key)", field: field)
+    }
+
+    /// The string at `key` of the table at `path`, which must hold more than whitespace; when
+    /// it is missing, `missing` at the table.
+    private func nonEmptyName(_ t: TOMLTable, _ key: String, at path: String, field: String,
+                              missing: Complaint, empty: Complaint) throws(InputError) -> String {
+        guard let v = t[key] else { throw error(at: path, field: field, missing.message, missing.hint) }
+        let s = try string(v, path: "\(path).\(key)", field: field)
+        guard !s.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw error(at: "\(path).\(key)", field: field, empty.message, empty.hint)
+        }
+        return s
+    }
+
+    /// The list at `key` of the table at `path`, which must not be empty; when it is missing,
+    /// `missing` at the table; when it is not a list, `notList` (the type found is added).
+    private func nonEmptyList(_ t: TOMLTable, _ key: String, at path: String, field: String, missing: Complaint,
+                              notList: Complaint, empty: Complaint) throws(InputError) -> TOMLArray {
+        guard let v = t[key] else { throw error(at: path, field: field, missing.message, missing.hint) }
+        let keyPath = "\(path).\(key)"
+        guard let list = v.array else {
+            throw error(at: keyPath, field: field, "\(notList.message), found \(v.type)", notList.hint)
+        }
+        guard !list.isEmpty else { throw error(at: keyPath, field: field, empty.message, empty.hint) }
+        return list
+    }
+
     private func checkKeys(_ t: TOMLTable, allowed: [String], path: String, what: String) throws(InputError) {
-        let unknown = t.keys.filter { !allowed.contains($0) }
-        guard !unknown.isEmpty else { return }
-        let key = locator.sortedBySource(unknown, under: path)[0]
-        let full = path.isEmpty ? key : "\(path).\(key)"
+        guard let (key, full) = document.firstUnknownKey(in: t, at: path, allowed: allowed) else { return }
         throw error(at: full, field: key, "unknown key \"\(key)\" \(what)",
                     "Allowed keys \(what): \(allowed.joined(separator: ", ")). Check the spelling.")
     }
@@ -439,14 +459,14 @@ struct WorldFileReader {
     // MARK: Errors
 
     private func error(at path: String?, field: String?, _ message: String, _ hint: String) -> InputError {
-        let pos = path.flatMap { locator.position(of: $0) }
-        return InputError(file: file, line: pos?.line, column: pos?.column, field: field, message: message,
+        let pos = path.flatMap { document.position(of: $0) }
+        return InputError(file: document.file, line: pos?.line, column: pos?.column, field: field, message: message,
                           hint: hint)
     }
 
     /// " (line N)" for another place in the file, or "" when it cannot be located.
     private func lineNote(_ path: String) -> String {
-        guard let pos = locator.position(of: path) else { return "" }
+        guard let pos = document.position(of: path) else { return "" }
         return " (line \(pos.line))"
     }
 }

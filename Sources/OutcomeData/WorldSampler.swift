@@ -14,21 +14,11 @@ public struct WorldSample: Sendable, Hashable {
     public var design: WorldDesign
     /// `g*(text)`.
     public var trueValue: Double
-
-    public init(text: String, composition: Composition, outcome: Double, trait: Int, logPropensity: Double,
-                design: WorldDesign, trueValue: Double) {
-        self.text = text
-        self.composition = composition
-        self.outcome = outcome
-        self.trait = trait
-        self.logPropensity = logPropensity
-        self.design = design
-        self.trueValue = trueValue
-    }
+    // Made only by `World.sample(rows:design:seed:)`: no public initializer.
 }
 
 extension World {
-    /// Draws `rows` rows from `design` (docs/WORLDS.md, "Semantics").
+    /// Draws `rows` rows from `design` (<doc:WorldFileFormat>, "Semantics").
     ///
     /// Each row: the reader's trait `C` (`+1` with probability `prevalence`; always `0` without
     /// `[readers]`), then `k` uniformly from `design.passages`, then `k` distinct attributes one

@@ -1,6 +1,8 @@
 // Byte-level BPE tokenizer: vocabulary, encoding, decoding and the binary file format.
 // Training (learning the merges) lives in BPETrainer.swift.
 
+import CPOSupport
+
 /// What went wrong when training a tokenizer or loading one from bytes.
 ///
 /// Loading validates everything, so a damaged or foreign file is reported with one of these
@@ -43,12 +45,8 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
             return "tokenizer data is truncated: the \(what) needs \(needed) bytes but only "
                 + "\(available) are present"
         case let .badMagic(found):
-            let hex = found.map { byte -> String in
-                let s = String(byte, radix: 16, uppercase: true)
-                return byte < 16 ? "0" + s : s
-            }.joined(separator: " ")
-            return "not tokenizer data: expected magic bytes 54 4C 42 50 (\"TLBP\"), found "
-                + (hex.isEmpty ? "nothing" : hex)
+            return "not tokenizer data: expected magic bytes \(Hex.bytes(BPETokenizer.magic)) (\"TLBP\"), found "
+                + (found.isEmpty ? "nothing" : Hex.bytes(found))
         case let .unsupportedVersion(found, supported):
             return "tokenizer format version \(found) is not supported (this build reads "
                 + "version \(supported))"
@@ -57,11 +55,12 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
                 + "\(supported); encoding would not match training"
         case let .vocabSizeMismatch(declared, mergeCount):
             return "tokenizer header is inconsistent: vocabulary size \(declared) does not equal "
-                + "259 fixed tokens + \(mergeCount) merges"
+                + "\(BPETokenizer.minVocabSize) fixed tokens + \(mergeCount) merges"
         case let .invalidMerge(index, left, right):
-            return "tokenizer merge #\(index) (token \(259 + index)) = (\(left), \(right)) is "
+            let id = BPETokenizer.minVocabSize + index
+            return "tokenizer merge #\(index) (token \(id)) = (\(left), \(right)) is "
                 + "invalid: both parts must be byte or earlier merged tokens (ids 0...255 or "
-                + "259..<\(259 + index)), never special tokens or later ids"
+                + "\(BPETokenizer.firstMergeID)..<\(id)), never special tokens or later ids"
         case let .duplicateMerge(index, firstIndex):
             return "tokenizer merge #\(index) repeats the pair of merge #\(firstIndex)"
         case let .tokenTooLong(index, length, limit):
@@ -136,9 +135,15 @@ public struct BPETokenizer: Sendable, Equatable {
     public init() {
         merges = []
         pairTable = BPEPairTable(minimumCapacity: 0)
-        tokenBytes = (0...255).map { UInt8($0) }
-        tokenOffsets = Array(0...256) + [256, 256, 256]
+        tokenBytes = Self.byteTokenBytes
+        tokenOffsets = Self.byteTokenOffsets
     }
+
+    /// `tokenBytes` and `tokenOffsets` of the fixed tokens: one byte each for ids 0...255, none
+    /// for the special tokens.
+    private static let byteTokenBytes: [UInt8] = (0...255).map { UInt8($0) }
+    private static let byteTokenOffsets: [Int] = Array(0...byteTokenCount)
+        + Array(repeating: byteTokenCount, count: minVocabSize - byteTokenCount)
 
     /// A tokenizer with the given merges (merge `i` creates id `259 + i`), validated: every
     /// merge must join byte tokens or earlier merged tokens, no pair may repeat, and no token
@@ -149,8 +154,8 @@ public struct BPETokenizer: Sendable, Equatable {
                                      maximum: Self.maxVocabSize)
         }
         var table = BPEPairTable(minimumCapacity: merges.count)
-        var bytes: [UInt8] = (0...255).map { UInt8($0) }
-        var offsets: [Int] = Array(0...256) + [256, 256, 256]
+        var bytes = Self.byteTokenBytes
+        var offsets = Self.byteTokenOffsets
         bytes.reserveCapacity(256 + merges.count * 6)
         offsets.reserveCapacity(Self.minVocabSize + merges.count + 1)
         for (index, merge) in merges.enumerated() {
@@ -315,7 +320,7 @@ public struct BPETokenizer: Sendable, Equatable {
         bytes.withUnsafeBufferPointer { buf in
             var i = 0
             while i < buf.count {
-                if let (value, length) = BPEPreTokenizer.decodeScalar(buf, at: i),
+                if let (value, length) = UTF8Text.scalar(buf, at: i),
                    let scalar = Unicode.Scalar(value) {
                     switch scalar {
                     case "\\": s += "\\\\"
@@ -333,8 +338,7 @@ public struct BPETokenizer: Sendable, Equatable {
                     }
                     i += length
                 } else {
-                    let hex = String(buf[i], radix: 16, uppercase: true)
-                    s += "\\x" + (buf[i] < 16 ? "0" : "") + hex
+                    s += "\\x" + Hex.byte(buf[i])
                     i += 1
                 }
             }
@@ -382,6 +386,8 @@ public struct BPETokenizer: Sendable, Equatable {
     public static let preTokenizerVersion: UInt16 = 1
     static let magic: [UInt8] = [0x54, 0x4C, 0x42, 0x50]  // "TLBP"
     static let headerSize = 16
+    /// Bytes per merge: the left and the right id, u32 each.
+    static let mergeBytes = 8
 
     /// The tokenizer as bytes, for embedding in a weight file. Little-endian layout:
     ///
@@ -395,24 +401,17 @@ public struct BPETokenizer: Sendable, Equatable {
     ///
     /// The encoding is deterministic: equal tokenizers give identical bytes.
     public func serialized() -> [UInt8] {
-        var out = Self.magic
-        out.reserveCapacity(Self.headerSize + 8 * merges.count)
-        func put16(_ v: UInt16) {
-            out.append(UInt8(truncatingIfNeeded: v))
-            out.append(UInt8(truncatingIfNeeded: v >> 8))
-        }
-        func put32(_ v: UInt32) {
-            for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
-        }
-        put16(Self.formatVersion)
-        put16(Self.preTokenizerVersion)
-        put32(UInt32(vocabSize))
-        put32(UInt32(merges.count))
+        var w = ByteWriter(capacity: Self.headerSize + Self.mergeBytes * merges.count)
+        w.raw(Self.magic)
+        w.u16(Self.formatVersion)
+        w.u16(Self.preTokenizerVersion)
+        w.u32(UInt32(vocabSize))
+        w.u32(UInt32(merges.count))
         for m in merges {
-            put32(UInt32(bitPattern: m.left))
-            put32(UInt32(bitPattern: m.right))
+            w.u32(UInt32(bitPattern: m.left))
+            w.u32(UInt32(bitPattern: m.right))
         }
-        return out
+        return w.bytes
     }
 
     /// Loads a tokenizer written by `serialized()`. Every field is checked — magic, versions,
@@ -423,44 +422,50 @@ public struct BPETokenizer: Sendable, Equatable {
         guard magicPrefix == Array(Self.magic.prefix(magicPrefix.count)) else {
             throw .badMagic(found: magicPrefix)
         }
-        guard bytes.count >= Self.headerSize else {
+        var r = ByteReader(bytes)
+        let version: UInt16, rule: UInt16, declared: UInt32, count: UInt32
+        do {
+            _ = try r.take(Self.magic.count, "magic")
+            version = try r.u16("format version")
+            rule = try r.u16("pre-tokenizer version")
+            declared = try r.u32("vocabulary size")
+            count = try r.u32("merge count")
+        } catch {
             throw .truncated(what: "header", needed: Self.headerSize, available: bytes.count)
         }
-        func u16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
-        func u32(_ at: Int) -> UInt32 {
-            UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16
-                | UInt32(bytes[at + 3]) << 24
-        }
-        let version = u16(4)
         guard Self.readableFormatVersions.contains(version) else {
             throw .unsupportedVersion(found: version, supported: Self.formatVersion)
         }
-        let rule = u16(6)
         guard rule == Self.preTokenizerVersion else {
             throw .unsupportedPreTokenizer(found: rule, supported: Self.preTokenizerVersion)
         }
-        let declared = u32(8)
-        let count = u32(12)
         guard UInt64(declared) == UInt64(count) + UInt64(Self.minVocabSize) else {
             throw .vocabSizeMismatch(declared: declared, mergeCount: count)
         }
         guard Int(declared) <= Self.maxVocabSize else {
             throw .vocabSizeTooLarge(requested: Int(declared), maximum: Self.maxVocabSize)
         }
-        let needed = Self.headerSize + 8 * Int(count)
-        guard bytes.count >= needed else {
-            throw .truncated(what: "merge list (\(count) merges)", needed: needed, available: bytes.count)
+        let needed = Self.headerSize + Self.mergeBytes * Int(count)
+        guard bytes.count == needed else {
+            if bytes.count < needed {
+                throw .truncated(what: "merge list (\(count) merges)", needed: needed, available: bytes.count)
+            }
+            throw .trailingBytes(count: bytes.count - needed)
         }
-        guard bytes.count == needed else { throw .trailingBytes(count: bytes.count - needed) }
         var merges: [Merge] = []
         merges.reserveCapacity(Int(count))
         for i in 0..<Int(count) {
-            let at = Self.headerSize + 8 * i
-            let l = u32(at), r = u32(at + 4)
-            guard l <= UInt32(Int32.max), r <= UInt32(Int32.max) else {
-                throw .invalidMerge(index: i, left: Int64(l), right: Int64(r))
+            let l: UInt32, rr: UInt32
+            do {
+                l = try r.u32("merge \(i)")
+                rr = try r.u32("merge \(i)")
+            } catch {
+                throw .truncated(what: "merge list (\(count) merges)", needed: needed, available: bytes.count)
             }
-            merges.append(Merge(Int32(l), Int32(r)))
+            guard l <= UInt32(Int32.max), rr <= UInt32(Int32.max) else {
+                throw .invalidMerge(index: i, left: Int64(l), right: Int64(rr))
+            }
+            merges.append(Merge(Int32(l), Int32(rr)))
         }
         try self.init(merges: merges)
     }
@@ -565,39 +570,6 @@ enum BPEPreTokenizer {
         }
     }
 
-    /// Decodes one well-formed UTF-8 scalar starting at `i`, or nil if the bytes there are not
-    /// well-formed (Unicode Table 3-7: no overlongs, surrogates or values above U+10FFFF).
-    @inline(__always)
-    static func decodeScalar(_ s: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int)? {
-        let n = s.count
-        let b0 = s[i]
-        if b0 < 0x80 { return (UInt32(b0), 1) }
-        @inline(__always) func cont(_ j: Int, _ lo: UInt8 = 0x80, _ hi: UInt8 = 0xBF) -> UInt32? {
-            guard j < n else { return nil }
-            let b = s[j]
-            return b >= lo && b <= hi ? UInt32(b & 0x3F) : nil
-        }
-        switch b0 {
-        case 0xC2...0xDF:
-            guard let c1 = cont(i + 1) else { return nil }
-            return (UInt32(b0 & 0x1F) << 6 | c1, 2)
-        case 0xE0...0xEF:
-            let lo: UInt8 = b0 == 0xE0 ? 0xA0 : 0x80
-            let hi: UInt8 = b0 == 0xED ? 0x9F : 0xBF
-            guard let c1 = cont(i + 1, lo, hi), let c2 = cont(i + 2) else { return nil }
-            return (UInt32(b0 & 0x0F) << 12 | c1 << 6 | c2, 3)
-        case 0xF0...0xF4:
-            let lo: UInt8 = b0 == 0xF0 ? 0x90 : 0x80
-            let hi: UInt8 = b0 == 0xF4 ? 0x8F : 0xBF
-            guard let c1 = cont(i + 1, lo, hi), let c2 = cont(i + 2), let c3 = cont(i + 3) else {
-                return nil
-            }
-            return (UInt32(b0 & 0x07) << 18 | c1 << 12 | c2 << 6 | c3, 4)
-        default:
-            return nil
-        }
-    }
-
     /// Calls `body` with the byte range of each chunk of `s`, in order; the ranges tile `s`.
     /// Bytes that are not well-formed UTF-8 count as single-byte "other" characters.
     static func forEachChunk(_ s: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>) -> Void) {
@@ -612,7 +584,7 @@ enum BPEPreTokenizer {
             var k: Kind
             if b < 0x80 {
                 k = asciiKind(b)
-            } else if let (value, l) = decodeScalar(s, at: p) {
+            } else if let (value, l) = UTF8Text.scalar(s, at: p) {
                 length = l
                 k = Self.kind(ofScalar: value)
             } else {

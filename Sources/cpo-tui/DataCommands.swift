@@ -2,23 +2,26 @@ import ArgumentParser
 import Foundation
 import OutcomeData
 
-/// The flags that describe a user's direct-outcome dataset; shared by every command that reads one.
+/// The flags that describe a user's direct-outcome dataset; shared by every command that reads
+/// one. Defaults are `LoadOptions()`'s.
 struct DataOptions: ParsableArguments {
+    private static let defaults = LoadOptions()
+
     @Option(name: .customLong("data"), help: "A direct-outcome dataset: .csv, .tsv, .jsonl or .ndjson.")
     var path: String?
 
     @Option(help: "Column holding the text.")
-    var text: String = "text"
+    var text = DataOptions.defaults.columns.text
 
     @Option(help: "Column holding the numeric outcome (continuous, or binary: 0/1, -1/1, true/false).")
-    var outcome: String = "outcome"
+    var outcome = DataOptions.defaults.columns.outcome
 
     @Option(name: .customLong("propensity-column"),
             help: "Column holding each text's known probability under the randomization (optional).")
     var propensity: String?
 
-    @Option(help: "How the propensity column is given: probability or log-probability.")
-    var propensityScale: String = "probability"
+    @Option(help: "How the propensity column is given.")
+    var propensityScale = DataOptions.defaults.columns.propensityScale
 
     @Option(help: "Column holding a reader covariate, an observed confounder (optional, numeric).")
     var trait: String?
@@ -32,31 +35,24 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Column with each text's true expected outcome (optional; simulated worlds write true_value).")
     var trueValue: String?
 
-    @Option(help: "continuous or binary (default: detected from the values).")
-    var outcomeKind: String?
+    @Option(help: "The kind of outcome (default: detected from the values).")
+    var outcomeKind: OutcomeKind?
 
     @Flag(help: "Lower outcomes are better (default: higher is better).")
     var lowerIsBetter = false
 
     @Option(help: "Refuse the data when more than this fraction of rows is unusable.")
-    var maxBadFraction: Double = 0.01
+    var maxBadFraction = DataOptions.defaults.maxBadFraction
 
     @Option(help: "Refuse files larger than this many megabytes (checked before reading).")
-    var maxFileMb: Int = 512
+    var maxFileMb = DataOptions.defaults.maxFileBytes / DataOptions.bytesPerMB
 
-    @Option(help: "File format when the extension does not say: csv, tsv or jsonl.")
-    var format: String?
+    @Option(help: "File format when the extension does not say.")
+    var format: DatasetFormat?
+
+    static let bytesPerMB = 1 << 20
 
     func validate() throws {
-        guard PropensityScale(rawValue: propensityScale.replacingOccurrences(of: "log-probability", with: "logProbability")) != nil else {
-            throw ValidationError("--propensity-scale must be probability or log-probability, not '\(propensityScale)'")
-        }
-        if let outcomeKind, OutcomeKind(rawValue: outcomeKind) == nil {
-            throw ValidationError("--outcome-kind must be continuous or binary, not '\(outcomeKind)'")
-        }
-        if let format, DatasetFormat(rawValue: format) == nil {
-            throw ValidationError("--format must be csv, tsv or jsonl, not '\(format)'")
-        }
         guard maxBadFraction >= 0 && maxBadFraction < 1 else {
             throw ValidationError("--max-bad-fraction must be in [0, 1), not \(maxBadFraction)")
         }
@@ -64,15 +60,16 @@ struct DataOptions: ParsableArguments {
     }
 
     var loadOptions: LoadOptions {
-        let scale = PropensityScale(rawValue: propensityScale.replacingOccurrences(of: "log-probability", with: "logProbability")) ?? .probability
         let columns = DatasetColumns(
-            text: text, outcome: outcome, propensity: propensity, propensityScale: scale, trait: trait, split: split,
+            text: text, outcome: outcome, propensity: propensity, propensityScale: propensityScale, trait: trait,
+            split: split,
             attributes: attributes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [],
             trueValue: trueValue)
-        return LoadOptions(columns: columns, higherIsBetter: !lowerIsBetter,
-                           outcomeKind: outcomeKind.flatMap(OutcomeKind.init(rawValue:)),
-                           maxBadFraction: maxBadFraction, maxFileBytes: maxFileMb << 20,
-                           format: format.flatMap(DatasetFormat.init(rawValue:)))
+        // A limit too large for an Int means no limit (not an overflow).
+        let (maxFileBytes, overflow) = maxFileMb.multipliedReportingOverflow(by: Self.bytesPerMB)
+        return LoadOptions(columns: columns, higherIsBetter: !lowerIsBetter, outcomeKind: outcomeKind,
+                           maxBadFraction: maxBadFraction, maxFileBytes: overflow ? Int.max : maxFileBytes,
+                           format: format)
     }
 
     func load() throws -> OutcomeDataset {
@@ -117,7 +114,7 @@ struct DataCheck: ParsableCommand {
         print(String(format: "  outcome: mean %.4g, sd %.4g, min %.4g, max %.4g", mean, sd, y.min() ?? .nan, y.max() ?? .nan))
         print("  text length (characters): median \(lengths[lengths.count / 2]), max \(lengths.last ?? 0)")
         if ds.columns.propensity != nil { print("  propensities: given (\(ds.columns.propensityScale.rawValue))") }
-        if ds.columns.trait != nil { print("  reader trait column: \(ds.columns.trait!)") }
+        if let trait = ds.columns.trait { print("  reader trait column: \(trait)") }
         print("  " + split.summary)
     }
 }

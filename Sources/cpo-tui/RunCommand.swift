@@ -6,98 +6,73 @@ import Lab
 import OutcomeData
 import TinyLM
 
-/// The flags that define an experiment; shared by `cpo-tui run` and the dashboard.
+/// The flags that define an experiment; shared by `cpo-tui run` and the dashboard. Every
+/// default is `LabConfig()`'s, so the command line and the library cannot disagree.
 struct RunOptions: ParsableArguments {
+    private static let defaults = LabConfig()
+    /// User texts are often longer than world texts: with --data the context defaults to this.
+    static let dataContextLength = 128
+
     @Option(help: "A world file or shipped world name (default: \(ShippedWorlds.defaultName)); ignored with --data.")
     var world: String?
 
     /// --data FILE and its column flags (the same as `cpo-tui data check`).
     @OptionGroup(title: "Your own data (instead of a world)") var data: DataOptions
 
-    @Option(help: ArgumentHelp("Comma-separated methods: \(Method.allCases.map(\.rawValue).joined(separator: ", "))."))
-    var methods: String = "FT,OO-RLHF,CPO,DR-CPO"
-    @Option(help: "Epochs per method after FT (default 3). With --resume: train up to this many.") var epochs: Int?
-    @Option(help: "Training rows (worlds).") var rows: Int = 2000
-    @Option(help: "Held-out randomized rows (worlds).") var evalRows: Int = 500
-    @Option(help: "Seed.") var seed: UInt64 = 0
-    @Option(help: "Seeds: base..base+K-1.") var seeds: Int = 1
-    @Option(help: "randomized or observational: which world data the methods train on.") var design: String = "randomized"
-    @Option(help: "What ĝ is fit on: same, observational or negated.") var ghatFrom: String = "same"
-    @Option(help: "P^R from the FT model or the logged propensities: model or logged.") var propensity: String = "model"
-    @Option(help: "Learning rate of the methods.") var lr: Float = 2e-5
-    @Option(help: "Batch size.") var batchSize: Int = 32
-    @Option(help: "KL-to-FT penalty weight (0 = off; not in the paper, keeps the policy near the data).") var klToFt: Double = 0
-    @Option(help: "Entropy bonus weight (0 = off).") var entropyBonus: Double = 0
+    @Option(help: "Comma-separated methods.") var methods = MethodList(RunOptions.defaults.methods)
+    @Option(help: "Epochs per method after FT (default \(RunOptions.defaults.epochs)). With --resume: train up to this many.")
+    var epochs: Int?
+    @Option(help: "Training rows (worlds).") var rows = RunOptions.defaults.rows
+    @Option(help: "Held-out randomized rows (worlds).") var evalRows = RunOptions.defaults.evalRows
+    @Option(help: "Seed.") var seed = RunOptions.defaults.seed
+    @Option(help: "Seeds: base..base+K-1.") var seeds = RunOptions.defaults.seeds
+    @Option(help: "Which world data the methods train on.") var design = RunOptions.defaults.design
+    @Option(help: "What ĝ is fit on.") var ghatFrom = RunOptions.defaults.ghatFrom
+    @Option(help: "P^R from the FT model or the logged propensities.") var propensity = RunOptions.defaults.propensity
+    @Option(help: "Learning rate of the methods.") var lr = RunOptions.defaults.learningRate
+    @Option(help: "Batch size.") var batchSize = RunOptions.defaults.batchSize
+    @Option(help: "KL-to-FT penalty weight (0 = off; not in the paper, keeps the policy near the data).")
+    var klToFt = RunOptions.defaults.objective.klToFT
+    @Option(help: "Entropy bonus weight (0 = off).") var entropyBonus = RunOptions.defaults.objective.entropyBonus
     @Option(help: "PPO-style ratio clipping ε (off by default).") var clip: Double?
     @Flag(help: "Horvitz-Thompson (un-normalized) weights instead of Hajek (self-normalized).") var horvitzThompson = false
-    @Option(help: "filtered-SFT keeps the top q fraction of outcomes.") var filterQuantile: Double = 0.25
-    @Option(help: "RWR temperature, in outcome standard deviations.") var rwrTemperature: Double = 1
-    @Option(help: "DPO's β.") var dpoBeta: Double = 0.1
-    @Option(help: "f0 samples per training row (m = ratio × n).") var f0Ratio: Int = 4
+    @Option(help: "filtered-SFT keeps the top q fraction of outcomes.") var filterQuantile = RunOptions.defaults.objective.filterQuantile
+    @Option(help: "RWR temperature, in outcome standard deviations.") var rwrTemperature = RunOptions.defaults.objective.rwrTemperature
+    @Option(help: "DPO's β.") var dpoBeta = RunOptions.defaults.objective.dpoBeta
+    @Option(help: "f0 samples per training row (m = ratio × n).") var f0Ratio = RunOptions.defaults.f0Ratio
     @Flag(help: "Draw f0 samples from scratch instead of continuing truncated training texts.") var f0FromScratch = false
-    @Option(help: "Cross-fitting folds for ĝ.") var folds: Int = 5
-    @Option(help: "Samples from each model for its true value and KL.") var evalSamples: Int = 500
-    @Option(help: "Truncated held-out prompts for the win rates.") var winPrompts: Int = 200
-    @Option(help: "Rows of the separate observational log (--ghat-from observational).") var logRows: Int = 4000
-    @Option(help: "FT epochs (cosine schedule; stops early if the held-out loss rises).") var ftEpochs: Int = LabConfig().ftMaxEpochs
-    @Option(help: "FT learning rate.") var ftLr: Float = 3e-3
-    @Option(help: "Model width (d_model).") var dModel: Int = LabConfig.defaultModel.dModel
-    @Option(help: "Transformer layers.") var layers: Int = LabConfig.defaultModel.layers
-    @Option(help: "Attention heads.") var heads: Int = LabConfig.defaultModel.heads
-    @Option(help: "Context length in tokens (longer texts are cut, the same way for every model).") var context: Int?
-    @Option(help: "Tokenizer vocabulary size.") var vocab: Int = LabConfig.defaultModel.vocabSize
-
+    @Option(help: "Cross-fitting folds for ĝ.") var folds = RunOptions.defaults.folds
+    @Option(help: "Samples from each model for its true value and KL.") var evalSamples = RunOptions.defaults.evalSamples
+    @Option(help: "Truncated held-out prompts for the win rates.") var winPrompts = RunOptions.defaults.winRatePrompts
+    @Option(help: "Rows of the separate observational log (--ghat-from observational).") var logRows = RunOptions.defaults.logRows
+    @Option(help: "FT epochs (cosine schedule; stops early if the held-out loss rises).") var ftEpochs = RunOptions.defaults.ftMaxEpochs
+    @Option(help: "FT learning rate.") var ftLr = RunOptions.defaults.ftLearningRate
+    @Option(help: "Model width (d_model).") var dModel = RunOptions.defaults.model.dModel
+    @Option(help: "Transformer layers.") var layers = RunOptions.defaults.model.layers
+    @Option(help: "Attention heads.") var heads = RunOptions.defaults.model.heads
+    @Option(help: "Context length in tokens (default \(RunOptions.defaults.model.contextLength), \(RunOptions.dataContextLength) with --data; longer texts are cut, the same way for every model).")
+    var context: Int?
+    @Option(help: "Tokenizer vocabulary size.") var vocab = RunOptions.defaults.model.vocabSize
 
     /// The configuration these flags describe, validated.
     func makeConfig() throws -> LabConfig {
-        var cfg = LabConfig()
-        if let dataPath = data.path {
-            cfg.source = .file(path: dataPath, options: data.loadOptions)
-        } else {
-            cfg.source = .world(world ?? ShippedWorlds.defaultName)
-        }
-        var ms: [Method] = []
-        for name in methods.split(separator: ",") {
-            guard let m = Method(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("unknown method '\(name)'; use \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            ms.append(m)
-        }
-        guard let d = WorldDesign(rawValue: design) else { throw ValidationError("--design must be randomized or observational") }
-        guard let g = GhatSource(rawValue: ghatFrom) else { throw ValidationError("--ghat-from must be same, observational or negated") }
-        guard let p = PropensitySource(rawValue: propensity) else { throw ValidationError("--propensity must be model or logged") }
-        cfg.methods = ms
-        cfg.epochs = epochs ?? LabConfig().epochs
-        cfg.rows = rows
-        cfg.evalRows = evalRows
-        cfg.seed = seed
-        cfg.seeds = seeds
-        cfg.design = d
-        cfg.ghatFrom = g
-        cfg.propensity = p
-        cfg.learningRate = lr
-        cfg.batchSize = batchSize
-        cfg.objective.klToFT = klToFt
-        cfg.objective.entropyBonus = entropyBonus
-        cfg.objective.clip = clip
-        cfg.objective.normalization = horvitzThompson ? .horvitzThompson : .hajek
-        cfg.objective.filterQuantile = filterQuantile
-        cfg.objective.rwrTemperature = rwrTemperature
-        cfg.objective.dpoBeta = dpoBeta
-        cfg.f0Ratio = f0Ratio
-        cfg.f0FromScratch = f0FromScratch
-        cfg.folds = folds
-        cfg.evalSamples = evalSamples
-        cfg.winRatePrompts = winPrompts
-        cfg.logRows = logRows
-        cfg.ftMaxEpochs = ftEpochs
-        cfg.ftLearningRate = ftLr
-        cfg.model.dModel = dModel
-        cfg.model.layers = layers
-        cfg.model.heads = heads
-        cfg.model.vocabSize = vocab
-        // User texts are often longer than world texts: default to a 128-token context there.
-        cfg.model.contextLength = context ?? (data.path != nil ? 128 : LabConfig.defaultModel.contextLength)
+        var model = Self.defaults.model
+        model.dModel = dModel
+        model.layers = layers
+        model.heads = heads
+        model.vocabSize = vocab
+        model.contextLength = context ?? (data.path != nil ? Self.dataContextLength : Self.defaults.model.contextLength)
+        let objective = ObjectiveOptions(
+            normalization: horvitzThompson ? .horvitzThompson : .hajek, clip: clip ?? Self.defaults.objective.clip, entropyBonus: entropyBonus,
+            klToFT: klToFt, filterQuantile: filterQuantile, rwrTemperature: rwrTemperature, dpoBeta: dpoBeta)
+        let source: DataSource = data.path.map { .file(path: $0, options: data.loadOptions) }
+            ?? .world(world ?? ShippedWorlds.defaultName)
+        let cfg = LabConfig(
+            source: source, design: design, rows: rows, evalRows: evalRows, logRows: logRows, ghatFrom: ghatFrom,
+            propensity: propensity, methods: methods.methods, epochs: epochs ?? Self.defaults.epochs, seed: seed,
+            seeds: seeds, model: model, ftMaxEpochs: ftEpochs, ftLearningRate: ftLr, learningRate: lr,
+            batchSize: batchSize, f0Ratio: f0Ratio, f0FromScratch: f0FromScratch, folds: folds, objective: objective,
+            evalSamples: evalSamples, winRatePrompts: winPrompts, threads: Self.defaults.threads)
         do { try cfg.validate() } catch { throw CLIError(error.description) }
         return cfg
     }

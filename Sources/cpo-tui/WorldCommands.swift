@@ -1,6 +1,7 @@
 import ArgumentParser
 import CPOSupport
 import Foundation
+import Lab
 import OutcomeData
 
 /// A user-facing failure: printed as `Error: <description>` by ArgumentParser, exit code 1.
@@ -41,45 +42,47 @@ struct WorldSample: ParsableCommand {
     var world: String = ShippedWorlds.defaultName
 
     @Option(help: "randomized (P^R) or observational (the confounded log).")
-    var design: String = "randomized"
+    var design = WorldSample.defaults.design
 
     @Option(help: "Number of rows.")
-    var rows: Int = 2000
+    var rows = WorldSample.defaults.rows
 
     @Option(help: "Random seed.")
-    var seed: UInt64 = 0
+    var seed = WorldSample.defaults.seed
 
     @Option(help: "Output CSV file (written atomically); standard output when omitted.")
     var out: String?
 
+    /// The sample a run would draw: the same design, rows and seed by default.
+    private static let defaults = LabConfig()
+    /// More rows than this are refused (10 million rows is a file of a few GB).
+    static let maxRows = 10_000_000
+
     func validate() throws {
-        guard WorldDesign(rawValue: design) != nil else {
-            throw ValidationError("--design must be randomized or observational, not '\(design)'")
+        guard rows >= 1 && rows <= Self.maxRows else {
+            throw ValidationError("--rows must be between 1 and 10,000,000")
         }
-        guard rows >= 1 && rows <= 10_000_000 else { throw ValidationError("--rows must be between 1 and 10,000,000") }
     }
 
     func run() throws {
         let (w, path) = try loadWorld(world)
-        let d = WorldDesign(rawValue: design)!
-        if d == .observational && !w.hasObservationalDesign {
+        if design == .observational && !w.hasObservationalDesign {
             FileHandle.standardError.write(Data("note: \(path) has no [observational] section; the observational design equals the randomized one\n".utf8))
         }
         if let out, URL(fileURLWithPath: out).standardizedFileURL == URL(fileURLWithPath: path).standardizedFileURL {
             throw CLIError("--out \(out) is the world file itself; choose another output file")
         }
-        let fixed = ["text", "outcome", "trait", "propensity", "design", "true_value"]
-        if let clash = w.attributes.map(\.name).first(where: { fixed.contains($0) }) {
+        if let clash = w.attributes.map(\.name).first(where: { WorldDatasets.fixedColumns.contains($0) }) {
             throw CLIError("\(path): attribute '\(clash)' has the name of a fixed column; rename the attribute")
         }
-        let csv = WorldDatasets.csv(world: w, samples: w.sample(rows: rows, design: d, seed: seed))
+        let csv = WorldDatasets.csv(world: w, samples: w.sample(rows: rows, design: design, seed: seed))
         if let out {
             do {
                 try AtomicFile.write(csv.bytes, to: out)
             } catch {
                 throw CLIError(error.description)
             }
-            FileHandle.standardError.write(Data("wrote \(rows) rows (\(d.rawValue) design of \(w.name), seed \(seed)) to \(out)\n".utf8))
+            FileHandle.standardError.write(Data("wrote \(rows) rows (\(design.rawValue) design of \(w.name), seed \(seed)) to \(out)\n".utf8))
         } else {
             FileHandle.standardOutput.write(Data(csv.bytes))
         }

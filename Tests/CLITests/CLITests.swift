@@ -109,11 +109,48 @@ struct CLITests {
         }
     }
 
+    /// Options with a fixed set of values list them in --help and refuse any other value with
+    /// ArgumentParser's standard message (the option, the bad value, the good ones) and a
+    /// usage exit code, before anything is read or trained.
+    @Test func fixedValueOptionsListTheirValuesAndRefuseOthers() throws {
+        let csv = try CLI.temp("fine.csv", "text,outcome\nhello,1\nworld,2\n")
+        let cases: [(args: [String], option: String, bad: String, values: String)] = [
+            (["run", "--design", "sideways"], "--design", "sideways", "'randomized' and 'observational'"),
+            (["run", "--ghat-from", "elsewhere"], "--ghat-from", "elsewhere", "'same', 'observational' or 'negated'"),
+            (["run", "--propensity", "guessed"], "--propensity", "guessed", "'model' and 'logged'"),
+            (["world", "sample", "--design", "random"], "--design", "random", "'randomized' and 'observational'"),
+            (["data", "check", "--data", csv, "--format", "xml"], "--format", "xml", "'csv', 'tsv' or 'jsonl'"),
+            (["data", "check", "--data", csv, "--outcome-kind", "ordinal"], "--outcome-kind", "ordinal",
+             "'continuous' and 'binary'"),
+            (["data", "check", "--data", csv, "--propensity-scale", "logit"], "--propensity-scale", "logit",
+             "'probability' and 'log-probability'"),
+        ]
+        for c in cases {
+            let r = try CLI.run(c.args)
+            #expect(r.status == 64, "\(c.args): exit \(r.status)")   // EX_USAGE, as for every bad flag
+            #expect(r.stderr.contains("The value '\(c.bad)' is invalid for '\(c.option) <"), "\(c.args): \(r.stderr)")
+            #expect(r.stderr.contains(c.values), "\(c.args): \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(c.args) did some work: \(r.stdout)")
+        }
+        let help = try CLI.run(["run", "--help"])
+        let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")   // unwrapped
+        for values in ["(values: randomized, observational; default: randomized)", "(values: same, observational, negated",
+                       "(values: model, logged", "(values: probability, log-probability", "(values: continuous, binary)",
+                       "(values: csv, tsv, jsonl)", "(values: FT, OO-RLHF, CPO"] {
+            #expect(words.contains(values), "run --help lacks \(values)")
+        }
+        let good = try CLI.run(["data", "check", "--data", csv, "--format", "csv", "--outcome-kind", "continuous",
+                                "--propensity-scale", "log-probability"])
+        #expect(good.status == 0, "\(good.stderr)")
+    }
+
     @Test func badRunSettingsFailBeforeAnyWork() throws {
         let negative = try CLI.run(["run", "--epochs", "-1"])
         #expect(negative.status != 0 && negative.stderr.contains("--epochs"))
         let unknown = try CLI.run(["run", "--methods", "FT,PPO"])
-        #expect(unknown.status != 0 && unknown.stderr.contains("PPO"))
+        #expect(unknown.status != 0 && unknown.stderr.contains("The value 'FT,PPO' is invalid for '--methods <methods>'"),
+                "\(unknown.stderr)")
+        #expect(unknown.stderr.contains("- DR-CPO"), "the message lists the methods: \(unknown.stderr)")
         let noWorld = try CLI.run(["run", "--world", "no-such-world"])
         #expect(noWorld.status != 0 && noWorld.stderr.contains("no-such-world"))
         let vocab = try CLI.run(["run", "--vocab", "258"])
@@ -147,7 +184,9 @@ struct CLITests {
         let passages = try CLI.run(["run", "--no-save", "--world", world])
         #expect(passages.status != 0 && passages.stderr.contains("3 distinct attributes"), "\(passages.stderr)")
         #expect(passages.stderr.contains(world) && !passages.stdout.contains("FT epoch"))
-        for r in [negative, unknown, noWorld, vocab, context, heads, rows, lr, passages] {
+        let design = try CLI.run(["run", "--design", "sideways"])
+        #expect(design.status != 0 && design.stderr.contains("'randomized' and 'observational'"), "\(design.stderr)")
+        for r in [negative, unknown, noWorld, vocab, context, heads, rows, lr, passages, design] {
             #expect(!r.stdout.contains("training the tokenizer"), "work started before the settings were checked")
         }
     }

@@ -160,7 +160,7 @@ enum Fuzz {
             case 0x0D: s += "\\r"
             case 0x09: s += "\\t"
             case 0x20..<0x7F: s.append(Character(UnicodeScalar(c)))
-            default: s += "\\x" + String(c, radix: 16, uppercase: true).leftPadded(2)
+            default: s += "\\x" + Hex.byte(c)
             }
         }
         return s + (b.count > 4096 ? "…\"" : "\"")
@@ -183,12 +183,6 @@ enum Fuzz {
         }
         if let column, column < 1 || column > input.count + 1 { return "column \(column) is impossible" }
         return nil
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
 

@@ -5,7 +5,7 @@ import OutcomeData
 import Testing
 import TinyLM
 
-/// Hostile input (issue 7 §3): every parser of a file a user can hand us gets 10,000 seeded
+/// Hostile input: every parser of a file a user can hand us gets 10,000 seeded
 /// mutations of valid inputs. Each case must end in success or a clear error that names the
 /// file; a crash kills the run (and `FuzzMonitor` prints the case to replay), a case over
 /// `Fuzz.caseLimit` fails it. See `Fuzz` for `CPO_FUZZ_CASE` (replay one case) and

@@ -330,7 +330,7 @@ struct DatasetErrorTests {
         }
     }
 
-    /// Issue 7 §3: a 1 GB single-line file is refused by the size limit, not read whole. The
+    /// A 1 GB single-line file is refused by the size limit, not read whole. The
     /// file is sparse (made with ftruncate: instant, no disk used), so this fails, slowly, if
     /// the loader ever reads before checking the size.
     @Test func oneGigabyteSingleLineFileIsRefusedBySize() throws {

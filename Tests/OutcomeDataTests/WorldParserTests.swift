@@ -1,11 +1,13 @@
 import Foundation
 import CPOSupport
+import TOMLSupport
 import Testing
 @testable import OutcomeData
 
 /// Shared fixtures for the world tests.
 enum WorldFixtures {
-    /// The example of docs/WORLDS.md, exactly as written there.
+    /// The example of the first world-format specification, exactly as it was written (two
+    /// attributes; WorldFileFormat.md adds the third that `passages = [2, 3]` needs).
     static let contractExample = """
         name = "library-appeal"                # required, [a-z0-9-]+
         description = "Appeals to keep a village library open; readers answer 0-100."
@@ -101,7 +103,7 @@ enum WorldFixtures {
 @Suite("world files: parsing")
 struct WorldParserTests {
     @Test func contractExampleAsWrittenAsksForTooManyPassages() throws {
-        // WORLDS.md's example has `passages = [2, 3]` but only two attributes: a text of three
+        // The specification's example has `passages = [2, 3]` but only two attributes: a text of three
         // distinct attributes cannot be drawn, which is one of the contract's listed errors.
         let e = try #require(WorldFixtures.error(WorldFixtures.contractExample))
         #expect(e.line == 10)
@@ -236,7 +238,7 @@ struct WorldParserTests {
             #expect(error.message.contains("cannot read"))
         }
 
-        // Every world the repository ships must load (WORLDS.md is a contract).
+        // Every world the repository ships must load (the world file format is a contract).
         let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("sample-data/worlds")
         let files = (try? FileManager.default.contentsOfDirectory(atPath: shipped.path))?

@@ -35,7 +35,7 @@ enum WorldReference {
         tilt = { a = 1.0, b = -0.7 }
         """
 
-    /// `P(x | C)` by the definition in WORLDS.md, written out directly.
+    /// `P(x | C)` by the definition in WorldFileFormat.md, written out directly.
     static func probability(_ w: World, _ c: Composition, observational: Bool, trait: Int) -> Double {
         var p = Double(w.passageCounts.filter { $0 == c.attributes.count }.count) / Double(w.passageCounts.count)
         var remaining = Array(w.attributes.indices)

@@ -1,3 +1,5 @@
+import CPOSupport
+
 /// Checks TOML text before the world and theme readers hand it to TOMLKit, for inputs that the
 /// toml++ 3.4 parser underneath does not see whole or does not survive (all found by the
 /// fuzz tests, FuzzTests, and by fuzzing toml++ itself with its assertions enabled):
@@ -92,9 +94,7 @@ public enum TOMLGuard {
         func contextDepth() -> Int { openDepth.last ?? headerDepth }
 
         func problem(at k: Int, _ kind: Problem.Kind, _ message: String) -> Problem {
-            var column = 1
-            for j in lineStart..<k where b[j] & 0xC0 != 0x80 { column += 1 }
-            return Problem(kind: kind, line: line, column: column, message: message)
+            Problem(kind: kind, line: line, column: UTF8Text.scalarCount(b, from: lineStart, to: k) + 1, message: message)
         }
 
         func tooDeep(_ k: Int) -> Problem {

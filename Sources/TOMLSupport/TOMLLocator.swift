@@ -1,3 +1,5 @@
+import CPOSupport
+
 /// Finds where keys, table headers and list elements are in the raw text of a TOML file,
 /// since TOMLKit reports no positions for parsed nodes. Shared by the world and theme readers.
 ///
@@ -20,16 +22,13 @@ public struct TOMLLocator: Sendable {
     public init(_ text: String) {
         var bytes = Array(text.utf8)
         // A UTF-8 byte order mark is not part of the first key.
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        if UTF8Text.hasByteOrderMark(bytes) { bytes.removeFirst(UTF8Text.byteOrderMark.count) }
         var lexer = Lexer(bytes)
         let tokens = lexer.tokens()
         var walker = Walker(tokens: tokens)
         walker.run()
         positions = walker.positions
     }
-
-    /// The line of `path` (or of its nearest recorded ancestor).
-    public func line(of path: String) -> Int? { position(of: path)?.line }
 
     /// Where `path` is, or failing that its nearest recorded ancestor (`a.b[2].c` → `a.b[2]` →
     /// `a.b` → `a`).
@@ -85,11 +84,7 @@ public struct TOMLLocator: Sendable {
                 columnCursor = lineStart
                 columnAtCursor = 1
             }
-            var k = columnCursor
-            while k < o {
-                if bytes[k] & 0xC0 != 0x80 { columnAtCursor += 1 }
-                k += 1
-            }
+            columnAtCursor += UTF8Text.scalarCount(bytes, from: columnCursor, to: o)
             columnCursor = o
             return columnAtCursor
         }
