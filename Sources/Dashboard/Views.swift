@@ -221,7 +221,6 @@ public enum DashboardView {
         switch m.state {
         case .waiting: "waiting"
         case .training: "training"
-        case .evaluating: "evaluating"
         case .idle: m.method.role == .reference ? "reference" : "idle"
         case .failed: "FAILED"
         }

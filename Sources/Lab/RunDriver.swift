@@ -95,6 +95,7 @@ public enum Advance: Sendable, Hashable {
 ///
 /// Used from one thread at a time; events are delivered on it, synchronously.
 public final class SeedRun {
+    private static let bytesPerMB = 1_048_576.0
 
     public let experiment: Experiment
     public let runDirectory: RunDirectory?
@@ -222,7 +223,7 @@ public final class SeedRun {
             try dir.writeMetrics(config: config, data: experiment.data,
                                  results: earlierSeeds + [SeedResult(experiment, heldOutRows: false)])
             status = SaveStatus(succeeded: true, message: String(
-                format: "saved %@ (%.1f MB, %.2f s)", reason.description, Double(bytes) / 1_048_576, Date().timeIntervalSince(t0)))
+                format: "saved %@ (%.1f MB, %.2f s)", reason.description, Double(bytes) / Self.bytesPerMB, Date().timeIntervalSince(t0)))
         } catch {
             status = SaveStatus(succeeded: false, message: error.description)
         }

@@ -20,8 +20,8 @@ public final class LabSession: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let onEvent: (@Sendable (String) -> Void)?
 
-    /// The worker thread's stack: the training and sampling code recurses little, but the
-    /// default 512 KB of a secondary thread is tight for large models' evaluations.
+    /// The worker thread's stack: 8 MB, as much as a main thread gets (a secondary thread's
+    /// default is far smaller).
     private static let workerStackBytes = 8 << 20
 
     /// A session for `config` and `seed` (default: the config's seed). Nothing runs until `start`.
@@ -103,31 +103,36 @@ public final class LabSession: Sendable {
             if !running { wake.wait() }
             if cancelled { break }
             let commands = queue.withLock { q -> [LabCommand] in defer { q.removeAll() }; return q }
-            for c in commands where !cancelled {
-                switch c {
-                case .run: running = true
-                case .pause: running = false
-                case .cancel: break
-                case .stepEpoch(let m):
-                    for method in m.map({ [$0] }) ?? config.methods where !cancelled { run.trainEpoch(method) }
-                case .writeReport(let dir): writeReport(run, to: dir)
-                case .save:
-                    if run.save(.onRequest) == nil { log("this run is not saved (it was started with --no-save)") }
-                case let .generate(m, prefix):
-                    let texts = run.generate(m, prefix: prefix)
-                    publish { $0.generations[m] = RequestedSamples(prefix: prefix, texts: texts) }
-                }
-            }
-            if running && !cancelled {
-                switch run.advance() {
-                case .trained: break
-                case .cancelled: running = false
-                case .finished:
-                    running = false
-                    log("every method has trained \(config.epochs) epochs")
-                }
-            }
+            for c in commands where !cancelled { carryOut(c, run, running: &running) }
+            if running && !cancelled { running = trainScheduledEpoch(run) }
             publish { $0.phase = running ? .running : .idle }
+        }
+    }
+
+    private func carryOut(_ command: LabCommand, _ run: SeedRun, running: inout Bool) {
+        switch command {
+        case .run: running = true
+        case .pause: running = false
+        case .cancel: break
+        case .stepEpoch(let m):
+            for method in m.map({ [$0] }) ?? config.methods where !cancelled { run.trainEpoch(method) }
+        case .writeReport(let dir): writeReport(run, to: dir)
+        case .save:
+            if run.save(.onRequest) == nil { log("this run is not saved (it was started with --no-save)") }
+        case let .generate(m, prefix):
+            let texts = run.generate(m, prefix: prefix)
+            publish { $0.generations[m] = RequestedSamples(prefix: prefix, texts: texts) }
+        }
+    }
+
+    /// The next epoch of the schedule; false when there is none left (or cancelling cut it short).
+    private func trainScheduledEpoch(_ run: SeedRun) -> Bool {
+        switch run.advance() {
+        case .trained: return true
+        case .cancelled: return false
+        case .finished:
+            log("every method has trained \(config.epochs) epochs")
+            return false
         }
     }
 
@@ -153,14 +158,7 @@ public final class LabSession: Sendable {
             }
             if p.isMilestone { log(p.message) }
         case .ready(let exp):
-            publish { s in
-                s.ghatQuality = exp.ghatQuality
-                s.ghatQualityVersusOutcomes = exp.ghatQualityVersusOutcomes
-                s.attributeEffects = exp.attributeEffects
-                s.traitImbalance = exp.traitImbalance
-                s.ftHistory = exp.ftHistory
-                s.methods = config.methods.map { exp.snapshot(of: $0) }
-            }
+            publish { $0.showPrepared(exp) }
         case .log(let line):
             log(line)
         case .epochStarted(let m):
@@ -172,14 +170,17 @@ public final class LabSession: Sendable {
             publish { s in s.setMethod(m) { $0.steps.append(record) } }
         case let .epochEnded(method, metrics):
             publish { s in s.setMethod(method.method) { $0 = method } }
-            if let e = metrics {
-                var line = "\(method.method.rawValue) epoch \(e.epoch): V_DR \(String(format: "%.3f", e.estimates[.dr].value))"
-                if let t = e.trueValue { line += String(format: ", true value %.3f", t.value) }
-                log(line)
-            }
+            if let e = metrics { log(Self.epochLine(e, method.method)) }
         case .saved(let status):
             publish { $0.lastSave = status }
             if !status.succeeded { log("save failed: \(status.message)") }
         }
+    }
+
+    /// "CPO epoch 2: V_DR 55.850, true value 54.160": the Messages panel's line per epoch.
+    static func epochLine(_ e: EpochMetrics, _ m: Method) -> String {
+        var line = "\(m.rawValue) epoch \(e.epoch): V_DR \(String(format: "%.3f", e.estimates[.dr].value))"
+        if let t = e.trueValue { line += String(format: ", true value %.3f", t.value) }
+        return line
     }
 }

@@ -9,7 +9,11 @@ import OutcomeData
 
 /// What a method is doing.
 public enum MethodState: Sendable, Hashable {
-    case waiting, training, evaluating, idle
+    /// Not prepared yet.
+    case waiting
+    case training
+    /// Ready for a command (FT, the reference, stays so).
+    case idle
     /// Stopped for good: the reason (steps kept failing), naming what to change.
     case failed(String)
 }
@@ -166,6 +170,17 @@ public struct LabSnapshot: Sendable, Hashable {
     mutating func setMethod(_ m: Method, _ change: (inout MethodSnapshot) -> Void) {
         guard let i = methods.firstIndex(where: { $0.method == m }) else { return }
         change(&methods[i])
+    }
+
+    /// What is known once the run is prepared (or resumed): ĝ, the confounding diagnostics,
+    /// FT's epochs and where every method stands.
+    mutating func showPrepared(_ exp: Experiment) {
+        ghatQuality = exp.ghatQuality
+        ghatQualityVersusOutcomes = exp.ghatQualityVersusOutcomes
+        attributeEffects = exp.attributeEffects
+        traitImbalance = exp.traitImbalance
+        ftHistory = exp.ftHistory
+        methods = config.methods.map { exp.snapshot(of: $0) }
     }
 
     /// What the data view shows, known once the rows are loaded.

@@ -228,6 +228,9 @@ final class HeadlessPrinter {
     static let samplesPerEpoch = 3
     /// Width of the method column.
     static let methodColumn = 13
+    /// The "±" of the printed intervals: 1.96 standard errors (two decimals of z_0.975, as the
+    /// lines have always shown them).
+    static let intervalZ = 1.96
 
     let showSamples: Bool
     let start = Date()
@@ -285,8 +288,9 @@ final class HeadlessPrinter {
     private func line(_ e: EpochMetrics, _ method: Method) -> String {
         var s = "seed \(seed) " + method.rawValue.padding(toLength: Self.methodColumn, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
         if let l = e.trainLoss { s += String(format: "  loss %8.3f", l) } else { s += "  loss        -" }
-        s += String(format: "  V_DR %7.3f ± %5.3f", e.estimates[.dr].value, 1.96 * e.estimates[.dr].standardError)
-        if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, 1.96 * t.standardError) }
+        let dr = e.estimates[.dr]
+        s += String(format: "  V_DR %7.3f ± %5.3f", dr.value, Self.intervalZ * dr.standardError)
+        if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, Self.intervalZ * t.standardError) }
         if let g = e.normalizedGain { s += String(format: "  gain %+.3f", g) }
         if let r = e.invalidRate { s += String(format: "  invalid %.2f", r) }
         s += String(format: "  win %.3f  ESS %.2f  KL %.3f  %.1fs", e.winRateVsFT.value, e.weights.essFraction, e.klToFT.value, elapsed)
