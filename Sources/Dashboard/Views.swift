@@ -221,7 +221,6 @@ public enum DashboardView {
         switch m.state {
         case .waiting: "waiting"
         case .training: "training"
-        case .evaluating: "evaluating"
         case .idle: m.method.role == .reference ? "reference" : "idle"
         case .failed: "FAILED"
         }
@@ -467,7 +466,7 @@ public enum DashboardView {
 
     static func outcomeHistogram(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         let t = v.theme
-        b.box(r, title: "outcome (\(s.outcomeKind), \(s.trainOutcomes.count) training rows)", style: t.border,
+        b.box(r, title: "outcome (\(s.outcomeKind?.rawValue ?? ""), \(s.trainOutcomes.count) training rows)", style: t.border,
               titleStyle: t.title, glyphs: v.glyphs)
         let inner = r.inset(by: 1)
         let finite = s.trainOutcomes.filter(\.isFinite)
@@ -618,7 +617,7 @@ public enum DashboardView {
             return
         }
         let rows = Array(s.dataPreview.prefix(shown))
-        let binary = s.outcomeKind == OutcomeKind.binary.rawValue
+        let binary = s.outcomeKind == .binary
         func outcome(_ y: Double) -> String {
             let text = binary ? String(format: "%.0f", y) : String(format: "%.2f", y)
             return text.count > 9 ? Widgets.formatCompact(y) : text

@@ -141,82 +141,42 @@ struct RunCommand: ParsableCommand {
 }
 
 /// The headless comparison: `cpo-tui run`, and the dashboard's fallback without a terminal.
+/// Each seed runs through `SeedRun`, the driver the dashboard's session uses too; this prints
+/// its events as lines.
 enum HeadlessRun {
     static func run(config cfg: LabConfig, runDirectory dir: RunDirectory?, report: String?, showSamples: Bool) throws {
         if let report { try checkWritable(report, flag: "--report") }
         installInterruptHandler()
-        let start = Date()
+        let printer = HeadlessPrinter(showSamples: showSamples)
+        if let dir { printer.printLine("saving the run in \(dir.path)/ (resume with: cpo-tui run --resume \(dir.path))") }
         var results: [SeedResult] = []
         var firstData: PreparedData?
-        var lastSaveError: String?
-        if let dir { log("saving the run in \(dir.path)/ (resume with: cpo-tui run --resume \(dir.path))") }
         for k in 0..<cfg.seeds {
-            let s = cfg.seed + UInt64(k)
-            let exp: Experiment
+            let seed = cfg.seed + UInt64(k)
+            printer.seed = seed
+            let run: SeedRun
             do {
-                if let dir, dir.hasCheckpoint(seed: s) {
-                    exp = try dir.restore(seed: s, config: cfg).0
-                    let at = cfg.methods.filter(\.trains).map { "\($0.rawValue) \(exp.epochs(of: $0))" }.joined(separator: ", ")
-                    log("[seed \(s)] resumed from \(dir.checkpointPath(seed: s)) at epochs: \(at)")
-                } else {
-                    exp = try Experiment(config: cfg, seed: s)
-                    try exp.prepare(progress: { stage, _, msg in
-                        if stage != .ft || msg.hasPrefix("FT epoch") { log(String(format: "[seed %llu %5.1fs] ", s, Date().timeIntervalSince(start)) + msg) }
-                    }, cancelled: interrupted)
-                }
-            } catch let e as LabError {
+                run = try SeedRun.start(config: cfg, seed: seed, runDirectory: dir, earlierSeeds: results,
+                                        cancelled: interrupted, events: printer.show)
+            } catch {
                 if interrupted() { interruptExit(dir) }
-                throw CLIError(e.description)
-            } catch let e as RunStoreError {
-                throw CLIError(e.description)
+                throw CLIError(error.description)
             }
-            if let q = exp.ghatQuality { log("[seed \(s)] ĝ held-out \(q.metric.rawValue) \(String(format: "%.3f", q.value))") }
-            if let ft = exp.ftMetrics, exp.config.methods.allSatisfy({ exp.epochs(of: $0) == 0 }) {
-                log(line(ft, seed: s, elapsed: Date().timeIntervalSince(start)))
-                if showSamples { for g in ft.samples { log("    FT sample (g* \(g.score)): \(g.text)  invalid: \(g.invalidSegments)") } }
-            }
-            var announced = false
-            func save() {
-                guard let dir else { return }
-                do {
-                    let t0 = Date()
-                    let bytes = try dir.save(exp)
-                    try dir.writeMetrics(config: cfg, data: exp.data, results: results + [SeedResult(exp, heldOutRows: false)])
-                    if !announced {
-                        log(String(format: "[seed %llu] saved %@ (%.1f MB, %.2f s; again after every epoch)", s,
-                                   dir.checkpointPath(seed: s), Double(bytes) / 1_048_576, Date().timeIntervalSince(t0)))
-                        announced = true
-                    }
-                    lastSaveError = nil
-                } catch {
-                    lastSaveError = error.description
-                    FileHandle.standardError.write(Data("warning: \(error.description)\n".utf8))
-                }
-            }
-            save()
-            // Epoch by epoch, every method that is behind: the order does not change any number
-            // (each method's randomness is its own), so a resumed run matches an uninterrupted one.
-            while true {
-                let behind = cfg.methods.filter { $0.trains && exp.epochs(of: $0) < cfg.epochs && exp.failure(of: $0) == nil }
-                guard let m = behind.min(by: { exp.epochs(of: $0) < exp.epochs(of: $1) }) else { break }
-                guard let e = exp.step(m, cancelled: interrupted) else { interruptExit(dir) }
-                log(line(e, seed: s, elapsed: Date().timeIntervalSince(start)))
-                if let f = exp.failure(of: m) { log("seed \(s) \(m.rawValue) FAILED: \(f); the other methods go on") }
-                if showSamples { for g in e.samples.prefix(3) { log("    sample (g* \(g.score)): \(g.text)") } }
-                save()
-            }
-            results.append(SeedResult(exp))
-            if firstData == nil { firstData = exp.data }
+            guard run.runToEnd() else { interruptExit(dir) }
+            results.append(SeedResult(run.experiment))
+            if firstData == nil { firstData = run.experiment.data }
         }
-        log(String(format: "done in %.1f s", Date().timeIntervalSince(start)))
-        if let report, let data = firstData {
-            let writer = ReportWriter(config: cfg, data: data, results: results)
-            do { try writer.write(to: report) } catch {
-                throw CLIError(error.description + (dir.map { " The run itself is saved: write the report later with cpo-tui run --resume \($0.path) --report DIR." } ?? ""))
-            }
-            log("report written to \(report)/ (report.md, summary.json, metrics.jsonl, rows-*.csv)")
+        printer.printLine(String(format: "done in %.1f s", printer.elapsed))
+        if let report, let data = firstData { try writeReport(report, config: cfg, data: data, results: results, runDirectory: dir) }
+        if let error = printer.lastSaveError { throw CLIError("the run finished but its last save failed: \(error)") }
+    }
+
+    private static func writeReport(_ report: String, config: LabConfig, data: PreparedData, results: [SeedResult],
+                                    runDirectory dir: RunDirectory?) throws {
+        do { try ReportWriter(config: config, data: data, results: results).write(to: report) } catch {
+            throw CLIError(error.description + (dir.map { " The run itself is saved: write the report later with cpo-tui run --resume \($0.path) --report DIR." } ?? ""))
         }
-        if let lastSaveError { throw CLIError("the run finished but its last save failed: \(lastSaveError)") }
+        HeadlessPrinter.write("report written to \(report)/ (report.md, summary.json, metrics.jsonl, rows-*.csv)")
     }
 
     /// Fails before hours of work if `path` cannot hold output files: creates it and writes
@@ -258,19 +218,88 @@ enum HeadlessRun {
         FileHandle.standardError.write(Data("interrupted.\(hint)\n".utf8))
         exit(130)
     }
+}
 
-    private static func line(_ e: EpochMetrics, seed: UInt64, elapsed: Double) -> String {
-        var s = "seed \(seed) " + e.method.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
+/// Prints a seed's run as lines on standard output: preparation milestones with the seconds
+/// since the start, FT's evaluation, one line per method per epoch, the first save of each
+/// seed, and failures (save failures as warnings on standard error).
+final class HeadlessPrinter {
+    /// Samples printed per method and epoch with --show-samples (FT's evaluation: all it keeps).
+    static let samplesPerEpoch = 3
+    /// Width of the method column.
+    static let methodColumn = 13
+    /// The "±" of the printed intervals: 1.96 standard errors (two decimals of z_0.975, as the
+    /// lines have always shown them).
+    static let intervalZ = 1.96
+
+    let showSamples: Bool
+    let start = Date()
+    /// The seed whose events come next.
+    var seed: UInt64 = 0 { didSet { announcedSave = false } }
+    /// The latest save's error, until a save succeeds again.
+    private(set) var lastSaveError: String?
+    private var announcedSave = false
+
+    init(showSamples: Bool) { self.showSamples = showSamples }
+
+    var elapsed: Double { Date().timeIntervalSince(start) }
+
+    func show(_ event: RunEvent) {
+        switch event {
+        case .preparing(let p) where p.isMilestone:
+            printLine(String(format: "[seed %llu %5.1fs] ", seed, elapsed) + p.message)
+        case .ready(let exp):
+            ready(exp)
+        case .log(let line):
+            printLine("[seed \(seed)] " + line)
+        case let .epochEnded(method, metrics?):
+            printLine(line(metrics, method.method))
+            if showSamples { for g in metrics.samples.prefix(Self.samplesPerEpoch) { printLine("    sample (g* \(g.score)): \(g.text)") } }
+        case .saved(let status):
+            saved(status)
+        case .dataLoaded, .preparing, .epochStarted, .step, .epochEnded:
+            break
+        }
+    }
+
+    /// ĝ's quality, and FT's evaluation while no method has trained yet.
+    private func ready(_ exp: Experiment) {
+        if let q = exp.ghatQuality { printLine("[seed \(seed)] ĝ held-out \(q.metric.rawValue) \(String(format: "%.3f", q.value))") }
+        guard let ft = exp.ftMetrics, exp.config.methods.allSatisfy({ exp.epochs(of: $0) == 0 }) else { return }
+        printLine(line(ft, .ft))
+        if showSamples { for g in ft.samples { printLine("    FT sample (g* \(g.score)): \(g.text)  invalid: \(g.invalidSegments)") } }
+    }
+
+    /// The first save of each seed is announced (where, and that it recurs); a failed one is a
+    /// warning, and the run fails at its end unless a later save succeeds.
+    private func saved(_ status: SaveStatus) {
+        guard status.succeeded else {
+            lastSaveError = status.message
+            FileHandle.standardError.write(Data("warning: \(status.message)\n".utf8))
+            return
+        }
+        lastSaveError = nil
+        if !announcedSave {
+            printLine("[seed \(seed)] \(status.message); again after every epoch")
+            announcedSave = true
+        }
+    }
+
+    private func line(_ e: EpochMetrics, _ method: Method) -> String {
+        var s = "seed \(seed) " + method.rawValue.padding(toLength: Self.methodColumn, withPad: " ", startingAt: 0) + "epoch \(e.epoch)"
         if let l = e.trainLoss { s += String(format: "  loss %8.3f", l) } else { s += "  loss        -" }
-        s += String(format: "  V_DR %7.3f ± %5.3f", e.estimates[.dr].value, 1.96 * e.estimates[.dr].standardError)
-        if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, 1.96 * t.standardError) }
+        let dr = e.estimates[.dr]
+        s += String(format: "  V_DR %7.3f ± %5.3f", dr.value, Self.intervalZ * dr.standardError)
+        if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, Self.intervalZ * t.standardError) }
         if let g = e.normalizedGain { s += String(format: "  gain %+.3f", g) }
         if let r = e.invalidRate { s += String(format: "  invalid %.2f", r) }
         s += String(format: "  win %.3f  ESS %.2f  KL %.3f  %.1fs", e.winRateVsFT.value, e.weights.essFraction, e.klToFT.value, elapsed)
         return s
     }
 
-    private static func log(_ s: String) {
-        FileHandle.standardOutput.write(Data((s + "\n").utf8))
+    func printLine(_ line: String) { Self.write(line) }
+
+    static func write(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }

@@ -34,10 +34,7 @@ struct RunsShow: ParsableCommand {
             }
             do {
                 let (exp, info) = try dir.restore(seed: s, config: cfg)
-                let epochs = cfg.methods.filter(\.trains).map { m in
-                    "\(m.rawValue) \(exp.epochs(of: m))" + (exp.failure(of: m) != nil ? " (failed)" : "")
-                }.joined(separator: ", ")
-                print("  seed \(s): saved \(info.savedAt); epochs \(epochs); \(info.generations) sample requests")
+                print("  seed \(s): saved \(info.savedAt); epochs \(exp.epochSummary()); \(info.generations) sample requests")
             } catch {
                 throw CLIError(error.description)
             }

@@ -87,7 +87,7 @@ enum Fixture {
             traitImbalance: effects.map(\.4),
             ftHistory: (1...6).map { FTEpoch(epoch: $0, trainLoss: 1 / Double($0), evalLoss: 1.1 / Double($0), seconds: 2) },
             trainOutcomes: outcomes,
-            outcomeKind: "continuous",
+            outcomeKind: .continuous,
             split: .init(seed: 0, evalFraction: 0.2, trainCount: 2000, evalCount: 500, fromColumn: false),
             dataPreview: preview,
             dataCorrelations: correlations,
