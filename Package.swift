@@ -4,7 +4,7 @@ import PackageDescription
 
 // Hot kernels are one source tree (Kernels/) compiled three times: for AVX-512, for AVX2 and
 // portably. `-target-cpu` is what turns SIMD `addingProduct` into one vector FMA instead of
-// sixteen `fmaf` calls (PERFORMANCE.md, lesson 1); TinyLM picks the variant at run time from
+// sixteen `fmaf` calls (Sources/TinyLM.docc/Kernels.md, "Lessons" 1); TinyLM picks the variant at run time from
 // CPUID, so the binary still runs on any x86-64 (and, portably, elsewhere).
 // Kernels are optimized in debug builds too: unoptimized SIMD code is ~100x slower, which
 // would make `swift test` (a debug build) spend minutes in gradient checks.

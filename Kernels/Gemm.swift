@@ -1,6 +1,6 @@
 // Shared by every kernel variant (see Package.swift). Matrix multiply, row-major throughout.
 //
-// Design (PERFORMANCE.md, lesson 2; tile sizes in each Variant.swift): a register-blocked
+// Design (Sources/TinyLM.docc/Kernels.md, "The matrix multiply"; tile sizes in each Variant.swift): a register-blocked
 // micro-kernel computes `gemmMR` rows × `gemmNR` columns of C (`gemmNV` vectors per row: 6×64
 // with SIMD16 on AVX-512, 6×16 with SIMD8 on AVX2), one broadcast of A and `gemmNV` loads of B
 // per `gemmNV · gemmMR` FMAs, all accumulators in registers (no spills: check `objdump -d`);

@@ -3,7 +3,7 @@ import Dispatch
 
 /// Splits `0..<count` into at most `threads` contiguous chunks and runs `body(lo, hi)` on each,
 /// on the calling thread when one chunk suffices. `minPerChunk` keeps small jobs on one thread:
-/// a `concurrentPerform` costs about 20 µs (PERFORMANCE.md, lesson 7).
+/// a `concurrentPerform` costs about 20 µs (Sources/TinyLM.docc/Kernels.md, "Threads").
 @inline(__always)
 func parallelRanges(_ count: Int, threads: Int, minPerChunk: Int = 1, _ body: (Int, Int) -> Void) {
     parallelChunks(count, threads: threads, minPerChunk: minPerChunk) { _, lo, hi in body(lo, hi) }

@@ -1,5 +1,5 @@
 // Shared by every kernel variant (see Package.swift): vector exp and friends.
-// glibc expf costs 3-16 ns; this polynomial costs well under 1 ns per lane (PERFORMANCE.md, 6).
+// glibc expf costs 3-16 ns; this polynomial costs well under 1 ns per lane (Sources/TinyLM.docc/Kernels.md, "Vector math").
 // Only + - * vfma, pointwiseMin/Max and bit casts: other SIMD operations compile to scalar code.
 
 /// `e^x` per lane, relative error below 2e-7 on [-87, 88]; inputs outside are clamped

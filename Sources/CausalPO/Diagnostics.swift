@@ -68,7 +68,7 @@ public struct WeightSummary: Sendable, Hashable, Codable {
     public static let defaultQuantileLevels: [Double] = [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]
 
     public var count: Int
-    /// (Σw)²/Σw² over all rows (the global ESS METHOD.md §6 warns can collapse unseen).
+    /// (Σw)²/Σw² over all rows (the global ESS that CausalPO.docc/ValueEstimation.md, "Effective sample size, global and in-batch", warns can collapse unseen).
     public var ess: Double
     /// ess / n.
     public var essFraction: Double

@@ -36,7 +36,7 @@ public struct Estimate: Sendable, Hashable, Codable {
 }
 
 /// Estimators of a fixed policy's value V(f) = E_{X∼P^f}[g(X)] from held-out rows and f0
-/// samples (METHOD.md §2), each returning one estimate with a 95% interval (the shape of
+/// samples (CausalPO.docc/ValueEstimation.md), each returning one estimate with a 95% interval (the shape of
 /// st-tech/zr-obp's `estimate_policy_value` + `estimate_interval`).
 ///
 /// Inputs are sequence log-probabilities; weights are formed in log space with a max-shift,
@@ -176,7 +176,7 @@ public enum Estimator: String, CaseIterable, Codable, Sendable, Hashable {
     case out = "V_OUT"
     case drResidual = "DR residual"
 
-    /// The short name in tables and headers (one name per concept: DESIGN.md).
+    /// The short name in tables and headers (one name per concept, everywhere).
     public var name: String { rawValue }
 
     /// The name with what it means, for report.md's column headers.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The methods cpo-tui compares (METHOD.md §3), named exactly as in the UI and the reports.
+/// The methods cpo-tui compares (CausalPO.docc/Methods.md), named exactly as in the UI and the reports.
 ///
 /// A method is its case, its `spec` (what it trains on, whether it trains, which options it
 /// reads) and its formula in `Objectives.evaluate`. Both are exhaustive switches, so a new case
@@ -49,7 +49,7 @@ public enum Method: String, CaseIterable, Codable, Sendable, Hashable {
     public var role: MethodDescription.Role { spec.role }
     /// Whether the method trains (every method but the reference).
     public var trains: Bool { spec.role == .trained }
-    /// Methods that treat observed outcomes as if they were causal (METHOD.md §3).
+    /// Methods that treat observed outcomes as if they were causal (CausalPO.docc/Background.md, "The paper").
     public var isAssociationBaseline: Bool { spec.treatsOutcomesAsCausal }
 }
 
@@ -86,10 +86,10 @@ public struct MethodDescription: Sendable, Hashable {
     public var role: Role
     public var rows: Rows
     /// Whether each step also reads f0 samples scored by ĝ, as many as the batch has rows
-    /// (METHOD.md §6).
+    /// (CausalPO.docc/Methods.md, "DR-CPO and the f0 samples").
     public var f0Samples: Bool
     public var pairs: Pairs
-    /// Association baselines (METHOD.md §3): observed outcomes treated as if causal.
+    /// Association baselines (CausalPO.docc/Background.md, "The paper"): observed outcomes treated as if causal.
     public var treatsOutcomesAsCausal: Bool
     /// The objective options its formula reads; the others leave it unchanged. (The token-level
     /// terms, `entropyBonus` and `klToFT`, apply to every trained method.)
@@ -120,7 +120,7 @@ public enum ObjectiveOption: String, CaseIterable, Sendable, Hashable {
     case normalization, clip, filterQuantile, rwrTemperature, dpoBeta
 }
 
-/// How importance weights are normalized within a batch (METHOD.md §2).
+/// How importance weights are normalized within a batch (CausalPO.docc/Methods.md, "Importance weights").
 public enum WeightNormalization: String, Codable, Sendable, Hashable {
     /// Self-normalized: w_i = softmax_i(logP^f − logP^R). At f = P^R every weight is 1/B.
     case hajek
@@ -170,7 +170,7 @@ extension ObjectiveOptions {
 }
 
 /// What an objective needs for one step. Everything is a plain vector: the objective never
-/// sees the network (DESIGN.md). Every objective maximizes: outcomes arrive already oriented
+/// sees the network (CausalPO.docc/CausalPO.md). Every objective maximizes: outcomes arrive already oriented
 /// so that larger is better (`OutcomeDataset.oriented`, the one place a lower-is-better
 /// outcome is flipped, applied when the Lab prepares its rows).
 public struct ObjectiveBatch: Sendable {
@@ -331,7 +331,7 @@ public enum Objectives {
     }
 
     /// DR-CPO: maximize V_DR(f) = Σ_i w_i (Y_i − ĝ(X_i)) + V_OUT(f). Pass as many f0 samples per
-    /// step as rows (METHOD.md §6: with more, the residual weights go one-hot first), or use
+    /// step as rows (CausalPO.docc/Methods.md, "DR-CPO and the f0 samples": with more, the residual weights go one-hot first), or use
     /// Horvitz-Thompson weights on the residual term.
     public static func drCPO(_ b: ObjectiveBatch, options: ObjectiveOptions) -> ObjectiveOutput {
         guard let ghat = b.ghat else { preconditionFailure("DR-CPO needs ĝ(X_i) for the rows") }

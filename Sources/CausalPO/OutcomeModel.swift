@@ -74,7 +74,7 @@ public enum OutcomeModelError: Error, Sendable, Hashable, CustomStringConvertibl
 
 /// A fitted linear outcome model ĝ on hashed text features.
 ///
-/// Negated outcomes (the paper's "Confounded" study, METHOD.md §4): with `negatedOutcomes`,
+/// Negated outcomes (the paper's "Confounded" study, CausalPO.docc/Background.md, "The paper"): with `negatedOutcomes`,
 /// the model was fitted to −Y (ridge) or 1 − Y (logistic: the label flip that keeps targets in
 /// [0, 1]) and its predictions are NOT negated back: it predicts the wrong sign, i.e. it
 /// estimates −g (or 1 − g), and is meant to be used in place of ĝ exactly as it is.
@@ -240,7 +240,7 @@ public struct LambdaPath: Codable, Sendable, Hashable {
 }
 
 /// ĝ fitted with K-fold cross-fitting: row i's prediction comes from the model trained on the
-/// other K − 1 folds, so no row is predicted by a model that saw it (METHOD.md §2).
+/// other K − 1 folds, so no row is predicted by a model that saw it (CausalPO.docc/ValueEstimation.md, "The outcome model").
 ///
 /// New texts (f0 samples, generations, rows of another dataset) are predicted by the average
 /// of the K fold models' predictions (on the prediction scale: for logistic, the mean of the K

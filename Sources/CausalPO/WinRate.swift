@@ -2,7 +2,7 @@ import Foundation
 
 /// Pairwise win rate of method A over method B from paired judgments: both completed the same
 /// prompts, a judge scored each completion, and pair i counts 1 if A's score is higher, ½ on a
-/// tie, 0 otherwise (METHOD.md §4).
+/// tie, 0 otherwise (CausalPO.docc/ValueEstimation.md, "Win rates").
 public enum WinRate {
     /// The outcome of one pair: 1, ½ or 0. Scores within `tolerance` of each other tie.
     public static func pairOutcome(_ a: Double, _ b: Double, tolerance: Double = 0) -> Double {

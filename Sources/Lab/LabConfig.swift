@@ -51,7 +51,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
     /// FT: at most this many epochs, stopping when the evaluation loss stops improving.
     public var ftMaxEpochs: Int
     public var ftLearningRate: Float
-    /// The causal methods' learning rate (lr × steps is what matters: METHOD.md §6).
+    /// The causal methods' learning rate (lr × steps is what matters: CausalPO.docc/Methods.md, "Learning rate and the number of steps").
     public var learningRate: Float
     public var batchSize: Int
     /// f0 samples per training row (m = ratio × n).

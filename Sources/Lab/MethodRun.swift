@@ -197,7 +197,7 @@ final class MethodRun: @unchecked Sendable {
 }
 
 /// The f0 samples a method visits: a shuffled order per epoch, walked as a cycle from where the
-/// epoch's rows would start, as many per step as the batch has rows (METHOD.md §6).
+/// epoch's rows would start, as many per step as the batch has rows (CausalPO.docc/Methods.md, "DR-CPO and the f0 samples").
 struct F0Cycle {
     private var order: [Int]
     private var cursor: Int

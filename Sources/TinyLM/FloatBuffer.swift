@@ -1,6 +1,6 @@
 /// An owned, 64-byte aligned block of floats: parameters, gradients, optimizer moments and
 /// activations live in these, so hot loops get a raw pointer once and never touch an Array
-/// (PERFORMANCE.md, lessons 4 and 5).
+/// (TinyLM.docc/Kernels.md, "Lessons" 4 and 5).
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>

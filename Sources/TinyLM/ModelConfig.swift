@@ -23,7 +23,7 @@ public struct ModelConfig: Codable, Sendable, Hashable {
         self.tiedHead = tiedHead
     }
 
-    /// The reference configuration of `cpo-tui bench` (PERFORMANCE.md): 470,528 parameters.
+    /// The reference configuration of `cpo-tui bench` (TinyLM.docc/Kernels.md, "Anchors"): 470,528 parameters.
     public static let tiny = ModelConfig(vocabSize: 512, contextLength: 64, dModel: 128, heads: 4, layers: 2)
 
     public var headSize: Int { dModel / heads }

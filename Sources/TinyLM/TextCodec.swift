@@ -1,6 +1,6 @@
 /// Turns texts into the token sequences the model trains on and scores, in one place, so the
 /// policy, the FT model (P^R) and the f0 generator always see the same tokenization and the
-/// same truncation (METHOD.md §2: log-probabilities must be comparable).
+/// same truncation (CausalPO.docc/Methods.md, "Sequence log-probabilities": log-probabilities must be comparable).
 public struct TextCodec: Sendable, Equatable {
     public let tokenizer: BPETokenizer
     public let contextLength: Int

@@ -1,5 +1,5 @@
 // Portable build of the shared kernels in Kernels/: no target CPU, so it runs on any machine.
-// Without a target CPU, `addingProduct` lowers to scalar `fmaf` calls (PERFORMANCE.md lesson
+// Without a target CPU, `addingProduct` lowers to scalar `fmaf` calls (TinyLM.docc/Kernels.md, "Lessons",
 // 1), so this variant multiplies and adds separately.
 
 /// The SIMD vector the shared kernels are written in.

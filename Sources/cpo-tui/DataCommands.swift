@@ -93,7 +93,7 @@ struct DataCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Load a dataset as a run would and summarize it; problems name the line and column.",
-        discussion: "Example: cpo-tui data check --data ../shared/data/hongkong-fong-grimmer/HKRepData.csv --outcome resp")
+        discussion: "Example: cpo-tui data check --data responses.csv --text text --outcome resp")
 
     @OptionGroup var data: DataOptions
 

@@ -13,7 +13,7 @@ struct MethodDescriptionTests {
         #expect(baselines == [true, true, true] && causal == [false, false, false, false])
     }
 
-    /// What each method reads, as METHOD.md §3 describes it.
+    /// What each method reads, as CausalPO.docc/Methods.md describes it.
     @Test func inputsFollowTheMethods() {
         let f0 = Method.ooRLHF.spec, cpo = Method.cpo.spec, dr = Method.drCPO.spec
         #expect(f0.f0Samples && !f0.readsRows && cpo.readsRows && !cpo.f0Samples && dr.readsRows && dr.f0Samples)

@@ -103,7 +103,7 @@ struct ReportTests {
             var last: EpochMetrics?
             for _ in 0..<3 { last = exp.step(m) }
             // Probability leaves the bad text and the good one gains. (Some also goes to
-            // invalid texts, which the randomized rows never show: METHOD.md §6.)
+            // invalid texts, which the randomized rows never show: CausalPO.docc/Lessons.md, "DR-CPO can leave the randomized support".)
             let good = last!.attributeShares!["good"]!, bad = last!.attributeShares!["bad"]!
             #expect(bad < ftBad - 0.3, "\(m): share of the bad text \(ftBad) -> \(bad)")
             #expect(good > ftShare + 0.08, "\(m): share of the good text \(ftShare) -> \(good)")

@@ -150,6 +150,6 @@ struct TransformerTests {
         #expect(throws: ModelConfigError.self) { try Transformer(config: ModelConfig(vocabSize: 258), seed: 0) }
         #expect(throws: ModelConfigError.self) { try Transformer(config: ModelConfig(contextLength: 0), seed: 0) }
         #expect(throws: ModelConfigError.self) { try Transformer(config: ModelConfig(dModel: 10, heads: 3), seed: 0) }
-        #expect(ParameterLayout(.tiny).count == 470_528)   // PERFORMANCE.md's reference count
+        #expect(ParameterLayout(.tiny).count == 470_528)   // the reference count in TinyLM.docc/Kernels.md, "Anchors"
     }
 }
