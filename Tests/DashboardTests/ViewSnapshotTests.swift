@@ -2,7 +2,7 @@ import Foundation
 import OutcomeData
 import Testing
 @testable import CausalPO
-@testable import Dashboard
+import Dashboard
 @testable import Lab
 
 /// A fixed snapshot with every panel populated: three methods, two epochs, a world.
