@@ -1,15 +1,14 @@
 import Lab
 
 /// Where the event loop gets the picture to draw and sends what the user asks for: a
-/// `LabSession` (training on its own thread), or a fake in tests.
+/// `LabSession` (training on its own thread; the executable declares the conformance, so
+/// the dashboard sees only snapshots and commands), or a fake in tests.
 public protocol SnapshotSource: AnyObject {
     /// The latest picture of the lab.
     func snapshot() -> LabSnapshot
     /// Queues a command for the lab.
     func send(_ command: LabCommand)
 }
-
-extension LabSession: SnapshotSource {}
 
 /// The dashboard's frame loop: draws the source's snapshot through a terminal backend, waits
 /// for an event, applies keys to the state and performs their effects. A frame is drawn only

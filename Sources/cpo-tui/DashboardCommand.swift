@@ -76,6 +76,9 @@ enum Themes {
     }
 }
 
+/// The dashboard draws what a session publishes and sends it the user's commands.
+extension LabSession: SnapshotSource {}
+
 /// The interactive program: the dashboard's event loop on the main thread, over the ncurses
 /// terminal and a `LabSession` that trains on its own thread.
 @MainActor
