@@ -43,8 +43,8 @@ struct DashboardCommand: ParsableCommand {
         let initialTheme = try Themes.load(theme)
         let (cfg, dir) = try saving.plan(options)
         try MainActor.assumeIsolated {
-            try DashboardApp(config: cfg, runDirectory: dir, theme: initialTheme, themes: Themes.cycle(), ascii: ascii,
-                             fps: fps, logPath: log, reportDir: reportDir, maxFrames: frames).run()
+            try DashboardApp(config: cfg, runDirectory: dir, theme: initialTheme, ascii: ascii, fps: fps, logPath: log,
+                             reportDir: reportDir, maxFrames: frames).run()
         }
     }
 }
@@ -86,7 +86,6 @@ struct DashboardApp {
     let config: LabConfig
     let runDirectory: RunDirectory?
     let theme: Theme
-    let themes: [Theme]
     let ascii: Bool
     let fps: Int
     let logPath: String
@@ -106,7 +105,7 @@ struct DashboardApp {
             return
         }
         defer { backend.shutdown() }
-        var state = DashboardState(theme: theme, themes: themes, colors: backend.colors,
+        var state = DashboardState(theme: theme, themes: Themes.cycle(), colors: backend.colors,
                                    glyphs: backend.utf8 && !ascii ? .unicode : .ascii, reportDirectory: reportDir)
         let session = LabSession(config: config, runDirectory: runDirectory)
         session.start()
