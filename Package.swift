@@ -50,7 +50,9 @@ let package = Package(
         .target(name: "OutcomeData", dependencies: ["CPOSupport", "TOMLSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
         .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
-        .target(name: "Dashboard", dependencies: ["CPOSupport", "TOMLSupport", "Lab", .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Dashboard",
+                dependencies: ["CPOSupport", "TOMLSupport", "CausalPO", "OutcomeData", "Lab",
+                               .product(name: "TOMLKit", package: "TOMLKit")]),
         // No `pkgConfig:` here: SwiftPM would warn about the -D flags ncursesw.pc reports
         // (shim.h defines what is needed) and the module map links ncursesw itself.
         .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
@@ -67,7 +69,7 @@ let package = Package(
         .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
         // Fixtures/: saved runs written by earlier versions, which must keep loading.
         .testTarget(name: "LabTests", dependencies: ["Lab"], exclude: ["Fixtures"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO"], exclude: ["Golden"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO", "OutcomeData"], exclude: ["Golden"]),
         // Seeded mutation fuzzing of every hostile-input parser (datasets, worlds, themes,
         // weight files): 10,000+ cases per format, deterministic, replayable by seed.
         .testTarget(name: "FuzzTests", dependencies: ["OutcomeData", "Dashboard", "TinyLM", "CPOSupport"]),

@@ -346,4 +346,11 @@ public struct AttributeEffect: Sendable, Hashable, Codable {
     public var learned: Estimate
     /// The true effect, when known (worlds).
     public var truth: Double?
+
+    public init(attribute: Int, naive: Estimate, learned: Estimate, truth: Double?) {
+        self.attribute = attribute
+        self.naive = naive
+        self.learned = learned
+        self.truth = truth
+    }
 }

@@ -182,6 +182,11 @@ public struct OutcomeModelQuality: Codable, Sendable, Hashable {
     public var metric: Metric
     public var value: Double
 
+    public init(metric: Metric, value: Double) {
+        self.metric = metric
+        self.value = value
+    }
+
     /// R² of `predictions` against `targets` (ridge), or the AUC of `predictions` as scores for
     /// the labels `target ≥ 0.5` (logistic).
     public static func of(kind: OutcomeModelKind, predictions: [Double], targets: [Double]) -> OutcomeModelQuality {

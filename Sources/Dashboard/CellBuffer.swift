@@ -48,23 +48,6 @@ public struct Style: Hashable, Sendable {
         self.underline = underline
     }
 
-    /// The terminal's colours, no attributes.
-    public static let plain = Style()
-
-    /// The same style with another foreground colour.
-    public func withFg(_ c: Color) -> Style {
-        var s = self
-        s.fg = c
-        return s
-    }
-
-    /// The same style made bold.
-    public var bolded: Style {
-        var s = self
-        s.bold = true
-        return s
-    }
-
     /// The same style with the attributes of `other` added (colours of `other` win when they are
     /// not `.default`). Used to lay a highlight (e.g. a selected row) over a cell's own style.
     public func merged(with other: Style) -> Style {
@@ -117,10 +100,6 @@ public struct Rect: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "Rect(x: \(x), y: \(y), width: \(width), height: \(height))" }
 
-    public func contains(x px: Int, y py: Int) -> Bool {
-        px >= x && px < maxX && py >= y && py < maxY
-    }
-
     /// Shrunk by `n` cells on every side (e.g. `inset(by: 1)` is the inside of a box); never
     /// negative: a rectangle too small to shrink becomes empty, centred where it was.
     public func inset(by n: Int) -> Rect {
@@ -156,36 +135,16 @@ public struct Rect: Hashable, Sendable, CustomStringConvertible {
         return Rect(x: x, y: y + i, width: width, height: 1)
     }
 
-    /// Column `i` (0 = left) as a one-column rectangle; empty when `i` is outside.
-    public func column(_ i: Int) -> Rect {
-        guard i >= 0, i < width else { return Rect(x: x, y: y, width: 0, height: height) }
-        return Rect(x: x + i, y: y, width: 1, height: height)
-    }
-
     /// Splits off the top `n` rows (clamped): `(top, rest)`. Fixed-size header/footer layouts.
     public func cutTop(_ n: Int) -> (Rect, Rect) {
         let k = max(0, min(n, height))
         return (Rect(x: x, y: y, width: width, height: k), Rect(x: x, y: y + k, width: width, height: height - k))
     }
 
-    /// Splits off the bottom `n` rows (clamped): `(rest, bottom)`.
-    public func cutBottom(_ n: Int) -> (Rect, Rect) {
-        let k = max(0, min(n, height))
-        return (Rect(x: x, y: y, width: width, height: height - k),
-                Rect(x: x, y: maxY - k, width: width, height: k))
-    }
-
     /// Splits off the left `n` columns (clamped): `(left, rest)`.
     public func cutLeft(_ n: Int) -> (Rect, Rect) {
         let k = max(0, min(n, width))
         return (Rect(x: x, y: y, width: k, height: height), Rect(x: x + k, y: y, width: width - k, height: height))
-    }
-
-    /// Splits off the right `n` columns (clamped): `(rest, right)`.
-    public func cutRight(_ n: Int) -> (Rect, Rect) {
-        let k = max(0, min(n, width))
-        return (Rect(x: x, y: y, width: width - k, height: height),
-                Rect(x: maxX - k, y: y, width: k, height: height))
     }
 
     /// A `w` x `h` rectangle centred in this one (clamped to fit): overlays such as help.
@@ -234,9 +193,6 @@ public enum Glyphs: Sendable, Hashable, CaseIterable {
     public var boxBottomRight: Character { self == .unicode ? "╯" : "+" }
     public var boxHorizontal: Character { self == .unicode ? "─" : "-" }
     public var boxVertical: Character { self == .unicode ? "│" : "|" }
-    /// Where a horizontal divider meets the left / right side of a box.
-    public var boxTeeLeft: Character { self == .unicode ? "├" : "+" }
-    public var boxTeeRight: Character { self == .unicode ? "┤" : "+" }
 
     /// Marks truncated text.
     public var ellipsis: Character { self == .unicode ? "…" : "~" }
@@ -260,12 +216,6 @@ public enum Glyphs: Sendable, Hashable, CaseIterable {
     public var horizontalEighths: [Character] {
         self == .unicode ? [" ", "▏", "▎", "▍", "▌", "▋", "▊", "▉", "█"]
                          : [" ", "-", "-", "-", "=", "=", "=", "=", "="]
-    }
-
-    /// Sparkline levels, lowest to highest (8 of them).
-    public var sparkLevels: [Character] {
-        self == .unicode ? ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
-                         : ["_", ".", "-", "~", "=", "+", "*", "#"]
     }
 
     /// A confidence-interval whisker: its line and its two ends (see `Widgets.bar`).

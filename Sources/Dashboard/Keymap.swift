@@ -88,7 +88,7 @@ public struct Keymap: Sendable {
         KeyBinding(keys: [.char("?")], action: .help, label: "?", help: "show / hide this help",
                    inHintBar: true, hint: "? help"),
         KeyBinding(keys: [.char("t")], action: .cycleTheme, label: "t",
-                   help: "next theme (dark, light, high-contrast, monochrome)", inHintBar: true, hint: "t theme"),
+                   help: "next theme (\(Theme.builtInNames.joined(separator: ", ")))", inHintBar: true, hint: "t theme"),
         KeyBinding(keys: [.char("a")], action: .toggleASCII, label: "a",
                    help: "ASCII / Unicode drawing (if braille dots or boxes look broken)", inHintBar: true,
                    hint: "a ascii"),

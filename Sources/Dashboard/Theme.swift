@@ -104,7 +104,7 @@ public struct Theme: Sendable, Equatable {
     }
 
     /// The roles by their file names, in the order the files list them.
-    static var roles: [(key: String, path: WritableKeyPath<Theme, Style>)] {
+    public static var roles: [(key: String, path: WritableKeyPath<Theme, Style>)] {
         [("text", \.text), ("dim", \.dim), ("border", \.border), ("focused_border", \.focusedBorder),
          ("title", \.title), ("header", \.header), ("selected", \.selected), ("good", \.good), ("bad", \.bad),
          ("warning", \.warning), ("accent", \.accent), ("hint", \.hint)]
@@ -112,25 +112,30 @@ public struct Theme: Sendable, Equatable {
 
     // MARK: Built-in themes (identical to the files in themes/; a test checks it)
 
-    private static func fg(_ i: UInt8, bold: Bool = false, underline: Bool = false) -> Style {
-        Style(fg: .indexed(i), bold: bold, underline: underline)
+    private static func fg(_ i: UInt8, bold: Bool = false) -> Style {
+        Style(fg: .indexed(i), bold: bold)
+    }
+
+    /// A theme of 256-colour foregrounds in the shape dark and light share: the title in the
+    /// text colour, focused border, title and header bold, the selected row reversed.
+    private static func foregrounds(_ name: String, text: UInt8, dim: UInt8, border: UInt8, focusedBorder: UInt8,
+                                    header: UInt8, good: UInt8, bad: UInt8, warning: UInt8, accent: UInt8, hint: UInt8,
+                                    series: [UInt8]) -> Theme {
+        Theme(name: name, text: fg(text), dim: fg(dim), border: fg(border), focusedBorder: fg(focusedBorder, bold: true),
+              title: fg(text, bold: true), header: fg(header, bold: true), selected: Style(reverse: true),
+              good: fg(good), bad: fg(bad), warning: fg(warning), accent: fg(accent), hint: fg(hint),
+              series: series.map(Color.indexed))
     }
 
     /// The default, for dark backgrounds (256 colours). Also the fallback for missing roles.
-    public static let dark = Theme(
-        name: "dark",
-        text: fg(252), dim: fg(244), border: fg(240), focusedBorder: fg(214, bold: true),
-        title: fg(252, bold: true), header: fg(110, bold: true), selected: Style(reverse: true),
-        good: fg(114), bad: fg(203), warning: fg(221), accent: fg(39), hint: fg(246),
-        series: [39, 214, 170, 114, 203, 81, 221].map(Color.indexed))
+    public static let dark = foregrounds(
+        "dark", text: 252, dim: 244, border: 240, focusedBorder: 214, header: 110,
+        good: 114, bad: 203, warning: 221, accent: 39, hint: 246, series: [39, 214, 170, 114, 203, 81, 221])
 
     /// For light (white) backgrounds: dark, saturated foregrounds.
-    public static let light = Theme(
-        name: "light",
-        text: fg(234), dim: fg(242), border: fg(245), focusedBorder: fg(25, bold: true),
-        title: fg(234, bold: true), header: fg(24, bold: true), selected: Style(reverse: true),
-        good: fg(28), bad: fg(160), warning: fg(130), accent: fg(25), hint: fg(240),
-        series: [25, 166, 90, 28, 160, 30, 94].map(Color.indexed))
+    public static let light = foregrounds(
+        "light", text: 234, dim: 242, border: 245, focusedBorder: 25, header: 24,
+        good: 28, bad: 160, warning: 130, accent: 25, hint: 240, series: [25, 166, 90, 28, 160, 30, 94])
 
     /// Maximum contrast: text in the terminal's own foreground (readable on any background),
     /// bold structure, saturated status colours, underlined headings.
@@ -234,8 +239,8 @@ public struct Theme: Sendable, Equatable {
         return (.default, true)
     }
 
-    /// xterm's RGB for palette index `i` (8-255).
-    static func rgb(_ i: Int) -> (Int, Int, Int) {
+    /// xterm's RGB for palette index `i` (0-255).
+    public static func rgb(_ i: Int) -> (Int, Int, Int) {
         switch i {
         case 0..<16:
             let table: [(Int, Int, Int)] = [

@@ -48,6 +48,56 @@ public enum DashboardView {
     public static let minimumWidth = 80
     public static let minimumHeight = 24
 
+    /// Sizes and limits the views are laid out with, in cells unless said otherwise.
+    enum Layout {
+        /// The run directory in the header is cut from the left, but not below this.
+        static let minDirectoryWidth = 12
+        /// The weights panel adds the log-weight percentile bands from this inner height.
+        static let weightsHeightForBands = 9
+        /// Attribute name columns: the confounding panel's and the data summary's.
+        static let confoundingNameWidth = 13
+        static let summaryNameWidth = 14
+        /// The compare view's bars: the method name (cut to `compareNameWidth`), its value
+        /// from `compareValueColumn`, the bar from `compareBarColumn`.
+        static let compareNameWidth = 13
+        static let compareValueColumn = 14
+        static let compareBarColumn = 30
+        /// The data view shows the outcome histogram beside the summary from this width, at
+        /// this height.
+        static let widthForOutcomeHistogram = 100
+        static let outcomeHistogramHeight = 12
+        /// The outcome histogram's bins: one per column, within these bounds.
+        static let outcomeBins = 4...30
+        /// What the data view's panels keep when the screen is short: the summary's top
+        /// (box included), the rows list's (header and five rows, box included), the
+        /// correlations' (one line, box included).
+        static let summaryMinHeight = 6
+        static let rowsMinHeight = 8
+        static let correlationsMinHeight = 3
+        /// The correlations panel takes at most this share of the width, and leaves the
+        /// messages at least `messagesMinWidth` beside it.
+        static let correlationsMaxShare = (numerator: 3, denominator: 5)
+        static let messagesMinWidth = 24
+        /// Correlation bars: at most this many cells; the attribute names' column within these
+        /// bounds; a value `+0.00` and its gaps.
+        static let correlationMaxBar = 21
+        static let correlationNameWidth = 13...16
+        static let correlationValueWidth = 5
+        /// The correlations panel's width when there is nothing to show.
+        static let correlationsEmptyWidth = 30
+        /// The rows list gives each attribute a column when the text keeps this many cells;
+        /// otherwise it names the present ones, cut to `attributeNamesWidth`.
+        static let rowsMinTextWidth = 20
+        static let attributeNamesWidth = 16
+        /// The text column never gets fewer cells than this.
+        static let rowsTextMinWidth = 4
+        /// An outcome wider than this is written in `formatCompact`.
+        static let outcomeMaxWidth = 9
+        /// Attribute names in the rows list are cut to the shortest length in this range that
+        /// keeps them apart.
+        static let shortNameLengths = 3...6
+    }
+
     public static func render(_ s: LabSnapshot, _ v: ViewState, width: Int, height: Int) -> CellBuffer {
         var b = CellBuffer(width: width, height: height)
         let t = v.theme
@@ -70,10 +120,13 @@ public enum DashboardView {
         return b
     }
 
-    static func methodNames(_ s: LabSnapshot) -> [String] { s.methods.map(\.method.rawValue) }
+    /// The selected method's row (clamped to the list), nil when there are no methods.
+    static func selectedRow(_ s: LabSnapshot, _ v: ViewState) -> Int? {
+        s.methods.isEmpty ? nil : min(max(0, v.selectedMethod), s.methods.count - 1)
+    }
 
     static func selected(_ s: LabSnapshot, _ v: ViewState) -> MethodSnapshot? {
-        s.methods.isEmpty ? nil : s.methods[min(max(0, v.selectedMethod), s.methods.count - 1)]
+        selectedRow(s, v).map { s.methods[$0] }
     }
 
     // MARK: - frame
@@ -118,7 +171,7 @@ public enum DashboardView {
         func cutDir(_ p: String) -> String? {
             guard let dir = s.runDirectory else { return nil }
             let cells = room(p, nil) - 2 - (save == nil ? 1 : 0)
-            guard cells >= 12 else { return nil }
+            guard cells >= Layout.minDirectoryWidth else { return nil }
             return dir.count <= cells ? dir : String(v.glyphs.ellipsis) + String(dir.suffix(cells - 1))
         }
         // Only the idle hint gives way to the directory; progress and failures do not.
@@ -168,7 +221,7 @@ public enum DashboardView {
         let lines = v.keymap.helpLines(glyphs: v.glyphs)
         let w = min(b.width - 4, (lines.map(\.count).max() ?? 20) + 4)
         let h = min(b.height - 2, lines.count + 2)
-        let r = Rect(x: (b.width - w) / 2, y: (b.height - h) / 2, width: w, height: h)
+        let r = b.bounds.centered(width: w, height: h)
         b.fill(r, style: t.text)
         b.box(r, title: "keys (? to close)", style: t.focusedBorder, titleStyle: t.title, glyphs: v.glyphs)
         for (i, l) in lines.prefix(h - 2).enumerated() { b.put(l, x: r.x + 2, y: r.y + 1 + i, style: t.text, maxWidth: w - 3) }
@@ -250,7 +303,7 @@ public enum DashboardView {
         let align: [Alignment] = [.left, .right, .right, .right] + (world ? [.right, .right] : []) + [.left]
         let stateColumn = header.count - 1
         Widgets.table(header: header, rows: rows, alignments: align, in: inner, buffer: &b, theme: v.theme,
-                      selectedRow: s.methods.isEmpty ? nil : min(v.selectedMethod, s.methods.count - 1), glyphs: v.glyphs) { row, column in
+                      selectedRow: selectedRow(s, v), glyphs: v.glyphs) { row, column in
             guard column == stateColumn, row < s.methods.count else { return nil }
             let m = s.methods[row]
             if case .failed = m.state { return v.theme.bad }
@@ -262,10 +315,10 @@ public enum DashboardView {
         let inner = panelBox(.loss, r, v, &b, extra: " (per step, raw)")
         var series: [(name: String, values: [Double], color: Color)] = []
         for (i, m) in s.methods.enumerated() where !m.steps.isEmpty {
-            series.append((m.method.rawValue, m.steps.map(\.loss), v.theme.series[i % max(1, v.theme.series.count)]))
+            series.append((m.method.rawValue, m.steps.map(\.loss), v.theme.seriesColor(i)))
         }
         if series.isEmpty && !s.ftHistory.isEmpty {
-            series.append(("FT eval loss", s.ftHistory.map(\.evalLoss), v.theme.series.first ?? .default))
+            series.append(("FT eval loss", s.ftHistory.map(\.evalLoss), v.theme.seriesColor(0)))
         }
         Widgets.lineChart(series, in: inner, buffer: &b, theme: v.theme, glyphs: v.glyphs, xLabel: "step")
     }
@@ -291,7 +344,7 @@ public enum DashboardView {
         }
         let bands = "log w 5/50/95%: " + m.epochs.map { "e\($0.epoch) " + band($0) }.joined(separator: " ")
         var all = lines
-        if inner.height > 8 { all.append(bands) }
+        if inner.height >= Layout.weightsHeightForBands { all.append(bands) }
         for (i, l) in all.enumerated() where i < inner.height {
             b.put(l, x: inner.x, y: inner.y + i, style: i == 0 && w.overlap.triggered ? v.theme.warning : v.theme.text, maxWidth: inner.width)
         }
@@ -320,7 +373,7 @@ public enum DashboardView {
                 let name = i < s.attributeNames.count ? s.attributeNames[i] : "#\(i)"
                 let smd = i < s.traitImbalance.count ? f(s.traitImbalance[i], 2) : "–"
                 let wrongSign = (a.truth ?? 0) * a.naive.value < 0
-                lines.append((name.padding(toLength: 13, withPad: " ", startingAt: 0)
+                lines.append((name.padding(toLength: Layout.confoundingNameWidth, withPad: " ", startingAt: 0)
                               + String(format: " %+6.2f   %+6.2f", a.naive.value, a.learned.value)
                               + (a.truth.map { String(format: "   %+6.2f", $0) } ?? "      –") + "   " + smd,
                               wrongSign ? v.theme.bad : v.theme.text))
@@ -372,7 +425,7 @@ public enum DashboardView {
             return row
         }
         Widgets.table(header: header, rows: rows, alignments: [.left] + Array(repeating: .right, count: header.count - 1),
-                      in: inner, buffer: &b, theme: t, selectedRow: s.methods.isEmpty ? nil : min(v.selectedMethod, s.methods.count - 1),
+                      in: inner, buffer: &b, theme: t, selectedRow: selectedRow(s, v),
                       glyphs: v.glyphs)
         // Bars: the true value (worlds) or V_DR of each method with its 95% interval.
         b.box(parts[1], title: world ? "True value with 95% CI (V* = \(f(s.vStar, 2)))" : "V_DR with 95% CI",
@@ -382,13 +435,13 @@ public enum DashboardView {
         let lows = est.compactMap { $0.1?.lower }.filter(\.isFinite), highs = est.compactMap { $0.1?.upper }.filter(\.isFinite)
         guard let lo = lows.min(), let hi = (highs + (world ? [s.vStar ?? -.infinity] : [])).max(), hi > lo else { return }
         for (i, (name, e)) in est.enumerated() where i < barArea.height {
-            b.put(name, x: barArea.x, y: barArea.y + i, style: t.text, maxWidth: 13)
-            let text = pm(e)
-            b.put(text, x: barArea.x + 14, y: barArea.y + i, style: t.text)
+            b.put(name, x: barArea.x, y: barArea.y + i, style: t.text, maxWidth: Layout.compareNameWidth)
+            b.put(pm(e), x: barArea.x + Layout.compareValueColumn, y: barArea.y + i, style: t.text)
             guard let e else { continue }
-            let barRect = Rect(x: barArea.x + 30, y: barArea.y + i, width: max(1, barArea.width - 30), height: 1)
+            let barRect = Rect(x: barArea.x + Layout.compareBarColumn, y: barArea.y + i,
+                               width: max(1, barArea.width - Layout.compareBarColumn), height: 1)
             Widgets.bar(value: e.value, lower: e.lower, upper: e.upper, range: lo...hi, in: barRect, buffer: &b,
-                        style: Style(fg: t.series[i % max(1, t.series.count)]), glyphs: v.glyphs)
+                        style: Style(fg: t.seriesColor(i)), glyphs: v.glyphs)
         }
     }
 
@@ -401,11 +454,12 @@ public enum DashboardView {
     /// first four lines) and every line is cut to its panel.
     static func dataView(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         let summary = dataSummaryLines(s, v.theme)
-        let histogram = r.width >= 100 && s.trainOutcomes.count > 1
+        let histogram = r.width >= Layout.widthForOutcomeHistogram && s.trainOutcomes.count > 1
         let corrLines = s.dataCorrelations.map { $0.attributeNames.count + 2 } ?? 1
-        let topWant = max(2 + summary.count, histogram ? 12 : 0), topMin = min(topWant, 6)
-        let rowsWant = 3 + max(1, s.dataPreview.count), rowsMin = min(rowsWant, 8)
-        let corrH = min(2 + corrLines, max(3, r.height - topMin - rowsMin))
+        let topWant = max(2 + summary.count, histogram ? Layout.outcomeHistogramHeight : 0)
+        let topMin = min(topWant, Layout.summaryMinHeight)
+        let rowsWant = 3 + max(1, s.dataPreview.count), rowsMin = min(rowsWant, Layout.rowsMinHeight)
+        let corrH = min(2 + corrLines, max(Layout.correlationsMinHeight, r.height - topMin - rowsMin))
         let topH = max(0, min(topWant, r.height - corrH - rowsMin))
         let (top, rest) = r.cutTop(topH)
         let (middle, bottom) = rest.cutTop(corrH)
@@ -424,8 +478,9 @@ public enum DashboardView {
         }
 
         // Correlations (as wide as they need, up to 3/5), messages beside them.
-        let corrW = min(correlationsWidth(s, maxBar: 21) + 2, middle.width * 3 / 5)
-        if middle.width - corrW >= 24 {
+        let share = Layout.correlationsMaxShare
+        let corrW = min(correlationsWidth(s, maxBar: Layout.correlationMaxBar) + 2, middle.width * share.numerator / share.denominator)
+        if middle.width - corrW >= Layout.messagesMinWidth {
             let (left, right) = middle.cutLeft(corrW)
             correlationsPanel(s, v, left, &b)
             messagesPanel(s, v, right, &b)
@@ -454,7 +509,7 @@ public enum DashboardView {
             lines.append(("attribute       naive OLS (±SE)   ĝ learned   truth   trait SMD", t.header))
             for (i, a) in s.attributeEffects.enumerated() {
                 let name = i < s.attributeNames.count ? s.attributeNames[i] : "#\(i)"
-                lines.append((name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                lines.append((name.padding(toLength: Layout.summaryNameWidth, withPad: " ", startingAt: 0)
                               + String(format: "  %+6.2f (±%.2f)   %+6.2f", a.naive.value, a.naive.standardError, a.learned.value)
                               + (a.truth.map { String(format: "   %+6.2f", $0) } ?? "      –")
                               + (i < s.traitImbalance.count ? String(format: "   %+.2f", s.traitImbalance[i]) : ""),
@@ -475,7 +530,7 @@ public enum DashboardView {
                             in: inner, buffer: &b, style: t.dim)
             return
         }
-        let bins = max(4, min(30, inner.width))
+        let bins = max(Layout.outcomeBins.lowerBound, min(Layout.outcomeBins.upperBound, inner.width))
         var counts = [Int](repeating: 0, count: bins)
         for y in s.trainOutcomes where y.isFinite { counts[min(bins - 1, Int(Double(bins) * (y - lo) / (hi - lo)))] += 1 }
         let edges = (0...bins).map { lo + (hi - lo) * Double($0) / Double(bins) }
@@ -489,14 +544,21 @@ public enum DashboardView {
     static func missing(_ g: Glyphs) -> String { g == .unicode ? "—" : "-" }
 
     static func correlationNameWidth(_ c: DataCorrelations) -> Int {
-        min(16, max(13, c.attributeNames.map(\.count).max() ?? 0))
+        let bounds = Layout.correlationNameWidth
+        return min(bounds.upperBound, max(bounds.lowerBound, c.attributeNames.map(\.count).max() ?? 0))
+    }
+
+    /// The cells one group (a value and its bar) takes: two spaces, the value, a space and
+    /// the bar (none when `bar` is 0).
+    static func correlationGroupWidth(bar: Int) -> Int {
+        2 + Layout.correlationValueWidth + (bar > 0 ? 1 + bar : 0)
     }
 
     /// The inner width the correlations table wants with bars of at most `maxBar` cells.
     static func correlationsWidth(_ s: LabSnapshot, maxBar: Int) -> Int {
-        guard let c = s.dataCorrelations else { return 30 }
+        guard let c = s.dataCorrelations else { return Layout.correlationsEmptyWidth }
         let groups = c.attributeTrait == nil ? 1 : 2
-        return correlationNameWidth(c) + groups * (2 + 5 + 1 + maxBar)
+        return correlationNameWidth(c) + groups * correlationGroupWidth(bar: maxBar)
     }
 
     static func correlationsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
@@ -515,10 +577,12 @@ public enum DashboardView {
         }
         let nameW = correlationNameWidth(c)
         let groups = c.attributeTrait == nil ? 1 : 2
-        var barW = min(21, (inner.width - nameW - groups * 8) / groups)
+        // Bars of an odd width (the zero mark in the middle), of at least 3 cells, or none.
+        let besideBars = nameW + groups * (correlationGroupWidth(bar: 0) + 1)   // names, values and gaps
+        var barW = min(Layout.correlationMaxBar, (inner.width - besideBars) / groups)
         if barW % 2 == 0 { barW -= 1 }
         if barW < 3 { barW = 0 }
-        let groupW = 2 + 5 + (barW > 0 ? 1 + barW : 0)
+        let groupW = correlationGroupWidth(bar: barW)
         /// One value and its bar at column `x`; "—" for NaN or missing.
         func cell(_ r: Double?, x: Int, y: Int) {
             guard let r, r.isFinite else {
@@ -527,7 +591,7 @@ public enum DashboardView {
             }
             b.put(String(format: "%+5.2f", r), x: x, y: y, style: t.text)
             if barW > 0 {
-                Widgets.signedBar(value: r, scale: 1, in: Rect(x: x + 6, y: y, width: barW, height: 1), buffer: &b,
+                Widgets.signedBar(value: r, scale: 1, in: Rect(x: x + Layout.correlationValueWidth + 1, y: y, width: barW, height: 1), buffer: &b,
                                   style: t.accent, axisStyle: t.dim, glyphs: v.glyphs)
             }
         }
@@ -620,7 +684,7 @@ public enum DashboardView {
         let binary = s.outcomeKind == .binary
         func outcome(_ y: Double) -> String {
             let text = binary ? String(format: "%.0f", y) : String(format: "%.2f", y)
-            return text.count > 9 ? Widgets.formatCompact(y) : text
+            return text.count > Layout.outcomeMaxWidth ? Widgets.formatCompact(y) : text
         }
         let traits = rows.compactMap(\.trait)
         let integerTraits = traits.allSatisfy { $0 == $0.rounded() && abs($0) < 1e6 }
@@ -639,9 +703,9 @@ public enum DashboardView {
         func used() -> Int { header.indices.map { k in max(header[k].count, cells.map { $0[k].count }.max() ?? 0) + 2 }.reduce(0, +) }
         let short = shortNames(s.attributeNames)
         if !short.isEmpty {
-            // A column per attribute when the text keeps 20 cells; else the present ones by name.
+            // A column per attribute when the text keeps enough cells; else the present ones by name.
             let zero: String = v.glyphs == .unicode ? "·" : "."
-            if inner.width - used() - short.map({ $0.count + 2 }).reduce(0, +) >= 20 {
+            if inner.width - used() - short.map({ $0.count + 2 }).reduce(0, +) >= Layout.rowsMinTextWidth {
                 for (j, name) in short.enumerated() {
                     header.append(name)
                     align.append(.left)
@@ -657,13 +721,14 @@ public enum DashboardView {
                 align.append(.left)
                 for (i, row) in rows.enumerated() {
                     let present = short.indices.filter { $0 < row.attributes.count && row.attributes[$0] != 0 }.map { short[$0] }
-                    cells[i].append(Widgets.truncate(present.isEmpty ? missing(v.glyphs) : present.joined(separator: ","), width: 16,
+                    cells[i].append(Widgets.truncate(present.isEmpty ? missing(v.glyphs) : present.joined(separator: ","),
+                                                     width: Layout.attributeNamesWidth,
                                                      glyphs: v.glyphs))
                 }
             }
         }
         // The text gets the rest of the width (cut here, so the columns keep two-space gaps).
-        let textWidth = max(4, inner.width - used())
+        let textWidth = max(Layout.rowsTextMinWidth, inner.width - used())
         header.append("text")
         align.append(.left)
         for (i, row) in rows.enumerated() {
@@ -677,7 +742,7 @@ public enum DashboardView {
     /// Attribute names cut to the shortest common length, from 3 cells, that keeps them apart
     /// (up to 6; beyond that, "a1", "a2", ...).
     static func shortNames(_ names: [String]) -> [String] {
-        for n in 3...6 {
+        for n in Layout.shortNameLengths {
             let cut = names.map { String($0.prefix(n)) }
             if Set(cut).count == names.count { return cut }
         }

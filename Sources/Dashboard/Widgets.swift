@@ -43,81 +43,126 @@ public enum Widgets {
                                  buffer: inout CellBuffer, theme: Theme, glyphs: Glyphs, xLabel: String? = nil,
                                  xStart: Int = 0) {
         guard !r.isEmpty else { return }
-        let finite = series.flatMap { $0.values.filter(\.isFinite) }
-        guard var lo = finite.min(), var hi = finite.max() else {
+        guard let range = ChartScale.range(of: series.flatMap(\.values)) else {
             message(noDataMessage, in: r, buffer: &buffer, style: theme.dim)
             return
         }
-        if hi - lo <= max(abs(lo), abs(hi)) * 1e-12 {   // constant (up to rounding noise)
-            lo = lo / 2 + hi / 2
-            hi = lo
-            let pad = lo == 0 ? 1 : abs(lo) / 2
-            lo -= pad
-            hi += pad
-        }
-        let n = series.map(\.values.count).max() ?? 0
-
         // Rows: legend, plot, x labels.
-        let legendRows = r.height >= 4 ? 1 : 0
-        let xRows = r.height >= 3 ? 1 : 0
-        let plotH = r.height - legendRows - xRows
-        let plotTop = r.y + legendRows
+        let legendRows = r.height >= ChartScale.minHeightForLegend ? 1 : 0
+        let xRows = r.height >= ChartScale.minHeightForXLabels ? 1 : 0
+        let plotRows = r.height - legendRows - xRows
+        let scale = ChartScale(lo: range.lo, hi: range.hi, rows: plotRows, glyphs: glyphs)
+        let labels = scale.yLabels()
+        // Too narrow for labels beside a useful plot: no labels and no axis line.
+        let labelW = r.width - ChartScale.labelWidth(labels) - 1 < ChartScale.minPlotWidth ? -1 : ChartScale.labelWidth(labels)
+        let plot = Rect(x: r.x + labelW + 1, y: r.y + legendRows, width: r.maxX - (r.x + labelW + 1), height: plotRows)
+        guard plot.width > 0, plot.height > 0 else { return }
 
-        // Dot grid size per cell.
-        let (cw, ch) = glyphs.hasBraille ? (2, 4) : (1, 1)
-        let dotRows = plotH * ch
+        if labelW >= 0 { drawYAxis(labels, left: plot, buffer: &buffer, theme: theme, glyphs: glyphs) }
+        let count = series.map(\.values.count).max() ?? 0
+        plotLines(series, count: count, scale: scale, in: plot, buffer: &buffer, glyphs: glyphs)
+        if legendRows == 1 { drawLegend(series, in: r.row(0), buffer: &buffer, glyphs: glyphs) }
+        if xRows == 1, count > 0 {
+            drawXLabels(first: xStart, last: xStart + count - 1, label: xLabel, under: plot, row: r.maxY - 1,
+                        right: r.maxX, buffer: &buffer, theme: theme)
+        }
+    }
 
-        /// Dot row counted from the bottom for value v (v within lo...hi).
+    /// How a line chart maps values to dot rows: the value range, the plot's height in cells
+    /// and the dots per cell (braille: 2x4; ASCII: 1x1).
+    struct ChartScale {
+        /// Below these heights the chart drops its legend, then its x labels.
+        static let minHeightForLegend = 4
+        static let minHeightForXLabels = 3
+        /// Plots narrower than this (beside the labels) drop the labels and the axis.
+        static let minPlotWidth = 4
+        /// Relative spread below which a series counts as constant (rounding noise).
+        static let constantTolerance = 1e-12
+
+        let lo: Double, hi: Double
+        /// Plot height in cells, and dots per cell.
+        let rows: Int
+        let dotsPerCell: (columns: Int, rows: Int)
+
+        init(lo: Double, hi: Double, rows: Int, glyphs: Glyphs) {
+            self.lo = lo
+            self.hi = hi
+            self.rows = rows
+            dotsPerCell = glyphs.hasBraille ? (2, 4) : (1, 1)
+        }
+
+        var dotRows: Int { rows * dotsPerCell.rows }
+
+        /// The exact min and max of the finite values; a constant (to 12 significant digits)
+        /// is centred in ±50% of its value (±1 for 0). Nil when no value is finite.
+        static func range(of values: [Double]) -> (lo: Double, hi: Double)? {
+            let finite = values.filter(\.isFinite)
+            guard var lo = finite.min(), var hi = finite.max() else { return nil }
+            if hi - lo <= max(abs(lo), abs(hi)) * constantTolerance {
+                lo = lo / 2 + hi / 2
+                hi = lo
+                let pad = lo == 0 ? 1 : abs(lo) / 2
+                lo -= pad
+                hi += pad
+            }
+            return (lo, hi)
+        }
+
+        /// Dot row counted from the bottom for value `v` (clamped to lo...hi).
         func dotRow(_ v: Double) -> Int {
             // Halves keep the arithmetic finite for values near ±Double.greatestFiniteMagnitude.
             let t = (v / 2 - lo / 2) / (hi / 2 - lo / 2)
             return Int((min(1, max(0, t)) * Double(dotRows - 1)).rounded())
         }
-        func cellRowFromTop(ofDotRow d: Int) -> Int { (dotRows - 1 - d) / ch }
 
-        // Y labels: top row max, bottom row min, and the mid value on the row that holds it.
-        let mid = lo / 2 + hi / 2
-        var rows = [0], values = [hi]
-        if plotH >= 2 {
-            rows.append(plotH - 1)
-            values.append(lo)
-        }
-        if plotH >= 3 {
-            let m = cellRowFromTop(ofDotRow: dotRow(mid))
-            if m > 0 && m < plotH - 1 {
-                rows.append(m)
-                values.append(mid)
-            }
-        }
-        let labels = zip(rows, axisLabels(values)).map { (row: $0, text: $1) }
-        var labelW = labels.map(\.text.count).max() ?? 0
-        if r.width - labelW - 1 < 4 { labelW = -1 }  // too narrow: no labels and no axis line
-        let plotX = r.x + labelW + 1
-        let plotW = r.maxX - plotX
-        guard plotW > 0, plotH > 0 else { return }
+        /// The cell row (0 = top) holding dot row `d` (counted from the bottom).
+        func cellRow(ofDotRow d: Int) -> Int { (dotRows - 1 - d) / dotsPerCell.rows }
 
-        if labelW >= 0 {
-            for row in 0..<plotH {
-                let tick = labels.contains { $0.row == row }
-                buffer[plotX - 1, plotTop + row] = Cell(char: tick ? glyphs.axisTick : glyphs.axisVertical,
-                                                        style: theme.border)
+        /// Y labels: max on the top row, min on the bottom row, and the mid value on the row
+        /// that holds it (when that is neither).
+        func yLabels() -> [(row: Int, text: String)] {
+            let mid = lo / 2 + hi / 2
+            var rowsAndValues = [(0, hi)]
+            if rows >= 2 { rowsAndValues.append((rows - 1, lo)) }
+            if rows >= 3 {
+                let m = cellRow(ofDotRow: dotRow(mid))
+                if m > 0 && m < rows - 1 { rowsAndValues.append((m, mid)) }
             }
-            for l in labels {
-                buffer.put(l.text, x: plotX - 1 - l.text.count, y: plotTop + l.row, style: theme.dim)
-            }
+            return zip(rowsAndValues.map(\.0), axisLabels(rowsAndValues.map(\.1))).map { (row: $0, text: $1) }
         }
 
-        // Plot onto a dot canvas: bits per cell (braille) and the series owning each cell.
-        let dotCols = plotW * cw
-        var bits = [UInt8](repeating: 0, count: plotW * plotH)
-        var owner = [Int](repeating: -1, count: plotW * plotH)
+        static func labelWidth(_ labels: [(row: Int, text: String)]) -> Int { labels.map(\.text.count).max() ?? 0 }
+    }
+
+    /// The y axis in the column left of `plot` (a tick at each labelled row), the labels
+    /// right-aligned against it.
+    static func drawYAxis(_ labels: [(row: Int, text: String)], left plot: Rect, buffer: inout CellBuffer, theme: Theme,
+                          glyphs: Glyphs) {
+        for row in 0..<plot.height {
+            let tick = labels.contains { $0.row == row }
+            buffer[plot.x - 1, plot.y + row] = Cell(char: tick ? glyphs.axisTick : glyphs.axisVertical, style: theme.border)
+        }
+        for l in labels {
+            buffer.put(l.text, x: plot.x - 1 - l.text.count, y: plot.y + l.row, style: theme.dim)
+        }
+    }
+
+    /// Every series as lines through its points (x = index of `count` spread over the width)
+    /// on a dot canvas, then the canvas into `plot`: braille cells, or each series' ASCII mark.
+    /// A cell takes the colour of the last series with a dot in it.
+    static func plotLines(_ series: [(name: String, values: [Double], color: Color)], count n: Int, scale: ChartScale,
+                          in plot: Rect, buffer: inout CellBuffer, glyphs: Glyphs) {
+        let (cw, ch) = scale.dotsPerCell
+        let dotCols = plot.width * cw, dotRows = scale.dotRows
+        var bits = [UInt8](repeating: 0, count: plot.width * plot.height)
+        var owner = [Int](repeating: -1, count: plot.width * plot.height)
         func dotCol(_ i: Int) -> Int {
             n <= 1 ? 0 : Int((Double(i) * Double(dotCols - 1) / Double(n - 1)).rounded())
         }
         func setDot(_ dx: Int, _ dyFromBottom: Int, _ s: Int) {
             let dy = dotRows - 1 - dyFromBottom
             guard dx >= 0, dx < dotCols, dy >= 0, dy < dotRows else { return }
-            let cell = (dy / ch) * plotW + dx / cw
+            let cell = (dy / ch) * plot.width + dx / cw
             bits[cell] |= brailleBit(column: dx % cw, row: dy % ch)
             owner[cell] = s
         }
@@ -128,7 +173,7 @@ public enum Widgets {
                     previous = nil
                     continue
                 }
-                let p = (dotCol(i), dotRow(v))
+                let p = (dotCol(i), scale.dotRow(v))
                 if let q = previous {
                     line(from: q, to: p) { setDot($0, $1, s) }
                 } else {
@@ -137,45 +182,46 @@ public enum Widgets {
                 previous = p
             }
         }
-        for row in 0..<plotH {
-            for col in 0..<plotW where owner[row * plotW + col] >= 0 {
-                let s = owner[row * plotW + col]
+        for row in 0..<plot.height {
+            for col in 0..<plot.width where owner[row * plot.width + col] >= 0 {
+                let s = owner[row * plot.width + col]
                 let char: Character = glyphs.hasBraille
-                    ? brailleCharacter(bits[row * plotW + col])
+                    ? brailleCharacter(bits[row * plot.width + col])
                     : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
-                buffer[plotX + col, plotTop + row] = Cell(char: char, style: Style(fg: series[s].color))
+                buffer[plot.x + col, plot.y + row] = Cell(char: char, style: Style(fg: series[s].color))
             }
         }
+    }
 
-        // Legend.
-        if legendRows == 1 {
-            var x = r.x
-            for (s, ser) in series.enumerated() {
-                let mark = glyphs.hasBraille ? glyphs.legendMarker : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
-                let entry = "\(mark) \(ser.name)"
-                guard x < r.maxX else { break }
-                buffer.put(entry, x: x, y: r.y, style: Style(fg: ser.color), maxWidth: r.maxX - x)
-                x += entry.count + 2
-            }
+    /// `━ name` per series in its colour (its ASCII mark instead of `━` in ASCII), two
+    /// spaces apart, cut at the edge of `row`.
+    static func drawLegend(_ series: [(name: String, values: [Double], color: Color)], in row: Rect,
+                           buffer: inout CellBuffer, glyphs: Glyphs) {
+        var x = row.x
+        for (s, ser) in series.enumerated() {
+            let mark = glyphs.hasBraille ? glyphs.legendMarker : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
+            let entry = "\(mark) \(ser.name)"
+            guard x < row.maxX else { break }
+            buffer.put(entry, x: x, y: row.y, style: Style(fg: ser.color), maxWidth: row.maxX - x)
+            x += entry.count + 2
         }
+    }
 
-        // X labels: first x under the first column, last x ending under the last column.
-        if xRows == 1, n > 0 {
-            let y = r.maxY - 1
-            let first = String(xStart)
-            let last = String(xStart + n - 1)
-            buffer.put(first, x: plotX, y: y, style: theme.dim, maxWidth: r.maxX - plotX)
-            var lastX = r.maxX
-            if n > 1, first.count + 1 + last.count <= plotW {
-                lastX = r.maxX - last.count
-                buffer.put(last, x: lastX, y: y, style: theme.dim)
-            }
-            // xLabel centred between them, a space clear of both.
-            let gapStart = plotX + first.count + 1, gapEnd = lastX - 1
-            if let xLabel, !xLabel.isEmpty, gapEnd - gapStart >= xLabel.count {
-                let x = gapStart + (gapEnd - gapStart - xLabel.count) / 2
-                buffer.put(xLabel, x: x, y: y, style: theme.dim)
-            }
+    /// On `row`: the first x under the plot's first column, the last x ending at `right` (when
+    /// both fit), and `label` centred between them, a space clear of both (when it fits).
+    static func drawXLabels(first firstX: Int, last lastXValue: Int, label: String?, under plot: Rect, row y: Int,
+                            right: Int, buffer: inout CellBuffer, theme: Theme) {
+        let first = String(firstX)
+        let last = String(lastXValue)
+        buffer.put(first, x: plot.x, y: y, style: theme.dim, maxWidth: right - plot.x)
+        var lastX = right
+        if lastXValue > firstX, first.count + 1 + last.count <= plot.width {
+            lastX = right - last.count
+            buffer.put(last, x: lastX, y: y, style: theme.dim)
+        }
+        let gapStart = plot.x + first.count + 1, gapEnd = lastX - 1
+        if let label, !label.isEmpty, gapEnd - gapStart >= label.count {
+            buffer.put(label, x: gapStart + (gapEnd - gapStart - label.count) / 2, y: y, style: theme.dim)
         }
     }
 
@@ -278,31 +324,6 @@ public enum Widgets {
                     }
                 }
             }
-        }
-    }
-
-    // MARK: - Sparkline
-
-    /// One row of levels (`▁▂▃▄▅▆▇█`, ASCII `_.-~=+*#`) on the first row of `r`, lowest finite
-    /// value = lowest level, highest = highest. When there are more values than columns the most
-    /// recent ones (the end of `values`) are shown. A constant series sits at level 4 of 8;
-    /// NaN/inf leave a blank cell.
-    public static func sparkline(_ values: [Double], in r: Rect, buffer: inout CellBuffer, style: Style,
-                                 glyphs: Glyphs) {
-        guard !r.isEmpty else { return }
-        let shown = values.suffix(r.width)
-        let finite = shown.filter(\.isFinite)
-        guard let lo = finite.min(), let hi = finite.max() else { return }
-        let levels = glyphs.sparkLevels
-        for (k, v) in shown.enumerated() where v.isFinite {
-            let level: Int
-            if hi == lo {
-                level = 3
-            } else {
-                let t = (v / 2 - lo / 2) / (hi / 2 - lo / 2)
-                level = Int((t * Double(levels.count - 1)).rounded())
-            }
-            buffer[r.x + k, r.y] = Cell(char: levels[level], style: style)
         }
     }
 
@@ -516,23 +537,6 @@ public enum Widgets {
         buffer.put(shown, x: r.x + (r.width - shown.count) / 2, y: r.y + (r.height - 1) / 2, style: style)
     }
 
-    /// A boxed overlay (help, confirmations) sized to its lines and centred in `r`: cleared
-    /// inside, bordered in `theme.focusedBorder`, lines in `theme.text` (cut to fit). Returns
-    /// the rectangle it covers.
-    @discardableResult
-    public static func popup(title: String, lines: [String], in r: Rect, buffer: inout CellBuffer, theme: Theme,
-                             glyphs: Glyphs) -> Rect {
-        let contentW = max(lines.map(\.count).max() ?? 0, title.count + 2)
-        let box = r.centered(width: contentW + 4, height: lines.count + 2)
-        buffer.fill(box, style: theme.text)
-        buffer.box(box, title: title, style: theme.focusedBorder, titleStyle: theme.title, glyphs: glyphs)
-        let inner = Rect(x: box.x + 2, y: box.y + 1, width: box.width - 4, height: box.height - 2)
-        for (i, l) in lines.prefix(inner.height).enumerated() {
-            buffer.put(truncate(l, width: inner.width, glyphs: glyphs), x: inner.x, y: inner.y + i, style: theme.text)
-        }
-        return box
-    }
-
     /// `s` cut to `width` characters, the last one replaced by `…` (`~` in ASCII) when cut.
     public static func truncate(_ s: String, width: Int, glyphs: Glyphs) -> String {
         guard width > 0 else { return "" }
@@ -592,7 +596,7 @@ public enum Widgets {
     /// Labels for an axis: `formatCompact` of each value, unless that makes two different values
     /// look the same (2.3451 and 2.3458 both "2.35"): then plain decimals, as many as it takes
     /// (up to 12) to tell them apart.
-    static func axisLabels(_ values: [Double]) -> [String] {
+    public static func axisLabels(_ values: [Double]) -> [String] {
         let compact = values.map(formatCompact)
         let distinct = Set(values.filter(\.isFinite)).count
         guard Set(compact).count < distinct else { return compact }

@@ -76,6 +76,17 @@ public struct StepRecord: Sendable, Hashable, Codable {
     public var clippedShare: Double
     public var gradNorm: Double
     public var skipped: Bool
+
+    public init(step: Int, epoch: Int, loss: Double, batchESSFraction: Double?, clippedShare: Double, gradNorm: Double,
+                skipped: Bool) {
+        self.step = step
+        self.epoch = epoch
+        self.loss = loss
+        self.batchESSFraction = batchESSFraction
+        self.clippedShare = clippedShare
+        self.gradNorm = gradNorm
+        self.skipped = skipped
+    }
 }
 
 /// A method's own copy of FT, its optimizer and its training state.

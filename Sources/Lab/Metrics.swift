@@ -12,6 +12,14 @@ public struct GeneratedText: Sendable, Hashable, Codable {
     public var invalidSegments: [String]
     /// log P^f(x) − log P^FT(x).
     public var logRatioToFT: Double
+
+    public init(text: String, score: Double, attributes: [String], invalidSegments: [String], logRatioToFT: Double) {
+        self.text = text
+        self.score = score
+        self.attributes = attributes
+        self.invalidSegments = invalidSegments
+        self.logRatioToFT = logRatioToFT
+    }
 }
 
 /// One method's evaluation after one epoch (epoch 0 = FT itself).

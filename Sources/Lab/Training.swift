@@ -46,6 +46,13 @@ public struct FTEpoch: Sendable, Hashable, Codable {
     public var trainLoss: Double
     public var evalLoss: Double
     public var seconds: Double
+
+    public init(epoch: Int, trainLoss: Double, evalLoss: Double, seconds: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.evalLoss = evalLoss
+        self.seconds = seconds
+    }
 }
 
 /// FT: next-token training on the dataset's texts for a fixed budget with a cosine schedule,

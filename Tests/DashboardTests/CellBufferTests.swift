@@ -1,5 +1,5 @@
 import Testing
-@testable import Dashboard
+import Dashboard
 
 /// Buffer primitives: golden plain text plus style checks (TERMINAL.md 1.8, layer 1).
 @Suite struct CellBufferTests {
@@ -164,11 +164,10 @@ import Testing
         #expect(r.inset(by: 3).isEmpty)
         #expect(r.row(1) == Rect(x: 1, y: 2, width: 6, height: 1))
         #expect(r.row(4).isEmpty)
-        #expect(r.column(5) == Rect(x: 6, y: 1, width: 1, height: 4))
         let (top, rest) = r.cutTop(1)
         #expect(top == Rect(x: 1, y: 1, width: 6, height: 1) && rest == Rect(x: 1, y: 2, width: 6, height: 3))
-        let (body, bottom) = r.cutBottom(10)
-        #expect(body.height == 0 && bottom == r)
+        let (left, right) = r.cutLeft(10)
+        #expect(left == r && right.width == 0 && right.x == r.maxX)
         #expect(r.centered(width: 2, height: 2) == Rect(x: 3, y: 2, width: 2, height: 2))
         #expect(r.intersection(Rect(x: 5, y: 0, width: 10, height: 2)) == Rect(x: 5, y: 1, width: 2, height: 1))
         #expect(Rect(x: 0, y: 0, width: -3, height: 2).width == 0)

@@ -1,5 +1,5 @@
 import Testing
-@testable import Dashboard
+import Dashboard
 
 @Suite struct KeymapTests {
     let map = Keymap.standard

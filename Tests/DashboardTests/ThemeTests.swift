@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Dashboard
+import Dashboard
 
 @Suite struct ThemeTests {
     /// themes/ at the repository root, found from this file's path.

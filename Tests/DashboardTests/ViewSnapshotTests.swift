@@ -1,9 +1,9 @@
 import Foundation
 import OutcomeData
 import Testing
-@testable import CausalPO
-@testable import Dashboard
-@testable import Lab
+import CausalPO
+import Dashboard
+import Lab
 
 /// A fixed snapshot with every panel populated: three methods, two epochs, a world.
 enum Fixture {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Dashboard
+import Dashboard
 
 /// Widgets: golden plain text at small sizes, plus the honesty rules (labels, NaN, no data).
 @Suite struct WidgetTests {
@@ -139,23 +139,6 @@ import Testing
         #expect(histogram([], 13, 1).plainText() == " no data yet ")
     }
 
-    // MARK: Sparkline
-
-    func spark(_ v: [Double], _ w: Int, glyphs: Glyphs = .unicode) -> String {
-        var b = CellBuffer(width: w, height: 1)
-        Widgets.sparkline(v, in: Rect(width: w, height: 1), buffer: &b, style: Style(), glyphs: glyphs)
-        return b.plainText()
-    }
-
-    @Test func sparklineLevels() {
-        #expect(spark((0...7).map(Double.init), 8) == "▁▂▃▄▅▆▇█")
-        #expect(spark((0...7).map(Double.init), 8, glyphs: .ascii) == "_.-~=+*#")
-        #expect(spark([100, 0, 1, 2, 3], 4) == "▁▃▆█")      // the most recent values
-        #expect(spark([2, 2, 2], 3) == "▄▄▄")
-        #expect(spark([0, .nan, 1], 3) == "▁ █")
-        #expect(spark([], 3) == "   ")
-    }
-
     // MARK: Table
 
     func table(_ w: Int, _ h: Int, selected: Int? = nil, glyphs: Glyphs = .unicode, rows: [[String]]? = nil,
@@ -270,14 +253,5 @@ import Testing
         #expect(Widgets.truncate("abcd", width: 4, glyphs: .unicode) == "abcd")
         #expect(Widgets.truncate("abcd", width: 1, glyphs: .unicode) == "…")
         #expect(Widgets.truncate("abcd", width: 0, glyphs: .unicode) == "")
-    }
-
-    @Test func popupIsCentredAndBoxed() {
-        var b = CellBuffer(width: 12, height: 5)
-        b.fill(b.bounds, char: ".")
-        let r = Widgets.popup(title: "keys", lines: ["a  b"], in: b.bounds, buffer: &b, theme: theme, glyphs: .unicode)
-        #expect(r == Rect(x: 1, y: 1, width: 10, height: 3))
-        #expect(b.plainText() == "............\n.╭─ keys ─╮.\n.│ a  b   │.\n.╰────────╯.\n............")
-        #expect(b[1, 1].style == theme.focusedBorder)
     }
 }

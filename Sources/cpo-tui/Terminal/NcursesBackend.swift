@@ -5,7 +5,7 @@ import Foundation
 /// The only code that talks to the terminal: curses on the main thread. It diffs the frame
 /// against the last one and writes only what changed.
 @MainActor
-final class NcursesBackend {
+final class NcursesBackend: TerminalBackend {
     private var screen: OpaquePointer?
     private var ttyOut: UnsafeMutablePointer<FILE>?
     private var savedStdout: Int32 = -1, savedStderr: Int32 = -1
@@ -60,18 +60,18 @@ final class NcursesBackend {
     /// The terminal's size. Asks the kernel each frame and tells curses when it changed, so a
     /// resize is picked up even when SIGWINCH does not reach curses (e.g. under some
     /// multiplexers).
-    var size: (width: Int, height: Int) {
+    var size: TerminalSize {
         var rows: Int32 = 0, cols: Int32 = 0
         if let out = ttyOut, cn_winsize(fileno(out), &rows, &cols) == 0,
            rows != getmaxy(cn_stdscr()) || cols != getmaxx(cn_stdscr()) {
             _ = resizeterm(rows, cols)
             last = nil
         }
-        return (Int(getmaxx(cn_stdscr())), Int(getmaxy(cn_stdscr())))
+        return TerminalSize(width: Int(getmaxx(cn_stdscr())), height: Int(getmaxy(cn_stdscr())))
     }
 
     /// Draws `frame`, writing only the cells that changed since the last frame.
-    func present(_ frame: CellBuffer) {
+    func draw(_ frame: CellBuffer) {
         let changes: [(x: Int, y: Int, cell: Cell)]
         if let last, last.width == frame.width, last.height == frame.height {
             changes = frame.diff(from: last)
@@ -95,9 +95,6 @@ final class NcursesBackend {
         last = frame
     }
 
-    /// Forces a full repaint next frame (after a resize).
-    func invalidate() { last = nil }
-
     private func colorPair(_ s: Style) -> Int16 {
         guard colors > 0 else { return 0 }
         let fg = s.fg.index.map { min($0, colors - 1) } ?? -1
@@ -112,44 +109,56 @@ final class NcursesBackend {
         return next
     }
 
-    /// The next key, waiting at most `timeoutMS`; nil on timeout.
-    func readKey(timeoutMS: Int32) -> Key?? {
-        timeout(max(0, timeoutMS))
+    /// The next event, waiting at most `milliseconds`. Keys curses does not name (and
+    /// function keys beyond F12) count as a timeout: they do nothing.
+    func nextEvent(timeout milliseconds: Int) -> InputEvent {
+        let waitMS = Int32(clamping: max(0, milliseconds))
+        timeout(waitMS)
         var ch: wint_t = 0
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = get_wch(&ch)
         if r == ERR {
             // ERR long before the timeout means input is gone (terminal closed): stop rather
             // than spin.
-            if timeoutMS > 5 && DispatchTime.now().uptimeNanoseconds - t0 < 1_000_000 && isatty(0) == 0 {
+            if waitMS > 5 && DispatchTime.now().uptimeNanoseconds - t0 < 1_000_000 && isatty(0) == 0 {
                 stopRequested.store(true, ordering: .relaxed)
             }
-            return .some(nil)
+            return .timeout
         }
         if r == KEY_CODE_YES {
-            switch Int32(ch) {
-            case KEY_UP: return .some(.up)
-            case KEY_DOWN: return .some(.down)
-            case KEY_LEFT: return .some(.left)
-            case KEY_RIGHT: return .some(.right)
-            case KEY_BTAB: return .some(.backTab)
-            case KEY_ENTER: return .some(.enter)
-            case KEY_BACKSPACE: return .some(.backspace)
-            case KEY_RESIZE: return nil   // resize: the caller re-measures
-            default:
-                if Int32(ch) >= KEY_F0 && Int32(ch) <= KEY_F0 + 12 { return .some(.f(Int(Int32(ch) - KEY_F0))) }
-                return .some(nil)
+            if Int32(ch) == KEY_RESIZE {
+                last = nil   // repaint everything at the new size
+                return .resize
             }
+            return Self.functionKey(Int32(ch)).map(InputEvent.key) ?? .timeout
         }
+        return Self.characterKey(ch).map(InputEvent.key) ?? .timeout
+    }
+
+    /// A key curses reports as a key code (arrows, Shift-Tab, F1-F12, ...).
+    private static func functionKey(_ code: Int32) -> Key? {
+        switch code {
+        case KEY_UP: return .up
+        case KEY_DOWN: return .down
+        case KEY_LEFT: return .left
+        case KEY_RIGHT: return .right
+        case KEY_BTAB: return .backTab
+        case KEY_ENTER: return .enter
+        case KEY_BACKSPACE: return .backspace
+        case KEY_F0...(KEY_F0 + 12): return .f(Int(code - KEY_F0))
+        default: return nil
+        }
+    }
+
+    /// A key curses reports as a character (Tab, Enter, Esc, Ctrl-letters, text).
+    private static func characterKey(_ ch: wint_t) -> Key? {
         switch ch {
-        case 9: return .some(.tab)
-        case 10, 13: return .some(.enter)
-        case 27: return .some(.escape)
-        case 127, 8: return .some(.backspace)
-        case 1...26: return .some(.ctrl(Character(UnicodeScalar(UInt8(ch) + 96))))
-        default:
-            guard let u = UnicodeScalar(UInt32(ch)) else { return .some(nil) }
-            return .some(.char(Character(u)))
+        case 9: return .tab
+        case 10, 13: return .enter
+        case 27: return .escape
+        case 127, 8: return .backspace
+        case 1...26: return .ctrl(Character(UnicodeScalar(UInt8(ch) + 96)))
+        default: return UnicodeScalar(UInt32(ch)).map { .char(Character($0)) }
         }
     }
 

@@ -1,0 +1,148 @@
+import CausalPO
+import Lab
+
+/// What the shell must do after a key, beyond the state's own change.
+public enum DashboardEffect: Hashable, Sendable {
+    /// Hand a command to the lab session (train, pause, sample, save, write the report).
+    case send(LabCommand)
+    /// Leave the dashboard.
+    case quit
+}
+
+/// The dashboard's interactive state, as a value (bottom's app state): what is on screen
+/// (`view`, the input of `DashboardView.render`), the theme chosen and the themes `t` cycles
+/// through, the terminal's colours, and whether the user asked to quit. Keys change it only
+/// through `handle(_:snapshot:)` and `apply(_:snapshot:)`, which return what the shell must
+/// do; nothing here touches a terminal or a session, so tests drive it directly.
+public struct DashboardState: Sendable {
+    /// What `DashboardView.render` draws; its `theme` is `theme` degraded to `colors`.
+    public var view: ViewState
+    /// The themes `t` cycles through, in order (the built-in ones, or their files).
+    public var themes: [Theme]
+    /// The theme chosen, as written (before degrading it to the terminal's colours).
+    public private(set) var theme: Theme
+    /// The colours the terminal shows (see `Theme.degraded(toColors:)`).
+    public private(set) var colors: Int
+    /// Where `r` writes the report.
+    public var reportDirectory: String
+    /// Set by the quit key; the loop ends.
+    public private(set) var quitRequested = false
+
+    /// A state showing the dashboard view in `theme`, degraded to `colors`.
+    public init(theme: Theme = .dark, themes: [Theme] = Theme.builtIn, colors: Int = 256, glyphs: Glyphs = .unicode,
+                reportDirectory: String = "reports/latest") {
+        view = ViewState()
+        view.glyphs = glyphs
+        self.themes = themes
+        self.theme = theme
+        self.colors = colors
+        self.reportDirectory = reportDirectory
+        view.theme = theme.degraded(toColors: colors)
+    }
+
+    // MARK: Input
+
+    /// One key press: while a prompt prefix is being typed the key edits it; otherwise the
+    /// keymap turns it into an action (unbound keys do nothing).
+    public mutating func handle(_ key: Key, snapshot: LabSnapshot) -> [DashboardEffect] {
+        if view.promptDraft != nil { return editPrompt(key, snapshot: snapshot) }
+        guard let action = view.keymap.action(for: key) else { return [] }
+        return apply(action, snapshot: snapshot)
+    }
+
+    /// Performs `action` on the state; returns what the shell must do. `snapshot` is what the
+    /// user sees (the methods to select among, whether training runs).
+    public mutating func apply(_ action: Action, snapshot: LabSnapshot) -> [DashboardEffect] {
+        view.status = ""
+        let selected = DashboardView.selected(snapshot, view)?.method
+        switch action {
+        case .quit:
+            quitRequested = true
+            return [.quit]
+        case .stepAll: return [.send(.stepEpoch(nil))]
+        case .stepSelected: return selected.map { [.send(.stepEpoch($0))] } ?? []
+        case .runPause: return [.send(snapshot.phase == .running ? .pause : .run)]
+        case .selectNext: selectNext(methodCount: snapshot.methods.count)
+        case .selectPrevious: selectPrevious()
+        case .focusNext: moveFocus(by: 1)
+        case .focusPrevious: moveFocus(by: -1)
+        case .zoom: view.zoomed.toggle()
+        case .viewDashboard: view.view = .dashboard
+        case .viewCompare: view.view = .compare
+        case .viewData: view.view = .data
+        case .help: view.showHelp.toggle()
+        case .cycleTheme: cycleTheme()
+        case .toggleASCII: view.glyphs = view.glyphs == .ascii ? .unicode : .ascii
+        case .writeReport:
+            view.status = "writing the report to \(reportDirectory)/"
+            return [.send(.writeReport(reportDirectory))]
+        case .saveRun:
+            view.status = snapshot.runDirectory.map { "saving the run to \($0)/" } ?? "this run is not saved (--no-save)"
+            return [.send(.save)]
+        case .resample: return selected.map { [.send(.generate($0, prefix: ""))] } ?? []
+        case .editPrompt: view.promptDraft = ""
+        }
+        return []
+    }
+
+    // MARK: Named changes
+
+    /// The next method down the list (stays on the last).
+    public mutating func selectNext(methodCount: Int) {
+        view.selectedMethod = min(max(0, methodCount - 1), view.selectedMethod + 1)
+    }
+
+    /// The previous method up the list (stays on the first).
+    public mutating func selectPrevious() {
+        view.selectedMethod = max(0, view.selectedMethod - 1)
+    }
+
+    /// Focus `steps` panels further in `Panel` order, wrapping around.
+    public mutating func moveFocus(by steps: Int) {
+        let panels = Panel.allCases
+        let i = panels.firstIndex(of: view.focus) ?? 0
+        view.focus = panels[((i + steps) % panels.count + panels.count) % panels.count]
+    }
+
+    /// The theme after the current one in `themes` (the first after a theme not in the list),
+    /// degraded to the terminal's colours.
+    public mutating func cycleTheme() {
+        guard !themes.isEmpty else { return }
+        let i = (themes.firstIndex { $0.name == theme.name } ?? -1) + 1
+        choose(themes[i % themes.count])
+        view.status = "theme \(view.theme.name)"
+    }
+
+    /// Draws in `theme` from now on, degraded to the terminal's colours.
+    public mutating func choose(_ theme: Theme) {
+        self.theme = theme
+        view.theme = theme.degraded(toColors: colors)
+    }
+
+    /// The terminal shows `colors` colours: the theme is degraded to them.
+    public mutating func setColors(_ colors: Int) {
+        self.colors = colors
+        view.theme = theme.degraded(toColors: colors)
+    }
+
+    /// A key while typing a prompt prefix: Enter samples the selected method's continuations
+    /// of it (and focuses the generations), Esc cancels, Backspace deletes, characters type.
+    mutating func editPrompt(_ key: Key, snapshot: LabSnapshot) -> [DashboardEffect] {
+        guard var draft = view.promptDraft else { return [] }
+        switch key {
+        case .enter:
+            view.promptDraft = nil
+            view.focus = .generations
+            return DashboardView.selected(snapshot, view).map { [.send(.generate($0.method, prefix: draft))] } ?? []
+        case .escape: view.promptDraft = nil
+        case .backspace:
+            if !draft.isEmpty { draft.removeLast() }
+            view.promptDraft = draft
+        case .char(let c):
+            draft.append(c)
+            view.promptDraft = draft
+        default: break
+        }
+        return []
+    }
+}
