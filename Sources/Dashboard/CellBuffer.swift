@@ -182,7 +182,7 @@ public struct Rect: Hashable, Sendable, CustomStringConvertible {
 
 /// The characters used for lines, blocks and dots. `.unicode` needs a UTF-8 locale and a font
 /// with box drawing, block elements and braille (U+2800); `.ascii` is the fallback for fonts or
-/// terminals without them (TERMINAL.md 2b #1: a one-key toggle, also picked automatically when
+/// terminals without them (Dashboard.docc/Terminal.md, "Degrading gracefully": a one-key toggle, also picked automatically when
 /// the locale is not UTF-8).
 public enum Glyphs: Sendable, Hashable, CaseIterable {
     case unicode, ascii

@@ -2,7 +2,7 @@ import Foundation
 
 /// Keys are data: one table (`Keymap.bindings`) drives key handling, the help overlay (`?`)
 /// and the hint bar, so they cannot disagree, and a different table rebinds everything
-/// (TERMINAL.md lesson 4). Arrows always work; vim keys are aliases.
+/// (Dashboard.docc/Dashboard.md, "Keys are data"). Arrows always work; vim keys are aliases.
 
 /// What the user can ask for. The backend maps a key to an action with `Keymap.action(for:)`
 /// and performs it; modal input (typing a prompt prefix) swallows keys before the keymap.

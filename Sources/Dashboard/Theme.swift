@@ -29,7 +29,7 @@ public struct ThemeError: Error, CustomStringConvertible, Equatable, Sendable {
 
 /// Named roles -> styles: every colour the dashboard uses comes from here, so a theme file
 /// changes all of them. Themes never paint a background unless the file says so: terminals
-/// keep their own (light, dark or transparent) background (TERMINAL.md 2b #5).
+/// keep their own (light, dark or transparent) background (Dashboard.docc/Terminal.md, "Degrading gracefully").
 ///
 /// Theme files (`themes/*.toml`, TOML 1.0):
 ///

@@ -8,7 +8,7 @@ public enum Alignment: Sendable, Hashable {
 /// Drawing primitives for panels: pure functions that draw into a buffer, inside a rectangle,
 /// and never outside it. They keep no state between frames; the caller passes everything.
 ///
-/// Honesty rules (TERMINAL.md 2b #9): charts show raw values (no smoothing), have numeric axis
+/// Honesty rules (Dashboard.docc/Dashboard.md, "Honest charts"): charts show raw values (no smoothing), have numeric axis
 /// labels, skip NaN/inf instead of letting them wreck the scale, and say "no data yet" rather
 /// than draw an empty frame that looks like zeros.
 public enum Widgets {

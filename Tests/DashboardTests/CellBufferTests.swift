@@ -1,7 +1,7 @@
 import Testing
 import Dashboard
 
-/// Buffer primitives: golden plain text plus style checks (TERMINAL.md 1.8, layer 1).
+/// Buffer primitives: golden plain text plus style checks (Sources/Dashboard/Dashboard.docc/Terminal.md, "Testing").
 @Suite struct CellBufferTests {
     let border = Style(fg: .indexed(240))
     let titleStyle = Style(fg: .indexed(252), bold: true)
