@@ -17,7 +17,7 @@ func comparable(_ m: [EpochMetrics]) -> [EpochMetrics] {
 
 @Suite("saved runs and resume")
 struct RunDirectoryTests {
-    /// The contract of issue 7: interrupted after epoch k and resumed, a run produces the same
+    /// The contract of saved runs: interrupted after epoch k and resumed, a run produces the same
     /// metrics, bit for bit, as one that was never interrupted.
     @Test func resumedRunEqualsUninterruptedRunBitForBit() throws {
         var cfg = tinyConfig(methods: [.ft, .ooRLHF, .cpo, .drCPO, .dpo])
