@@ -251,6 +251,7 @@ public struct ReportWriter {
     func markdown() -> String {
         var md = "# cpo-tui report\n\n"
         md += "Data: `\(data.sourceLabel)`, \(data.train.count) training rows (\(config.design.rawValue) design for worlds), "
+        if !data.validation.isEmpty { md += "\(data.validation.count) validation rows (FT's stopping only), " }
         md += "\(data.eval.count) held-out rows; ĝ from `\(config.ghatFrom.rawValue)`; P^R from `\(config.propensity.rawValue)`; "
         md += "seeds \(results.map { String($0.seed) }.joined(separator: ", ")); \(config.epochs) epochs per method.\n"
         if let q = results.first?.ghatQuality {
