@@ -65,12 +65,15 @@ struct PreparedSummary<Metrics> {
     var ftMetrics: Metrics?
     var ghat: CrossFittedOutcomeModel?
     var judge: OutcomeModel?
+    /// The shape of every model of the run, fitted to the data (format 3 on; before, the
+    /// configuration's `model`).
+    var model: ModelConfig?
 
     /// The same summary with FT's evaluation converted.
     func converted<Other>(_ convert: (Metrics) -> Other) -> PreparedSummary<Other> {
         PreparedSummary<Other>(ftHistory: ftHistory, ghatQuality: ghatQuality, ghatQualityVersusOutcomes: ghatQualityVersusOutcomes,
                                attributeEffects: attributeEffects, traitImbalance: traitImbalance, ftMetrics: ftMetrics.map(convert),
-                               ghat: ghat, judge: judge)
+                               ghat: ghat, judge: judge, model: model)
     }
 }
 
@@ -102,7 +105,7 @@ struct RestoredExperiment {
 /// One seed's experiment as a single checksummed file (`SectionFile`, kind "CPORUN"):
 ///
 ///     META  CheckpointInfo (JSON)          TOKN  the tokenizer
-///     FTPM  FT's parameters                PREP  PreparedSummary (JSON)
+///     FTPM  FT's parameters                PREP  PreparedSummary (JSON), with the models' shape
 ///     INPT  the training inputs: the rows' token sequences, outcomes, P^R and ĝ, the f0
 ///           samples with their f0 log-probs and ĝ (`ScoredTexts`), the rows' FT log-probs,
 ///           the outcomes' SD
@@ -122,7 +125,10 @@ enum Checkpoint {
     ///   2  INPT as `ScoredTexts`, then the FT log-probs and the outcome SD; filtered-SFT's rows
     ///      follow from the outcomes and its description (`Objectives.topQuantileSelection`,
     ///      the rule whose result format 1 stored).
-    static let version: UInt32 = 2
+    ///   3  PREP also holds the models' shape (`PreparedSummary.model`): the context and
+    ///      vocabulary fitted to the data, which the configuration no longer fixes. Earlier
+    ///      formats' models have the configuration's shape.
+    static let version: UInt32 = 3
     static let readableVersions: ClosedRange<UInt32> = 1...version
 
     static func jsonEncoder() -> JSONEncoder {
@@ -143,10 +149,11 @@ enum Checkpoint {
         (try? jsonEncoder().encode(value)).map { [UInt8]($0) } ?? Array("null".utf8)
     }
 
-    /// CRC-32 of every training and held-out row's text, outcome and propensity.
+    /// CRC-32 of every training, held-out and validation row's text, outcome and propensity (runs
+    /// saved before validation rows existed have none, so their fingerprint is as it was).
     static func fingerprint(_ data: PreparedData) -> UInt32 {
         var w = ByteWriter()
-        for r in data.train + data.eval {
+        for r in data.train + data.eval + data.validation {
             w.string(r.text)
             w.double(r.outcome)
             w.double(r.logPropensity ?? .nan)
@@ -168,7 +175,7 @@ enum Checkpoint {
         let prep = PreparedSummary(
             ftHistory: exp.ftHistory, ghatQuality: exp.ghatQuality, ghatQualityVersusOutcomes: exp.ghatQualityVersusOutcomes,
             attributeEffects: exp.attributeEffects, traitImbalance: exp.traitImbalance, ftMetrics: exp.ftMetrics,
-            ghat: exp.ghatModel, judge: exp.judge)
+            ghat: exp.ghatModel, judge: exp.judge, model: exp.modelShape)
 
         var ftp = ByteWriter()
         ftp.floats(ft.params.pointer, count: ft.parameterCount)
@@ -244,17 +251,18 @@ enum Checkpoint {
         let file = try open(bytes, path: path)
         let info = try info(file, path: path)
         let data = try restoredData(info, path: path)
-        let reader = CheckpointReader(version: file.version, sections: file.sections, path: path, config: info.config)
+        var reader = CheckpointReader(version: file.version, sections: file.sections, path: path, config: info.config)
         let tokenizer = try reader.tokenizer()
         let prep = try reader.preparedSummary()
+        if let shape = prep.model { reader.shape = try checkedShape(shape, config: info.config, tokenizer: tokenizer, path: path) }
         let ft = try reader.ftModel()
         let inputs = try reader.trainingInputs(ft: ft)
         let (ev, ftTrueValue) = try reader.evalInputs()
-        try checkInputs(inputs, ev, cfg: info.config, data: data, path: path)
+        try checkInputs(inputs, ev, shape: reader.shape, data: data, path: path)
         let methods = try reader.methods()
         let restored = RestoredExperiment(
             config: info.config, seed: info.seed, data: data, compute: reader.compute, prep: prep, ftTrueValue: ftTrueValue,
-            codec: TextCodec(tokenizer: tokenizer, contextLength: info.config.model.contextLength), ft: ft, inputs: inputs,
+            codec: TextCodec(tokenizer: tokenizer, contextLength: reader.shape.contextLength), ft: ft, inputs: inputs,
             evalInputs: ev, methods: methods)
         return (restored, info)
     }
@@ -271,11 +279,25 @@ enum Checkpoint {
         return data
     }
 
+    /// The saved shape, if it is one the configuration could have fitted: the configuration's
+    /// but for a context and vocabulary no larger than configured, holding the tokenizer's ids.
+    private static func checkedShape(_ shape: ModelConfig, config: LabConfig, tokenizer: BPETokenizer,
+                                     path: String) throws(RunStoreError) -> ModelConfig {
+        var same = shape
+        same.contextLength = config.model.contextLength
+        same.vocabSize = config.model.vocabSize
+        guard same == config.model, shape.contextLength >= 1, shape.contextLength <= config.model.contextLength,
+              shape.vocabSize >= tokenizer.vocabSize, shape.vocabSize <= config.model.vocabSize else {
+            throw .damaged(path: path, detail: "PREP: the saved model shape does not fit the run's configuration")
+        }
+        return shape
+    }
+
     /// Lengths and token ids that training would trust: checked once here, so a damaged file
     /// cannot index out of bounds later.
-    private static func checkInputs(_ i: TrainingInputs, _ e: EvalInputs, cfg: LabConfig, data: PreparedData,
+    private static func checkInputs(_ i: TrainingInputs, _ e: EvalInputs, shape: ModelConfig, data: PreparedData,
                                     path: String) throws(RunStoreError) {
-        let vocab = Int32(cfg.model.vocabSize), ctx = cfg.model.contextLength
+        let vocab = Int32(shape.vocabSize), ctx = shape.contextLength
         func tokensOK(_ s: [[Int32]]) -> Bool { s.allSatisfy { !$0.isEmpty && $0.count <= ctx + 1 && $0.allSatisfy { $0 >= 0 && $0 < vocab } } }
         func aligned(_ t: ScoredTexts, rows: Int) -> Bool {
             t.rowSeqs.count == rows && [t.outcomes.count, t.logPR.count, t.ghat.count].allSatisfy { $0 == rows }
@@ -295,7 +317,9 @@ private struct CheckpointReader {
     let path: String
     let config: LabConfig
     let compute: Compute
-    let layout: ParameterLayout
+    /// The models' shape: the configuration's, or the fitted one PREP holds (format 3 on).
+    var shape: ModelConfig
+    var layout: ParameterLayout { ParameterLayout(shape) }
 
     init(version: UInt32, sections: [SectionFile.Section], path: String, config: LabConfig) {
         self.version = version
@@ -303,7 +327,7 @@ private struct CheckpointReader {
         self.path = path
         self.config = config
         compute = Compute(threads: config.threads)
-        layout = ParameterLayout(config.model)
+        shape = config.model
     }
 
     func section(_ tag: String) throws(RunStoreError) -> ArraySlice<UInt8> {
@@ -341,7 +365,7 @@ private struct CheckpointReader {
         let params = FloatBuffer(count: layout.count)
         do {
             try r.floats(into: params.pointer, count: layout.count, what)
-            return try Transformer(config: config.model, parameters: params, compute: compute)
+            return try Transformer(config: shape, parameters: params, compute: compute)
         } catch {
             throw damaged(what, error)
         }

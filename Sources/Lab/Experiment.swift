@@ -29,6 +29,11 @@ public final class Experiment: @unchecked Sendable {
     public let seed: UInt64
     public let data: PreparedData
     public private(set) var stage: PrepStage = .data
+    /// The model every method trains: `config.model` with the context and vocabulary fitted to
+    /// the training texts once the tokenizer is trained (`ModelFit`).
+    public private(set) var modelShape: ModelConfig
+    /// How the model fits the data: the chosen shape and the texts its context cuts.
+    public private(set) var fit: ModelFit?
     public private(set) var ftHistory: [FTEpoch] = []
     public private(set) var ghatQuality: OutcomeModelQuality?
     /// ĝ's quality against the true outcomes (differs from `ghatQuality` for a negated ĝ).
@@ -54,12 +59,19 @@ public final class Experiment: @unchecked Sendable {
     private(set) var runs: [Method: MethodRun] = [:]
     let compute: Compute
 
-    public init(config: LabConfig, seed: UInt64) throws(LabError) {
+    public convenience init(config: LabConfig, seed: UInt64) throws(LabError) {
         try config.validate()
+        try config.checkIdentification()
+        self.init(config: config, seed: seed, data: try PreparedData.make(config, seed: seed))
+    }
+
+    /// An experiment on rows made elsewhere (tests: the same run with some rows changed).
+    init(config: LabConfig, seed: UInt64, data: PreparedData) {
         self.config = config
         self.seed = seed
-        self.data = try PreparedData.make(config, seed: seed)
+        self.data = data
         self.compute = Compute(threads: config.threads)
+        modelShape = config.model
     }
 
     /// An experiment as a checkpoint left it: prepared, each method at its saved epoch. Every
@@ -70,6 +82,7 @@ public final class Experiment: @unchecked Sendable {
         seed = r.seed
         data = r.data
         compute = r.compute
+        modelShape = r.ft.config
         stage = .ready
         ftHistory = r.prep.ftHistory
         ghatQuality = r.prep.ghatQuality
@@ -80,6 +93,9 @@ public final class Experiment: @unchecked Sendable {
         ftTrueValue = r.ftTrueValue
         codec = r.codec
         ft = r.ft
+        var fit = ModelFit(r.config, model: r.ft.config, codec: r.codec, parts: Self.fitParts(r.data))
+        fit.countF0(r.inputs.f0Seqs + r.evalInputs.f0Seqs)
+        self.fit = fit
         inputs = r.inputs
         evalInputs = r.evalInputs
         ghatModel = r.prep.ghat
@@ -95,6 +111,10 @@ public final class Experiment: @unchecked Sendable {
 
     private func derived(_ label: String) -> UInt64 { SeededRandom.derivedSeed(seed, label) }
 
+    /// What the user must know before trusting this run: the data's warnings (identification,
+    /// propensities, rows left out) and the texts the context cuts.
+    public var warnings: [String] { data.warnings + (fit?.warnings ?? []) }
+
     // MARK: - preparation
 
     /// Where the f0 stage's progress stands when it starts sampling the training and the
@@ -107,21 +127,33 @@ public final class Experiment: @unchecked Sendable {
     /// and per request (`generate`).
     public static let shownSamples = 8
 
-    /// Tokenizer, FT (until its evaluation loss stops improving), ĝ, f0 samples and FT's own
-    /// evaluation. `progress` gets each stage with a fraction in [0, 1] of that stage.
+    /// Tokenizer (and the model's shape), FT (until its validation loss stops improving), ĝ, f0
+    /// samples and FT's own evaluation. `progress` gets each stage with a fraction in [0, 1] of
+    /// that stage.
     public func prepare(progress: (PrepStage, Double, String) -> Void = { _, _, _ in },
                         cancelled: () -> Bool = { false }) throws(LabError) {
         let codec = try trainTokenizer(progress)
         let trainSeqs = data.train.map { codec.sequence(for: $0.text) }
         let evalSeqs = data.eval.map { codec.sequence(for: $0.text) }
-        let ft = try trainFT(train: trainSeqs, eval: evalSeqs, progress, cancelled: cancelled)
+        let ft = try trainFT(train: trainSeqs, validation: data.validation.map { codec.sequence(for: $0.text) }, progress,
+                             cancelled: cancelled)
         let ghat = try fitGhat(progress)
         prepareInputs(codec: codec, ft: ft, ghat: ghat, train: trainSeqs, progress)
         prepareEvalInputs(codec: codec, ft: ft, ghat: ghat, eval: evalSeqs, progress)
+        if let inputs, let evalInputs, var fit {
+            fit.countF0(inputs.f0Seqs + evalInputs.f0Seqs)
+            if let c = fit.f0Cut { progress(.f0, 1, "FT's f0 texts cut by the \(modelShape.contextLength)-token context: \(c.cut) of \(c.count)") }
+            self.fit = fit
+        }
         evaluateBaseline(ft, progress)
     }
 
-    /// The tokenizer, trained on the training texts.
+    /// The parts of the data whose texts the context may cut, training first.
+    static func fitParts(_ data: PreparedData) -> [(name: String, texts: [String])] {
+        [("training", data.train.map(\.text)), ("validation", data.validation.map(\.text)), ("held-out", data.eval.map(\.text))]
+    }
+
+    /// The tokenizer, trained on the training texts, and the model's shape fitted to them.
     private func trainTokenizer(_ progress: (PrepStage, Double, String) -> Void) throws(LabError) -> TextCodec {
         stage = .tokenizer
         progress(.tokenizer, 0, "training the tokenizer on \(data.train.count) texts")
@@ -131,27 +163,31 @@ public final class Experiment: @unchecked Sendable {
         } catch {
             throw .failed("tokenizer: \(error)")
         }
-        let codec = TextCodec(tokenizer: tokenizer, contextLength: config.model.contextLength)
+        modelShape = ModelFit.shape(config, tokenizer: tokenizer, trainingTexts: data.train.map(\.text))
+        let codec = TextCodec(tokenizer: tokenizer, contextLength: modelShape.contextLength)
+        let fit = ModelFit(config, model: modelShape, codec: codec, parts: Self.fitParts(data))
+        progress(.tokenizer, 1, fit.summary)
+        self.fit = fit
         self.codec = codec
         return codec
     }
 
-    /// FT: next-token training on the training texts (`FineTuning`).
-    private func trainFT(train: [[Int32]], eval: [[Int32]], _ progress: (PrepStage, Double, String) -> Void,
+    /// FT: next-token training on the training texts, stopped by the validation rows (`FineTuning`).
+    private func trainFT(train: [[Int32]], validation: [[Int32]], _ progress: (PrepStage, Double, String) -> Void,
                          cancelled: () -> Bool) throws(LabError) -> Transformer {
         let cfg = config
         stage = .ft
         let ft: Transformer
         do {
-            ft = try Transformer(config: cfg.model, seed: derived("ft-init"), compute: compute)
+            ft = try Transformer(config: modelShape, seed: derived("ft-init"), compute: compute)
         } catch {
             throw .invalidConfig(error.description)
         }
         let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize
         ftHistory = FineTuning.train(
-            ft, train: train, eval: eval, config: cfg, seed: derived("ft"),
+            ft, train: train, validation: validation, config: cfg, seed: derived("ft"),
             onEpoch: { e in progress(.ft, Double(e.epoch) / Double(cfg.ftMaxEpochs),
-                                     String(format: "FT epoch %d: train loss %.3f, eval loss %.3f (%.1f s)", e.epoch, e.trainLoss, e.evalLoss, e.seconds)) },
+                                     String(format: "FT epoch %d: train loss %.3f, validation loss %.3f (%.1f s)", e.epoch, e.trainLoss, e.evalLoss, e.seconds)) },
             onStep: { s, loss in
                 if s % Self.ftProgressInterval == 0 {
                     progress(.ft, Double(s) / Double(stepsPerEpoch * cfg.ftMaxEpochs), String(format: "FT step %d, loss %.3f", s, loss))
@@ -159,6 +195,7 @@ public final class Experiment: @unchecked Sendable {
             }, cancelled: cancelled)
         self.ft = ft
         if cancelled() { throw .failed("cancelled") }
+        progress(.ft, 1, FineTuning.outcome(ftHistory, config: cfg))
         return ft
     }
 
@@ -242,9 +279,9 @@ public final class Experiment: @unchecked Sendable {
         let prompts: [[Int32]] = promptRows.prefix(cfg.winRatePrompts).map { i in
             let s = eval[i]
             let cut = 1 + rng.int(below: max(1, s.count - 2))
-            return Array(s.prefix(min(cut, cfg.model.contextLength)))
+            return Array(s.prefix(min(cut, modelShape.contextLength)))
         }
-        let ftCont = ft.sample(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: cfg.model.contextLength),
+        let ftCont = ft.sample(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: modelShape.contextLength),
                                seed: derived("win-ft"))
         evalInputs = EvalInputs(
             texts: ScoredTexts(
@@ -283,9 +320,9 @@ public final class Experiment: @unchecked Sendable {
             if config.f0FromScratch { return [BPETokenizer.bos] }
             let s = seqs[rng.int(below: seqs.count)]
             let cut = 1 + rng.int(below: max(1, s.count - 2))
-            return Array(s.prefix(min(cut, config.model.contextLength)))
+            return Array(s.prefix(min(cut, modelShape.contextLength)))
         }
-        return ft.sample(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+        return ft.sample(prompts: prompts, options: SamplingOptions(temperature: 1, maxNewTokens: modelShape.contextLength),
                          seed: derived(label))
     }
 
@@ -341,7 +378,7 @@ public final class Experiment: @unchecked Sendable {
         // The model's own texts: true value, invalid rate, attribute shares, KL to FT.
         let label = "\(method.rawValue)-\(epoch)"
         let own = model.sample(prompts: [[Int32]](repeating: [BPETokenizer.bos], count: config.evalSamples),
-                               options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+                               options: SamplingOptions(temperature: 1, maxNewTokens: modelShape.contextLength),
                                seed: derived("eval-samples-" + (isReference ? method.rawValue : label)))
         let ftLogP = isReference ? own.map(\.logProb) : Batches.logProbs(ft, own.map(\.sequence))
         let texts = own.map { codec.text($0.sequence) }
@@ -352,7 +389,7 @@ public final class Experiment: @unchecked Sendable {
         if isReference {
             winRate = Estimate(value: 0.5, standardError: 0)
         } else {
-            let cont = model.sample(prompts: ev.winPrompts, options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+            let cont = model.sample(prompts: ev.winPrompts, options: SamplingOptions(temperature: 1, maxNewTokens: modelShape.contextLength),
                                     seed: derived("win-" + label))
             let scores = cont.map { judgeScore(codec.text($0.sequence)) }
             winScores[method] = scores
@@ -404,7 +441,7 @@ public final class Experiment: @unchecked Sendable {
         guard let codec, let ft, let model = runs[method]?.model ?? (method.role == .reference ? ft : nil) else { return [] }
         let prompt = codec.prompt(for: prefix)
         let samples = model.sample(prompts: [[Int32]](repeating: prompt, count: count),
-                                   options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+                                   options: SamplingOptions(temperature: 1, maxNewTokens: modelShape.contextLength),
                                    seed: derived("generate-\(seed)"))
         let ftLogP = Batches.logProbs(ft, samples.map(\.sequence))
         return samples.enumerated().map { i, s in

@@ -47,9 +47,28 @@ public struct LabConfig: Sendable, Hashable, Codable {
     /// Seeds base..base+K-1 (results as mean and 95% CI over seeds).
     public var seeds: Int
 
+    /// Worlds: rows sampled from `design` (like the training rows) that decide when FT stops;
+    /// never used for estimation. 0: no validation rows (FT trains `ftMaxEpochs` epochs).
+    public var validationRows: Int
+    /// User data: the share of all rows held out as validation rows (when the split column names
+    /// none); the evaluation rows stay `DataSplit`'s 20%. 0: no validation rows.
+    public var validationFraction: Double
+
+    /// The model's shape. With `fitContext` its `contextLength` is only the most the fitted
+    /// context may be, and with `fitVocabulary` its `vocabSize` the most the tokenizer learns.
     public var model: ModelConfig
-    /// FT: at most this many epochs, stopping when the evaluation loss stops improving.
+    /// The context follows the training texts (`ModelFit`): the longest training text with BOS
+    /// and EOS, rounded up to a multiple of 16, at most `model.contextLength`. Off: exactly
+    /// `model.contextLength` (`--context N`).
+    public var fitContext: Bool
+    /// The model's vocabulary is the tokenizer's: `model.vocabSize`, or fewer ids when the
+    /// training texts have too few repeated pairs to fill it. Off: `model.vocabSize` ids.
+    public var fitVocabulary: Bool
+    /// FT: at most this many epochs, stopping when the validation loss stops improving
+    /// (`FineTuning`).
     public var ftMaxEpochs: Int
+    /// FT stops after this many epochs in a row without improving its validation loss.
+    public var ftPatience: Int
     public var ftLearningRate: Float
     /// The causal methods' learning rate (lr × steps is what matters: CausalPO.docc/Methods.md, "Learning rate and the number of steps").
     public var learningRate: Float
@@ -67,10 +86,12 @@ public struct LabConfig: Sendable, Hashable, Codable {
     public var threads: Int
 
     public init(source: DataSource = .world(ShippedWorlds.defaultName), design: WorldDesign = .randomized,
-                rows: Int = 2000, evalRows: Int = 500, logRows: Int = 4000, ghatFrom: GhatSource = .same,
+                rows: Int = 2000, evalRows: Int = 500, logRows: Int = 4000, validationRows: Int = 250,
+                validationFraction: Double = 0.1, ghatFrom: GhatSource = .same,
                 propensity: PropensitySource = .model, methods: [Method] = [.ft, .ooRLHF, .cpo, .drCPO],
                 epochs: Int = 3, seed: UInt64 = 0, seeds: Int = 1,
-                model: ModelConfig = LabConfig.defaultModel, ftMaxEpochs: Int = 6, ftLearningRate: Float = 3e-3,
+                model: ModelConfig = LabConfig.defaultModel, fitContext: Bool = true, fitVocabulary: Bool = true,
+                ftMaxEpochs: Int = 30, ftPatience: Int = 2, ftLearningRate: Float = 3e-3,
                 learningRate: Float = 2e-5, batchSize: Int = 32, f0Ratio: Int = 4, f0FromScratch: Bool = false,
                 folds: Int = 5, objective: ObjectiveOptions = ObjectiveOptions(), evalSamples: Int = 500,
                 winRatePrompts: Int = 200, threads: Int = Compute.defaultThreads) {
@@ -79,6 +100,8 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.rows = rows
         self.evalRows = evalRows
         self.logRows = logRows
+        self.validationRows = validationRows
+        self.validationFraction = validationFraction
         self.ghatFrom = ghatFrom
         self.propensity = propensity
         self.methods = methods
@@ -86,7 +109,10 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.seed = seed
         self.seeds = seeds
         self.model = model
+        self.fitContext = fitContext
+        self.fitVocabulary = fitVocabulary
         self.ftMaxEpochs = ftMaxEpochs
+        self.ftPatience = ftPatience
         self.ftLearningRate = ftLearningRate
         self.learningRate = learningRate
         self.batchSize = batchSize
@@ -99,8 +125,14 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.threads = threads
     }
 
-    /// The lab's default model: small enough that the default comparison runs in under a minute.
-    public static let defaultModel = ModelConfig(vocabSize: 512, contextLength: 64, dModel: 96, heads: 4, layers: 2)
+    /// The lab's default model: small enough that the default comparison runs in about a minute.
+    /// Its context (`maxFittedContext`) and vocabulary are the most that fitting may choose.
+    public static let defaultModel = ModelConfig(vocabSize: 512, contextLength: maxFittedContext, dModel: 96, heads: 4, layers: 2)
+    /// The most context a fitted model gets by default: longer training texts are cut (and the
+    /// run says how many).
+    public static let maxFittedContext = 256
+    /// The most `validationFraction` may be (the evaluation rows take 20%).
+    public static let maxValidationFraction = 0.5
 
     /// Refuses settings that cannot work, before any work starts; the message names the flag.
     public func validate() throws(LabError) {
@@ -114,6 +146,13 @@ public struct LabConfig: Sendable, Hashable, Codable {
         if f0Ratio < 1 { throw bad("--f0-ratio must be at least 1 (got \(f0Ratio))") }
         if folds < 2 { throw bad("--folds must be at least 2 for cross-fitting (got \(folds))") }
         if ftMaxEpochs < 1 { throw bad("--ft-epochs must be at least 1 (got \(ftMaxEpochs))") }
+        if ftPatience < 1 { throw bad("--ft-patience must be at least 1 (got \(ftPatience))") }
+        if validationRows != 0 && validationRows < 10 {
+            throw bad("--validation-rows must be 0 (no validation rows) or at least 10 (got \(validationRows))")
+        }
+        if !(validationFraction >= 0 && validationFraction <= Self.maxValidationFraction) {
+            throw bad("--validation-fraction must be in [0, \(Self.maxValidationFraction)] (got \(validationFraction))")
+        }
         if !(learningRate > 0) || !(ftLearningRate > 0) { throw bad("learning rates (--lr, --ft-lr) must be positive") }
         if evalSamples < 10 || winRatePrompts < 10 { throw bad("--eval-samples and --win-prompts must be at least 10") }
         if let problem = objective.problem { throw bad(problem) }
@@ -124,6 +163,41 @@ public struct LabConfig: Sendable, Hashable, Codable {
                 throw bad("--ghat-from observational needs a world (it samples a separate observational log); use same or negated with --data")
             }
         }
+    }
+
+    /// Refuses a new run that cannot identify what one of its methods optimizes (kept out of
+    /// `validate`, so a run saved before the check existed still opens; it then warns).
+    public func checkIdentification() throws(LabError) {
+        if let problem = identificationProblem { throw .invalidConfig(problem) }
+    }
+
+    /// Worlds: training on the observational log with FT as P^R, whose weights cannot remove the
+    /// confounding (refused for the methods that weight rows by P^R, warned about otherwise).
+    var modelPropensityOnTheLog: Bool {
+        guard case .world = source else { return false }
+        return design == .observational && propensity == .model
+    }
+
+    /// Why a method of this run would optimize something the data cannot identify, if one would.
+    var identificationProblem: String? {
+        let weighting = methods.filter(\.weightsRowsByPR)
+        guard modelPropensityOnTheLog, let m = weighting.first else { return nil }
+        return """
+            --design observational with --propensity model cannot identify what \(m.rawValue) optimizes: the FT model \
+            learns the log's marginal P(x), not each reader's P(x | C), so its importance weights leave the confounding \
+            in. Use --propensity logged (the log's P(x | C)), or train on the randomized design (--design randomized), \
+            or leave \(weighting.map(\.rawValue).joined(separator: " and ")) out of --methods.
+            """
+    }
+
+    /// What a run with this configuration cannot identify, as warnings.
+    public var identificationWarnings: [String] {
+        guard modelPropensityOnTheLog else { return [] }
+        return [identificationProblem ?? """
+            P^R is the FT model fit on the observational log (--design observational --propensity model): the held-out \
+            V_IPW, V_SNIPW and V_DR of every method weight by it and are not identified. Judge the methods by their \
+            true values, or pass --propensity logged.
+            """]
     }
 }
 
@@ -139,5 +213,41 @@ public enum LabError: Error, CustomStringConvertible, Equatable {
         case .input(let e): return e.description
         case .failed(let s): return s
         }
+    }
+}
+
+extension Method {
+    /// The causal methods that read logged rows weight them by P^f/P^R (CPO, DR-CPO): what they
+    /// optimize is identified only when P^R is the probability each row's text had.
+    var weightsRowsByPR: Bool { spec.readsRows && !spec.treatsOutcomesAsCausal }
+}
+
+extension LabConfig {
+    /// Reads every configuration written so far: settings added later take the value that
+    /// reproduces how runs saved before them were made (no validation rows, the context and
+    /// vocabulary as configured, FT stopping at its first epoch without improvement).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            source: try c.decode(DataSource.self, forKey: .source), design: try c.decode(WorldDesign.self, forKey: .design),
+            rows: try c.decode(Int.self, forKey: .rows), evalRows: try c.decode(Int.self, forKey: .evalRows),
+            logRows: try c.decode(Int.self, forKey: .logRows),
+            validationRows: try c.decodeIfPresent(Int.self, forKey: .validationRows) ?? 0,
+            validationFraction: try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0,
+            ghatFrom: try c.decode(GhatSource.self, forKey: .ghatFrom),
+            propensity: try c.decode(PropensitySource.self, forKey: .propensity),
+            methods: try c.decode([Method].self, forKey: .methods), epochs: try c.decode(Int.self, forKey: .epochs),
+            seed: try c.decode(UInt64.self, forKey: .seed), seeds: try c.decode(Int.self, forKey: .seeds),
+            model: try c.decode(ModelConfig.self, forKey: .model),
+            fitContext: try c.decodeIfPresent(Bool.self, forKey: .fitContext) ?? false,
+            fitVocabulary: try c.decodeIfPresent(Bool.self, forKey: .fitVocabulary) ?? false,
+            ftMaxEpochs: try c.decode(Int.self, forKey: .ftMaxEpochs),
+            ftPatience: try c.decodeIfPresent(Int.self, forKey: .ftPatience) ?? 1,
+            ftLearningRate: try c.decode(Float.self, forKey: .ftLearningRate),
+            learningRate: try c.decode(Float.self, forKey: .learningRate), batchSize: try c.decode(Int.self, forKey: .batchSize),
+            f0Ratio: try c.decode(Int.self, forKey: .f0Ratio), f0FromScratch: try c.decode(Bool.self, forKey: .f0FromScratch),
+            folds: try c.decode(Int.self, forKey: .folds), objective: try c.decode(ObjectiveOptions.self, forKey: .objective),
+            evalSamples: try c.decode(Int.self, forKey: .evalSamples), winRatePrompts: try c.decode(Int.self, forKey: .winRatePrompts),
+            threads: try c.decode(Int.self, forKey: .threads))
     }
 }

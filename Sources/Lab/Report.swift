@@ -15,6 +15,10 @@ public struct SeedResult: Sendable {
     public var ghatQualityVersusOutcomes: OutcomeModelQuality?
     public var attributeEffects: [AttributeEffect]
     public var failures: [Method: String]
+    /// The models' shape and the texts its context cut.
+    public var fit: ModelFit?
+    /// What the run cannot identify, doubtful propensities, cut texts (`Experiment.warnings`).
+    public var warnings: [String]
 
     /// Collects the results of an experiment; without `heldOutRows` (no forward passes) it is
     /// enough for metrics.jsonl.
@@ -29,6 +33,8 @@ public struct SeedResult: Sendable {
         ghatQualityVersusOutcomes = e.ghatQualityVersusOutcomes
         attributeEffects = e.attributeEffects
         failures = Dictionary(uniqueKeysWithValues: e.config.methods.compactMap { m in e.failure(of: m).map { (m, $0) } })
+        fit = e.fit
+        warnings = e.warnings
     }
 
     func final(_ m: Method) -> EpochMetrics? { metrics[m]?.last }
@@ -158,6 +164,22 @@ public struct ReportWriter {
         SeedSummary(results.compactMap { $0.final(m) }.compactMap(f))
     }
 
+    /// Every seed's warnings, once each, with the seeds they came from when not all.
+    var warnings: [String] {
+        var seen: [String: [UInt64]] = [:]
+        var order: [String] = []
+        for r in results {
+            for w in r.warnings {
+                if seen[w] == nil { order.append(w) }
+                seen[w, default: []].append(r.seed)
+            }
+        }
+        return order.map { w in
+            let seeds = seen[w] ?? []
+            return seeds.count == results.count ? w : "seed \(seeds.map(String.init).joined(separator: ", ")): " + w
+        }
+    }
+
     func summary() -> [String: Any] {
         let design: String
         switch config.source {
@@ -188,15 +210,23 @@ public struct ReportWriter {
             "ghat_from": config.ghatFrom.rawValue, "propensity": config.propensity.rawValue,
             "seeds": results.map(\.seed), "outcome_kind": data.outcomeKind.rawValue,
             "split": ["seed": data.split.seed, "eval_fraction": data.split.evalFraction, "train": data.split.trainCount,
-                      "eval": data.split.evalCount, "from_column": data.split.fromColumn],
+                      "eval": data.split.evalCount, "from_column": data.split.fromColumn,
+                      "validation": data.split.validationCount, "validation_fraction": data.split.validationFraction],
         ]
         if let w = data.world { dataObj["v_star"] = w.bestValue }
+        dataObj["warnings"] = warnings
+        if let fit = results.first?.fit {
+            dataObj["texts_cut"] = Dictionary((fit.cuts + (fit.f0Cut.map { [$0] } ?? [])).map { ($0.part, ["cut": $0.cut, "of": $0.count]) },
+                                              uniquingKeysWith: { a, _ in a })
+        }
         if let q = results.first?.ghatQuality { dataObj["ghat_quality"] = [q.metric.rawValue: jsonNumber(q.value)] }
+        // The first seed's model shape (each seed fits its own training texts).
+        let model = results.first?.fit?.model ?? config.model
         return ["data": dataObj, "methods": methods,
                 "config": ["epochs": config.epochs, "learning_rate": Double(config.learningRate), "batch_size": config.batchSize,
                            "f0_ratio": config.f0Ratio, "folds": config.folds, "normalization": config.objective.normalization.rawValue,
-                           "model": ["vocab": config.model.vocabSize, "context": config.model.contextLength,
-                                     "d_model": config.model.dModel, "heads": config.model.heads, "layers": config.model.layers]]]
+                           "model": ["vocab": model.vocabSize, "context": model.contextLength,
+                                     "d_model": model.dModel, "heads": model.heads, "layers": model.layers]]]
     }
 
     // MARK: report.md
@@ -221,6 +251,7 @@ public struct ReportWriter {
     func markdown() -> String {
         var md = "# cpo-tui report\n\n"
         md += "Data: `\(data.sourceLabel)`, \(data.train.count) training rows (\(config.design.rawValue) design for worlds), "
+        if !data.validation.isEmpty { md += "\(data.validation.count) validation rows (FT's stopping only), " }
         md += "\(data.eval.count) held-out rows; ĝ from `\(config.ghatFrom.rawValue)`; P^R from `\(config.propensity.rawValue)`; "
         md += "seeds \(results.map { String($0.seed) }.joined(separator: ", ")); \(config.epochs) epochs per method.\n"
         if let q = results.first?.ghatQuality {
@@ -230,6 +261,9 @@ public struct ReportWriter {
             }
             md += ".\n"
         }
+        if let fit = results.first?.fit { md += "Model (seed \(results[0].seed)): \(fit.summary).\n" }
+        let warnings = warnings
+        if !warnings.isEmpty { md += "\n## Warnings\n\n" + warnings.map { "- **" + $0 + "**" }.joined(separator: "\n") + "\n\n" }
         md += "Values are means over seeds with 95% intervals (across seeds when there are several, otherwise the estimate's own).\n\n"
 
         md += "## 1. Value of each trained model under the objectives\n\n"

@@ -144,6 +144,7 @@ public final class SeedRun {
         generationRequests = info.generations
         let path = runDirectory.map { $0.checkpointPath(seed: seed) } ?? ""
         events(.dataLoaded(experiment.data))
+        warn(experiment.warnings)
         events(.log("resumed from \(path) at epochs: \(experiment.epochSummary())"))
         // Until the next save, the last save is the one on disk.
         lastSave = SaveStatus(succeeded: true, message: "resumed from \(path)",
@@ -153,6 +154,7 @@ public final class SeedRun {
 
     private func prepare() throws(RunStartError) {
         events(.dataLoaded(experiment.data))
+        warn(experiment.data.warnings)
         do {
             try experiment.prepare(progress: { stage, fraction, message in
                 self.events(.preparing(PrepProgress(
@@ -162,8 +164,14 @@ public final class SeedRun {
         } catch {
             throw .lab(error)
         }
+        warn(experiment.fit?.warnings ?? [])
         events(.ready(experiment))
         save(.afterPreparation)
+    }
+
+    /// Each warning as a log line of its own, marked so it stands out among the others.
+    private func warn(_ warnings: [String]) {
+        for w in warnings { events(.log("WARNING: " + w)) }
     }
 
     // MARK: - the schedule

@@ -44,6 +44,8 @@ enum Batches {
 public struct FTEpoch: Sendable, Hashable, Codable {
     public var epoch: Int
     public var trainLoss: Double
+    /// Mean next-token loss on the validation rows (in runs saved before they existed: on the
+    /// held-out rows; NaN without validation rows).
     public var evalLoss: Double
     public var seconds: Double
 
@@ -55,23 +57,31 @@ public struct FTEpoch: Sendable, Hashable, Codable {
     }
 }
 
-/// FT: next-token training on the dataset's texts for a fixed budget with a cosine schedule,
-/// stopping early when the evaluation loss gets worse (the best epoch's weights are kept).
+/// FT: next-token training on the dataset's texts until the loss on the validation rows stops
+/// improving. The rate warms up, then holds; an epoch that does not improve the best validation
+/// loss by at least `minRelativeImprovement` cuts it (`plateauFactor`), and `config.ftPatience`
+/// such epochs in a row stop training, at most `config.ftMaxEpochs` epochs. The best epoch's
+/// weights are kept. The held-out (estimation) rows never reach FT. Without validation rows FT
+/// trains `ftMaxEpochs` epochs and keeps the last.
 /// Every method starts from this model; it is also the P^R estimate and the f0 generator.
 enum FineTuning {
     /// AdamW's decoupled weight decay for FT, and its warm-up (at most one epoch).
     static let weightDecay: Float = 0.01
     static let warmupSteps = 50
+    /// An epoch improves when it lowers the best validation loss by at least this fraction.
+    static let minRelativeImprovement = 0.005
+    /// The learning rate is multiplied by this after an epoch that does not improve.
+    static let plateauFactor: Float = 0.3
 
-    static func train(_ model: Transformer, train: [[Int32]], eval: [[Int32]], config: LabConfig, seed: UInt64,
+    static func train(_ model: Transformer, train: [[Int32]], validation: [[Int32]], config: LabConfig, seed: UInt64,
                       onEpoch: (FTEpoch) -> Void, onStep: (Int, Double) -> Void, cancelled: () -> Bool) -> [FTEpoch] {
         let stepsPerEpoch = max(1, (train.count + config.batchSize - 1) / config.batchSize)
         let opt = AdamW(config: AdamWConfig(learningRate: config.ftLearningRate, weightDecay: weightDecay,
-                                            warmupSteps: min(warmupSteps, stepsPerEpoch),
-                                            totalSteps: stepsPerEpoch * config.ftMaxEpochs),
+                                            warmupSteps: min(warmupSteps, stepsPerEpoch)),
                         parameterCount: model.parameterCount)
         var history: [FTEpoch] = []
         var best = (loss: Double.infinity, params: FloatBuffer(copying: model.params))
+        var sinceImprovement = 0
         var step = 0
         for epoch in 1...config.ftMaxEpochs {
             let t0 = Date()
@@ -87,22 +97,43 @@ enum FineTuning {
                 step += 1
                 onStep(step, loss)
             }
-            let evalLoss = Batches.meanTokenLoss(model, eval)
-            let rec = FTEpoch(epoch: epoch, trainLoss: sum / Double(max(1, count)), evalLoss: evalLoss,
+            let validationLoss = validation.isEmpty ? Double.nan : Batches.meanTokenLoss(model, validation)
+            let rec = FTEpoch(epoch: epoch, trainLoss: sum / Double(max(1, count)), evalLoss: validationLoss,
                               seconds: Date().timeIntervalSince(t0))
             history.append(rec)
             onEpoch(rec)
-            // The learning rate decays over the whole budget (cosine), which is what brings the
-            // loss down to where samples are clean; stop early only when the held-out loss
-            // gets worse (overfitting), keeping the best epoch.
-            if evalLoss < best.loss {
-                best = (evalLoss, FloatBuffer(copying: model.params))
-            } else {
-                break
-            }
             if cancelled() { break }
+            if validation.isEmpty { continue }
+            if validationLoss < best.loss * (1 - minRelativeImprovement) {
+                best = (validationLoss, FloatBuffer(copying: model.params))
+                sinceImprovement = 0
+            } else {
+                if validationLoss < best.loss { best = (validationLoss, FloatBuffer(copying: model.params)) }
+                sinceImprovement += 1
+                if sinceImprovement >= config.ftPatience { break }
+                opt.config.learningRate *= plateauFactor
+            }
         }
-        model.params.copy(from: best.params)
+        if !validation.isEmpty { model.params.copy(from: best.params) }
         return history
+    }
+
+    /// The epoch whose weights FT kept (the lowest validation loss; the last without one).
+    static func keptEpoch(_ history: [FTEpoch]) -> FTEpoch? {
+        history.filter { !$0.evalLoss.isNaN }.min { $0.evalLoss < $1.evalLoss } ?? history.last
+    }
+
+    /// "FT epoch 9 kept (validation loss 0.226); stopped after epoch 11: 2 epochs without improving by 0.2%".
+    static func outcome(_ history: [FTEpoch], config: LabConfig) -> String {
+        guard let kept = keptEpoch(history), let last = history.last else { return "FT did not train" }
+        if kept.evalLoss.isNaN { return "FT epoch \(last.epoch) kept: no validation rows, so FT trained all --ft-epochs \(config.ftMaxEpochs)" }
+        var s = String(format: "FT epoch %d kept (validation loss %.4f); ", kept.epoch, kept.evalLoss)
+        if last.epoch >= config.ftMaxEpochs && last.epoch - kept.epoch < config.ftPatience {
+            s += "reached --ft-epochs \(config.ftMaxEpochs) still improving: a larger --ft-epochs may help"
+        } else {
+            s += String(format: "stopped after epoch %d: %d epoch%@ without improving by %g%%", last.epoch, config.ftPatience,
+                        config.ftPatience == 1 ? "" : "s", 100 * minRelativeImprovement)
+        }
+        return s
     }
 }

@@ -76,7 +76,7 @@ enum DatasetValue {
     static let splitNames: [String: DataSplit.Part] = [
         "train": .train, "training": .train,
         "eval": .eval, "evaluation": .eval, "test": .eval, "testing": .eval,
-        "valid": .eval, "validation": .eval, "val": .eval, "dev": .eval,
+        "valid": .validation, "validation": .validation, "val": .validation, "dev": .validation,
     ]
 
     static func splitPart(_ cell: DatasetCell, key: String) -> Result<DataSplit.Part, BadRowReason> {
@@ -84,7 +84,7 @@ enum DatasetValue {
         case .string(let s):
             if let p = splitNames[trimmed(s).lowercased()] { return .success(p) }
             return .failure(BadRowReason(
-                "\(show(s)) is not a split name (use train, or eval/test/valid/validation/dev)"))
+                "\(show(s)) is not a split name (use train, eval/test, or validation/valid/dev)"))
         case .missing: return .failure(BadRowReason("no key '\(key)'"))
         case .null: return .failure(BadRowReason("null, expected a split name"))
         case .number(let s): return .failure(BadRowReason("\(s) is a number, expected a split name"))

@@ -20,6 +20,19 @@ public struct TextCodec: Sendable, Equatable {
         return s
     }
 
+    /// The context that holds a text of `textTokens` tokens whole: BOS, the tokens and EOS are
+    /// `textTokens + 2` tokens, of which the model reads all but the last (`sequence(for:)` keeps
+    /// `contextLength + 1`). Rounded up to a multiple of `multiple`, at least `multiple`, at most
+    /// `cap`.
+    public static func contextLength(covering textTokens: Int, multiple: Int, cap: Int) -> Int {
+        precondition(multiple >= 1 && cap >= 1, "the multiple and the cap must be positive")
+        let needed = max(1, textTokens + 1)
+        return min(cap, (needed + multiple - 1) / multiple * multiple)
+    }
+
+    /// Whether `sequence(for:)` cuts a text of `textTokens` tokens (it then has no EOS).
+    public func cuts(textTokens: Int) -> Bool { textTokens + 2 > contextLength + 1 }
+
     /// BOS and the prefix's tokens, cut to leave room for at least one generated token.
     public func prompt(for prefix: String) -> [Int32] {
         var s: [Int32] = [BPETokenizer.bos]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Lab
 import OutcomeData
 
 /// The flags that describe a user's direct-outcome dataset; shared by every command that reads
@@ -26,7 +27,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Column holding a reader covariate, an observed confounder (optional, numeric).")
     var trait: String?
 
-    @Option(help: "Column assigning rows to train or eval (optional; otherwise a seeded 80/20 split).")
+    @Option(help: "Column assigning rows to train, validation or eval (optional; otherwise a seeded 70/10/20 split).")
     var split: String?
 
     @Option(help: "Comma-separated 0/1 attribute columns (optional; simulated worlds write them).")
@@ -97,12 +98,21 @@ struct DataCheck: ParsableCommand {
 
     @OptionGroup var data: DataOptions
 
-    @Option(help: "Seed of the train/eval split (when there is no split column).")
+    @Option(help: "Seed of the train/validation/eval split (when there is no split column).")
     var seed: UInt64 = 0
+
+    @Option(help: "Share of the rows held out for validation, as a run takes them (0: none).")
+    var validationFraction = LabConfig().validationFraction
+
+    func validate() throws {
+        guard validationFraction >= 0 && validationFraction <= LabConfig.maxValidationFraction else {
+            throw ValidationError("--validation-fraction must be in [0, \(LabConfig.maxValidationFraction)]")
+        }
+    }
 
     func run() throws {
         let ds = try data.load()
-        let split = DataSplit.make(for: ds, seed: seed)
+        let split = DataSplit.make(for: ds, validationFraction: validationFraction, seed: seed)
         let y = ds.rows.map(\.outcome)
         let mean = y.reduce(0, +) / Double(y.count)
         let sd = (y.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, y.count - 1))).squareRoot()

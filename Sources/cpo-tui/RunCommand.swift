@@ -10,8 +10,6 @@ import TinyLM
 /// default is `LabConfig()`'s, so the command line and the library cannot disagree.
 struct RunOptions: ParsableArguments {
     private static let defaults = LabConfig()
-    /// User texts are often longer than world texts: with --data the context defaults to this.
-    static let dataContextLength = 128
 
     @Option(help: "A world file or shipped world name (default: \(ShippedWorlds.defaultName)); ignored with --data.")
     var world: String?
@@ -23,7 +21,11 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Epochs per method after FT (default \(RunOptions.defaults.epochs)). With --resume: train up to this many.")
     var epochs: Int?
     @Option(help: "Training rows (worlds).") var rows = RunOptions.defaults.rows
-    @Option(help: "Held-out randomized rows (worlds).") var evalRows = RunOptions.defaults.evalRows
+    @Option(help: "Held-out randomized rows (worlds): the estimation rows.") var evalRows = RunOptions.defaults.evalRows
+    @Option(help: "Validation rows (worlds; sampled like the training rows): FT stops when its loss on them stops improving. Never used for estimation. 0: none, FT trains --ft-epochs epochs.")
+    var validationRows = RunOptions.defaults.validationRows
+    @Option(help: "Share of the rows held out for validation (--data; unless the split column names validation rows). 0: none.")
+    var validationFraction = RunOptions.defaults.validationFraction
     @Option(help: "Seed.") var seed = RunOptions.defaults.seed
     @Option(help: "Seeds: base..base+K-1.") var seeds = RunOptions.defaults.seeds
     @Option(help: "Which world data the methods train on.") var design = RunOptions.defaults.design
@@ -45,14 +47,18 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Samples from each model for its true value and KL.") var evalSamples = RunOptions.defaults.evalSamples
     @Option(help: "Truncated held-out prompts for the win rates.") var winPrompts = RunOptions.defaults.winRatePrompts
     @Option(help: "Rows of the separate observational log (--ghat-from observational).") var logRows = RunOptions.defaults.logRows
-    @Option(help: "FT epochs (cosine schedule; stops early if the held-out loss rises).") var ftEpochs = RunOptions.defaults.ftMaxEpochs
+    @Option(help: "At most this many FT epochs. FT stops when its validation loss stops improving (--ft-patience epochs in a row without, each cutting the learning rate), keeping the best epoch.")
+    var ftEpochs = RunOptions.defaults.ftMaxEpochs
+    @Option(help: "FT stops after this many epochs in a row without improving its validation loss.")
+    var ftPatience = RunOptions.defaults.ftPatience
     @Option(help: "FT learning rate.") var ftLr = RunOptions.defaults.ftLearningRate
     @Option(help: "Model width (d_model).") var dModel = RunOptions.defaults.model.dModel
     @Option(help: "Transformer layers.") var layers = RunOptions.defaults.model.layers
     @Option(help: "Attention heads.") var heads = RunOptions.defaults.model.heads
-    @Option(help: "Context length in tokens (default \(RunOptions.defaults.model.contextLength), \(RunOptions.dataContextLength) with --data; longer texts are cut, the same way for every model).")
+    @Option(help: "Context length in tokens. Default: fitted to the data, the longest training text with BOS and EOS rounded up to \(ModelFit.contextMultiple), at most \(LabConfig.maxFittedContext). Longer texts are cut, the same way for every model, and the run says how many.")
     var context: Int?
-    @Option(help: "Tokenizer vocabulary size.") var vocab = RunOptions.defaults.model.vocabSize
+    @Option(help: "Tokenizer vocabulary size, at most: the model gets the ids the tokenizer learns, fewer when the training texts cannot fill it.")
+    var vocab = RunOptions.defaults.model.vocabSize
 
     /// The configuration these flags describe, validated.
     func makeConfig() throws -> LabConfig {
@@ -61,19 +67,26 @@ struct RunOptions: ParsableArguments {
         model.layers = layers
         model.heads = heads
         model.vocabSize = vocab
-        model.contextLength = context ?? (data.path != nil ? Self.dataContextLength : Self.defaults.model.contextLength)
+        model.contextLength = context ?? LabConfig.maxFittedContext
         let objective = ObjectiveOptions(
             normalization: horvitzThompson ? .horvitzThompson : .hajek, clip: clip ?? Self.defaults.objective.clip, entropyBonus: entropyBonus,
             klToFT: klToFt, filterQuantile: filterQuantile, rwrTemperature: rwrTemperature, dpoBeta: dpoBeta)
         let source: DataSource = data.path.map { .file(path: $0, options: data.loadOptions) }
             ?? .world(world ?? ShippedWorlds.defaultName)
         let cfg = LabConfig(
-            source: source, design: design, rows: rows, evalRows: evalRows, logRows: logRows, ghatFrom: ghatFrom,
+            source: source, design: design, rows: rows, evalRows: evalRows, logRows: logRows, validationRows: validationRows,
+            validationFraction: validationFraction, ghatFrom: ghatFrom,
             propensity: propensity, methods: methods.methods, epochs: epochs ?? Self.defaults.epochs, seed: seed,
-            seeds: seeds, model: model, ftMaxEpochs: ftEpochs, ftLearningRate: ftLr, learningRate: lr,
+            seeds: seeds, model: model, fitContext: context == nil, ftMaxEpochs: ftEpochs, ftPatience: ftPatience,
+            ftLearningRate: ftLr, learningRate: lr,
             batchSize: batchSize, f0Ratio: f0Ratio, f0FromScratch: f0FromScratch, folds: folds, objective: objective,
             evalSamples: evalSamples, winRatePrompts: winPrompts, threads: Self.defaults.threads)
-        do { try cfg.validate() } catch { throw CLIError(error.description) }
+        do {
+            try cfg.validate()
+            try cfg.checkIdentification()
+        } catch {
+            throw CLIError(error.description)
+        }
         return cfg
     }
 }

@@ -109,6 +109,35 @@ struct CLITests {
         }
     }
 
+    /// A run says what it had to cut and what it cannot identify: on its lines and in report.md.
+    /// The observational log with FT as P^R is refused for CPO and warned about without it.
+    @Test func aTinyRunWarnsAboutCutTextsAndWhatItCannotIdentify() throws {
+        let refused = try CLI.run(["run", "--no-save", "--design", "observational", "--propensity", "model"])
+        #expect(refused.status != 0 && refused.stderr.contains("--propensity logged"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("training the tokenizer"), "work started before the refusal")
+
+        let dir = NSTemporaryDirectory() + "cpo-cli-warn-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["run", "--no-save", "--design", "observational", "--propensity", "model", "--methods", "FT,filtered-SFT",
+                             "--rows", "40", "--eval-rows", "20", "--validation-rows", "10", "--epochs", "0", "--d-model", "32",
+                             "--layers", "1", "--heads", "2", "--vocab", "300", "--context", "16", "--ft-epochs", "1",
+                             "--eval-samples", "10", "--win-prompts", "10", "--f0-ratio", "1", "--folds", "2", "--batch-size", "8",
+                             "--report", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("context 16 tokens (as configured") && $0.contains("cut by the context: training") },
+                "\(r.stdout)")
+        let cut = lines.filter { $0.contains("WARNING:") && $0.contains("of 40 training texts") }
+        #expect(cut.count == 1, "\(r.stdout)")
+        #expect(lines.contains { $0.contains("WARNING:") && $0.contains("not identified") }, "\(r.stdout)")
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(md.contains("## Warnings") && md.contains("of 40 training texts") && md.contains("not identified"))
+
+        // --help states the rule and the cap.
+        let help = try CLI.run(["run", "--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("fitted to the data") && help.contains("at most 256"), "\(help)")
+    }
+
     /// Options with a fixed set of values list them in --help and refuse any other value with
     /// ArgumentParser's standard message (the option, the bad value, the good ones) and a
     /// usage exit code, before anything is read or trained.

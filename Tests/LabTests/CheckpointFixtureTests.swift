@@ -4,20 +4,33 @@ import Foundation
 import Testing
 @testable import Lab
 
+/// A run directory written by an earlier checkpoint format, and that format.
+struct CheckpointFixture: Sendable, CustomStringConvertible {
+    var name: String
+    var format: Int
+    var path: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/" + name).path
+    }
+    var description: String { name }
+}
+
 /// Saved runs survive upgrades: `Fixtures/checkpoint-v1` is a run directory written by the
 /// first checkpoint format (format 1; `cpo-tui run` with the tiny settings of `tinyConfig`, every
-/// method, one epoch, seed 3, world river-cleanup). Whatever the format becomes, this file
-/// must keep loading, keep its meaning and resume.
+/// method, one epoch, seed 3, world river-cleanup), `Fixtures/checkpoint-v2` the same run
+/// written by format 2 (the last before the model's shape was fitted to the data and FT had
+/// validation rows of its own). Whatever the format becomes, these files must keep loading,
+/// keep their meaning and resume.
 @Suite("checkpoint fixtures from earlier versions")
 struct CheckpointFixtureTests {
-    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/checkpoint-v1").path
+    static let v1 = CheckpointFixture(name: "checkpoint-v1", format: 1)
+    static let fixtures = [v1, CheckpointFixture(name: "checkpoint-v2", format: 2)]
+    static let fixture = v1.path
 
     /// A scratch copy, so resuming never writes into the fixture.
-    func scratchCopy(_ label: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cpo-fixture-\(label)-\(getpid())").path
+    func scratchCopy(_ label: String, of fixture: CheckpointFixture = v1) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cpo-fixture-\(label)-\(fixture.name)-\(getpid())").path
         try? FileManager.default.removeItem(atPath: path)
-        try FileManager.default.copyItem(atPath: Self.fixture, toPath: path)
+        try FileManager.default.copyItem(atPath: fixture.path, toPath: path)
         return path
     }
 
@@ -35,14 +48,17 @@ struct CheckpointFixtureTests {
         return out
     }
 
-    @Test func theFirstFormatLoadsWithItsMeaningAndResumes() throws {
-        let path = try scratchCopy("v1")
+    @Test(arguments: fixtures) func earlierFormatsLoadWithTheirMeaningAndResume(_ fixture: CheckpointFixture) throws {
+        let path = try scratchCopy("load", of: fixture)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (dir, config) = try RunDirectory.open(path)
         // Every method there was when format 1 was written.
         #expect(config.seed == 3 && config.methods == [.ft, .ooRLHF, .cpo, .drCPO, .filteredSFT, .rwr, .dpo])
+        // As it was made: the configured shape, no validation rows.
+        #expect(!config.fitContext && !config.fitVocabulary && config.validationRows == 0)
         let (exp, info) = try dir.restore(seed: 3, config: config)
-        #expect(info.format == 1)
+        #expect(info.format == fixture.format)
+        #expect(exp.modelShape == config.model && exp.data.validation.isEmpty)
         let recorded = try recordedVDR(path)
         #expect(!recorded.isEmpty, "the fixture's metrics.jsonl holds epoch lines")
         for m in config.methods where m.trains {
@@ -58,9 +74,9 @@ struct CheckpointFixtureTests {
     }
 
     /// metrics.jsonl is what it was: the lines written from the loaded run equal, byte for byte,
-    /// the ones format 1 wrote when it saved (the estimates under their first names).
-    @Test func metricsLinesKeepTheirShape() throws {
-        let path = try scratchCopy("lines")
+    /// the ones the earlier format wrote when it saved (the estimates under their first names).
+    @Test(arguments: fixtures) func metricsLinesKeepTheirShape(_ fixture: CheckpointFixture) throws {
+        let path = try scratchCopy("lines", of: fixture)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (dir, config) = try RunDirectory.open(path)
         let (exp, _) = try dir.restore(seed: 3, config: config)
@@ -68,21 +84,22 @@ struct CheckpointFixtureTests {
         #expect(written == (try String(contentsOfFile: path + "/metrics.jsonl", encoding: .utf8)))
     }
 
-    /// Loaded from format 1 and saved again, the run is in the current format and reads back the same.
-    @Test func theFirstFormatIsSavedAgainInTheCurrentOne() throws {
-        let path = try scratchCopy("resave")
+    /// Loaded from an earlier format and saved again, the run is in the current format and reads
+    /// back the same.
+    @Test(arguments: fixtures) func earlierFormatsAreSavedAgainInTheCurrentOne(_ fixture: CheckpointFixture) throws {
+        let path = try scratchCopy("resave", of: fixture)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let (dir, config) = try RunDirectory.open(path)
-        let (v1, _) = try dir.restore(seed: 3, config: config)
-        try dir.save(v1)
+        let (old, _) = try dir.restore(seed: 3, config: config)
+        try dir.save(old)
         #expect(try dir.info(seed: 3).format == Int(Checkpoint.version))
         let (again, _) = try dir.restore(seed: 3, config: config)
         for m in config.methods {
-            #expect(again.metrics[m] == v1.metrics[m] && again.steps[m] == v1.steps[m], "\(m)")
-            #expect(again.epochs(of: m) == v1.epochs(of: m))
+            #expect(again.metrics[m] == old.metrics[m] && again.steps[m] == old.steps[m], "\(m)")
+            #expect(again.epochs(of: m) == old.epochs(of: m))
         }
-        #expect(again.ftMetrics == v1.ftMetrics)
-        let (a, b) = (try #require(again.inputs), try #require(v1.inputs))
+        #expect(again.ftMetrics == old.ftMetrics && again.modelShape == old.modelShape)
+        let (a, b) = (try #require(again.inputs), try #require(old.inputs))
         #expect(a.rowSeqs == b.rowSeqs && a.outcomes == b.outcomes && a.logPFT == b.logPFT && a.outcomeSD == b.outcomeSD)
         #expect(a.f0Seqs == b.f0Seqs && a.f0Ghat == b.f0Ghat)
     }

@@ -10,7 +10,7 @@ func tinyConfig(methods: [Method] = Method.allCases, seed: UInt64 = 3) -> LabCon
     let worlds = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("sample-data/worlds/river-cleanup.toml").path
     return LabConfig(
-        source: .world(worlds), rows: 64, evalRows: 24, logRows: 64, methods: methods, epochs: 1, seed: seed,
+        source: .world(worlds), rows: 64, evalRows: 24, logRows: 64, validationRows: 16, methods: methods, epochs: 1, seed: seed,
         model: ModelConfig(vocabSize: 300, contextLength: 48, dModel: 32, heads: 2, layers: 1),
         ftMaxEpochs: 2, learningRate: 1e-3, batchSize: 8, f0Ratio: 1, folds: 2, evalSamples: 16, winRatePrompts: 12, threads: 2)
 }

@@ -682,7 +682,7 @@ struct JSONLinesTests {
         let cols = DatasetColumns(propensity: "lp", propensityScale: .logProbability, split: "fold")
         let d = try loadText("{\"text\":\"a\",\"outcome\":1,\"lp\":-1.5,\"fold\":\"Train\"}\n{\"text\":\"b\",\"outcome\":2,\"lp\":\"-2\",\"fold\":\"VALID\"}\n",
                              name: "d.jsonl", options(cols))
-        #expect(d.rows.map(\.split) == [.train, .eval])
+        #expect(d.rows.map(\.split) == [.train, .validation])
         #expect(d.rows.map(\.logPropensity) == [-1.5, -2])
     }
 }
@@ -739,13 +739,51 @@ struct DataSplitTests {
     @Test func splitColumnDecides() throws {
         let d = try loadText("text,outcome,split\na,1,train\nb,2,TEST\nc,3,Valid\nd,4, validation \ne,5,eval\nf,6,dev\ng,7,Train\n",
                              options(DatasetColumns(split: "split")))
-        #expect(d.rows.map(\.split) == [.train, .eval, .eval, .eval, .eval, .eval, .train])
+        #expect(d.rows.map(\.split) == [.train, .eval, .validation, .validation, .eval, .validation, .train])
+        // Without a validation part (runs saved before it existed), validation rows are evaluation rows.
         let s = DataSplit.make(for: d, seed: 99)
         #expect(s.fromColumn)
         #expect(s.train == [0, 6])
-        #expect(s.eval == [1, 2, 3, 4, 5])
+        #expect(s.eval == [1, 2, 3, 4, 5] && s.validation.isEmpty)
         #expect(s.evalFraction == 5.0 / 7.0)
         #expect(s.record == DataSplit.Record(seed: 99, evalFraction: 5.0 / 7.0, trainCount: 2, evalCount: 5, fromColumn: true))
+        // With one, the column's validation rows are it.
+        let three = DataSplit.make(for: d, validationFraction: 0.1, seed: 99)
+        #expect(three.train == [0, 6] && three.eval == [1, 4] && three.validation == [2, 3, 5])
+        #expect(three.part(of: 3) == .validation && three.part(of: 4) == .eval)
+        #expect(three.record == DataSplit.Record(seed: 99, evalFraction: 2.0 / 7.0, trainCount: 2, evalCount: 2, fromColumn: true,
+                                                 validationCount: 3, validationFraction: 3.0 / 7.0))
+        #expect(three.summary == "split column: 2 train / 3 validation / 2 eval")
+    }
+
+    /// The seeded three-way split: disjoint parts covering every row, 70/10/20, fixed by the
+    /// seed, the evaluation rows those of the two-way split with the same seed.
+    @Test func threeWaySplitIsFixedByTheSeed() {
+        let a = DataSplit.make(count: 1000, validationFraction: 0.1, seed: 7)
+        #expect(a.train.count == 700 && a.validation.count == 100 && a.eval.count == 200)
+        #expect(Set(a.train).union(a.validation).union(a.eval) == Set(0..<1000))
+        #expect(Set(a.train).isDisjoint(with: a.validation) && Set(a.eval).isDisjoint(with: a.validation))
+        #expect(a.validation == a.validation.sorted())
+        #expect(a == DataSplit.make(count: 1000, validationFraction: 0.1, seed: 7))
+        let b = DataSplit.make(count: 1000, validationFraction: 0.1, seed: 8)
+        #expect(a.validation != b.validation && a.eval != b.eval)
+        #expect(a.eval == DataSplit.make(count: 1000, seed: 7).eval)
+        #expect(a.summary == "seeded split (seed 7, eval fraction 0.2, validation fraction 0.1): 700 train / 100 validation / 200 eval")
+        // At least one row in each part asked for, when there are rows enough.
+        let small = DataSplit.make(count: 4, validationFraction: 0.01, seed: 1)
+        #expect(small.eval.count == 1 && small.validation.count == 1 && small.train.count == 2)
+    }
+
+    /// A split column without validation rows: a seeded share of its training rows becomes them.
+    @Test func splitColumnWithoutValidationRows() throws {
+        var csv = "text,outcome,split\n"
+        for i in 0..<50 { csv += "t\(i),\(i),\(i % 5 == 0 ? "test" : "train")\n" }
+        let d = try loadText(csv, options(DatasetColumns(split: "split")))
+        let s = DataSplit.make(for: d, validationFraction: 0.1, seed: 3)
+        #expect(s.eval == Array(stride(from: 0, to: 50, by: 5)))
+        #expect(s.validation.count == 5 && s.train.count == 35 && s.validation.allSatisfy { $0 % 5 != 0 })
+        #expect(s == DataSplit.make(for: d, validationFraction: 0.1, seed: 3))
+        #expect(s.validation != DataSplit.make(for: d, validationFraction: 0.1, seed: 4).validation)
     }
 
     @Test func unknownSplitValueIsABadRow() throws {

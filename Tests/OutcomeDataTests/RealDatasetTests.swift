@@ -68,11 +68,14 @@ struct RealDatasetTests {
         #expect(d.rows[2].text == "..\"")
         // README: valence mean 2.98.
         #expect(abs(mean(d.outcomes) - 2.9767) < 0.001)
-        // The authors' split: train 8,062 / dev 1,000 / test 1,000 (dev and test are eval here).
+        // The authors' split: train 8,062 / dev 1,000 / test 1,000 (dev and test are eval without a validation part).
         let split = DataSplit.make(for: d, seed: 0)
         #expect(split.fromColumn)
         #expect(split.train.count == 8062)
         #expect(split.eval.count == 2000)
+        // With a validation part, dev is it and test the evaluation rows.
+        let three = DataSplit.make(for: d, validationFraction: 0.1, seed: 0)
+        #expect(three.train.count == 8062 && three.validation.count == 1000 && three.eval.count == 1000)
         // The README's "empty text" row (id easy_money_13624_13628) holds the literal word
         // "None" (a pandas artifact), which is a non-empty text.
         let none = d.rows.filter { $0.text == "None" }
