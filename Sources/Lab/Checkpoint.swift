@@ -64,13 +64,15 @@ struct PreparedSummary<Metrics> {
     var traitImbalance: [Double]
     var ftMetrics: Metrics?
     var ghat: CrossFittedOutcomeModel?
+    /// The user-data judge of runs saved before `neighborJudge` (a ridge on ĝ's features).
     var judge: OutcomeModel?
+    var neighborJudge: NearestNeighborJudge?
 
     /// The same summary with FT's evaluation converted.
     func converted<Other>(_ convert: (Metrics) -> Other) -> PreparedSummary<Other> {
         PreparedSummary<Other>(ftHistory: ftHistory, ghatQuality: ghatQuality, ghatQualityVersusOutcomes: ghatQualityVersusOutcomes,
                                attributeEffects: attributeEffects, traitImbalance: traitImbalance, ftMetrics: ftMetrics.map(convert),
-                               ghat: ghat, judge: judge)
+                               ghat: ghat, judge: judge, neighborJudge: neighborJudge)
     }
 }
 
@@ -168,7 +170,7 @@ enum Checkpoint {
         let prep = PreparedSummary(
             ftHistory: exp.ftHistory, ghatQuality: exp.ghatQuality, ghatQualityVersusOutcomes: exp.ghatQualityVersusOutcomes,
             attributeEffects: exp.attributeEffects, traitImbalance: exp.traitImbalance, ftMetrics: exp.ftMetrics,
-            ghat: exp.ghatModel, judge: exp.judge)
+            ghat: exp.ghatModel, judge: exp.judge?.ridge, neighborJudge: exp.judge?.neighbors)
 
         var ftp = ByteWriter()
         ftp.floats(ft.params.pointer, count: ft.parameterCount)

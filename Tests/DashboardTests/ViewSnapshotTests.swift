@@ -189,6 +189,24 @@ struct ViewSnapshotTests {
         }
     }
 
+    /// Estimates whose held-out weights collapsed (ESS below 5% of the rows) carry a `!` in the
+    /// Methods panel and the compare view; the others, and the goldens (ESS 58-98%), none.
+    @Test func unreliableEstimatesAreMarked() throws {
+        var s = Fixture.snapshot
+        let n = 200
+        s.setMethod(.cpo) { m in
+            m.epochs[m.epochs.count - 1].weights = Diagnostics.weightSummary(
+                logP: [0] + [Double](repeating: -40, count: n - 1), logPR: [Double](repeating: 0, count: n), batchSize: 32)
+        }
+        let compare = DashboardView.render(s, Self.state(.compare), width: 120, height: 40).plainText().split(separator: "\n")
+        let cpo = try #require(compare.first { $0.contains("│CPO ") })
+        #expect(cpo.contains("55.50±1.57!") && cpo.contains("55.00±2.94!") && cpo.contains("55.20±2.74!"), "\(cpo)")
+        #expect(cpo.contains("55.10±0.39 "), "V_OUT does not weight the rows: \(cpo)")
+        #expect(!(try #require(compare.first { $0.contains("│DR-CPO ") })).contains("!"))
+        let dashboard = DashboardView.render(s, Self.state(), width: 120, height: 40).plainText()
+        #expect(dashboard.contains("55.50±1.57!"))
+    }
+
     /// A failed save: SAVE FAILED in the header in the theme's bad style, in every view, and the
     /// full message in the data view's messages.
     @Test func failedSave() throws {
