@@ -426,7 +426,8 @@ public enum DashboardView {
         let rows: [[String]] = s.methods.map { m in
             let e = m.epochs.last
             var row = [m.method.rawValue, String(m.epoch)] + values.map { pm(e, $0) }
-                + [pm(e?.winRateVsFT), f(e?.klToFT.value, 2), f(e?.weights.essFraction, 2)]
+                // A judge that cannot tell texts apart gives no evidence: no win rate.
+                + [s.judge?.informative == false ? "–" : pm(e?.winRateVsFT), f(e?.klToFT.value, 2), f(e?.weights.essFraction, 2)]
             if world { row += [pm(e?.trueValue), f(e?.normalizedGain), f(e?.invalidRate, 2)] }
             return row
         }

@@ -190,7 +190,8 @@ struct ViewSnapshotTests {
     }
 
     /// Estimates whose held-out weights collapsed (ESS below 5% of the rows) carry a `!` in the
-    /// Methods panel and the compare view; the others, and the goldens (ESS 58-98%), none.
+    /// Methods panel and the compare view; the others, and the goldens (ESS 58-98%), none. A
+    /// judge that cannot tell texts apart leaves the win-rate column empty.
     @Test func unreliableEstimatesAreMarked() throws {
         var s = Fixture.snapshot
         let n = 200
@@ -205,6 +206,12 @@ struct ViewSnapshotTests {
         #expect(!(try #require(compare.first { $0.contains("│DR-CPO ") })).contains("!"))
         let dashboard = DashboardView.render(s, Self.state(), width: 120, height: 40).plainText()
         #expect(dashboard.contains("55.50±1.57!"))
+        // A user-data judge that cannot tell texts apart: the compare view shows no win rates.
+        #expect(compare.contains { $0.contains("0.60±0.06") })
+        s.judge = JudgeAssessment(quality: OutcomeModelQuality(metric: .r2, value: -0.01), pValue: 0.4, permutations: 99,
+                                  rows: 400, neighbors: 80)
+        let blind = DashboardView.render(s, Self.state(.compare), width: 120, height: 40).plainText()
+        #expect(!blind.contains("0.60±0.06") && !blind.contains("0.62±0.06"))
     }
 
     /// A failed save: SAVE FAILED in the header in the theme's bad style, in every view, and the
