@@ -195,14 +195,13 @@ struct ViewSnapshotTests {
     @Test func unreliableEstimatesAreMarked() throws {
         var s = Fixture.snapshot
         let n = 200
-        s.setMethod(.cpo) { m in
-            m.epochs[m.epochs.count - 1].weights = Diagnostics.weightSummary(
-                logP: [0] + [Double](repeating: -40, count: n - 1), logPR: [Double](repeating: 0, count: n), batchSize: 32)
-        }
+        let cpo = try #require(s.methods.firstIndex { $0.method == .cpo })
+        s.methods[cpo].epochs[s.methods[cpo].epochs.count - 1].weights = Diagnostics.weightSummary(
+            logP: [0] + [Double](repeating: -40, count: n - 1), logPR: [Double](repeating: 0, count: n), batchSize: 32)
         let compare = DashboardView.render(s, Self.state(.compare), width: 120, height: 40).plainText().split(separator: "\n")
-        let cpo = try #require(compare.first { $0.contains("│CPO ") })
-        #expect(cpo.contains("55.50±1.57!") && cpo.contains("55.00±2.94!") && cpo.contains("55.20±2.74!"), "\(cpo)")
-        #expect(cpo.contains("55.10±0.39 "), "V_OUT does not weight the rows: \(cpo)")
+        let cpoRow = try #require(compare.first { $0.contains("│CPO ") })
+        #expect(cpoRow.contains("55.50±1.57!") && cpoRow.contains("55.00±2.94!") && cpoRow.contains("55.20±2.74!"), "\(cpoRow)")
+        #expect(cpoRow.contains("55.10±0.39 "), "V_OUT does not weight the rows: \(cpoRow)")
         #expect(!(try #require(compare.first { $0.contains("│DR-CPO ") })).contains("!"))
         let dashboard = DashboardView.render(s, Self.state(), width: 120, height: 40).plainText()
         #expect(dashboard.contains("55.50±1.57!"))
