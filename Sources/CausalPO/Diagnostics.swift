@@ -63,6 +63,43 @@ public struct OverlapAlarm: Sendable, Hashable, Codable {
     }
 }
 
+/// How many rows a set of importance weights effectively leaves (Kish's ESS = (Σw)²/Σw²), and
+/// whether estimates weighted by them mean anything.
+///
+/// The rule: an estimate that weights `count` rows needs an ESS of at least `minFraction` of
+/// them and at least `minimum` rows. Why: in a simulation of the Hajek estimator with lognormal
+/// weights (500 rows, `EstimateReliabilityTests`), the 95% interval covers the truth in 94.6%
+/// of samples the rule passes, 81% of those it fails, and 50% when the ESS is under 1% of n.
+/// An ESS of 5% of n also means E_{P^R}[w²] = E_f[w] ≈ 20: a text of f is on average 20 times
+/// likelier under f than under P^R, so the estimate rests on the tail of the weights, and a
+/// language model's tail is heavier than lognormal (mass that left the data's support does not
+/// show at all).
+/// The floor of 10 rows: with fewer, the interval missed the truth in 30-40% of samples at
+/// every n from 100 to 6,000 rows.
+public struct EffectiveSampleSize: Sendable, Hashable, Codable {
+    public static let minFraction = 0.05
+    public static let minimum = 10.0
+
+    public var ess: Double
+    public var count: Int
+
+    public init(ess: Double, count: Int) {
+        self.ess = ess
+        self.count = count
+    }
+
+    /// The ESS of the weights exp(logWeights).
+    public init(logWeights: [Double]) {
+        self.init(ess: Diagnostics.effectiveSampleSize(logWeights: logWeights), count: logWeights.count)
+    }
+
+    /// ess / count.
+    public var fraction: Double { count > 0 ? ess / Double(count) : .nan }
+
+    /// Whether weighted estimates over these rows can be trusted (see the type's rule).
+    public var enough: Bool { ess.isFinite && ess >= max(Self.minFraction * Double(count), Self.minimum) }
+}
+
 /// Everything the Weights panel shows about one set of importance weights.
 public struct WeightSummary: Sendable, Hashable, Codable {
     public static let defaultQuantileLevels: [Double] = [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1]
@@ -84,6 +121,9 @@ public struct WeightSummary: Sendable, Hashable, Codable {
     public var logRatioQuantiles: [Double]
     public var histogram: LogRatioHistogram
     public var overlap: OverlapAlarm
+
+    /// The global ESS with its row count and the rule of what is enough.
+    public var effectiveSampleSize: EffectiveSampleSize { EffectiveSampleSize(ess: ess, count: count) }
 }
 
 public enum Diagnostics {

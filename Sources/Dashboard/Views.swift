@@ -265,6 +265,12 @@ public enum DashboardView {
         return String(format: "%.2f±%.2f", e.value, (e.upper - e.lower) / 2)
     }
 
+    /// An evaluation's estimate, marked `!` when it rests on too few effective rows to mean
+    /// anything (`EpochMetrics.reliability`; the headless lines and the report say why).
+    static func pm(_ e: EpochMetrics?, _ estimator: Estimator) -> String {
+        pm(e?.estimates[estimator]) + (e.map { $0.reliability.isReliable(estimator) } == false ? "!" : "")
+    }
+
     static func f(_ x: Double?, _ digits: Int = 3) -> String {
         guard let x, x.isFinite else { return "–" }
         return String(format: "%.\(digits)f", x)
@@ -287,7 +293,7 @@ public enum DashboardView {
         header += ["state"]
         var rows: [[String]] = s.methods.map { m in
             let last = m.epochs.last
-            var row = [m.method.rawValue, String(m.epoch), f(last?.trainLoss, 2), pm(last?.estimates[.dr])]
+            var row = [m.method.rawValue, String(m.epoch), f(last?.trainLoss, 2), pm(last, .dr)]
             if world { row += [pm(last?.trueValue), f(last?.normalizedGain)] }
             // Steps skipped for a non-finite loss or gradient: rare, and worth seeing.
             row += [stateText(m) + (m.skippedSteps > 0 ? "  skip \(m.skippedSteps)" : "")]
@@ -419,8 +425,9 @@ public enum DashboardView {
         if world { header += ["true", "gain", "invalid"] }
         let rows: [[String]] = s.methods.map { m in
             let e = m.epochs.last
-            var row = [m.method.rawValue, String(m.epoch)] + values.map { pm(e?.estimates[$0]) }
-                + [pm(e?.winRateVsFT), f(e?.klToFT.value, 2), f(e?.weights.essFraction, 2)]
+            var row = [m.method.rawValue, String(m.epoch)] + values.map { pm(e, $0) }
+                // A judge that cannot tell texts apart gives no evidence: no win rate.
+                + [s.judge?.informative == false ? "–" : pm(e?.winRateVsFT), f(e?.klToFT.value, 2), f(e?.weights.essFraction, 2)]
             if world { row += [pm(e?.trueValue), f(e?.normalizedGain), f(e?.invalidRate, 2)] }
             return row
         }

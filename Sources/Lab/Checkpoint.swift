@@ -64,7 +64,9 @@ struct PreparedSummary<Metrics> {
     var traitImbalance: [Double]
     var ftMetrics: Metrics?
     var ghat: CrossFittedOutcomeModel?
+    /// The user-data judge of runs saved before `neighborJudge` (a ridge on ĝ's features).
     var judge: OutcomeModel?
+    var neighborJudge: NearestNeighborJudge?
     /// The shape of every model of the run, fitted to the data (format 3 on; before, the
     /// configuration's `model`).
     var model: ModelConfig?
@@ -73,7 +75,7 @@ struct PreparedSummary<Metrics> {
     func converted<Other>(_ convert: (Metrics) -> Other) -> PreparedSummary<Other> {
         PreparedSummary<Other>(ftHistory: ftHistory, ghatQuality: ghatQuality, ghatQualityVersusOutcomes: ghatQualityVersusOutcomes,
                                attributeEffects: attributeEffects, traitImbalance: traitImbalance, ftMetrics: ftMetrics.map(convert),
-                               ghat: ghat, judge: judge, model: model)
+                               ghat: ghat, judge: judge, neighborJudge: neighborJudge, model: model)
     }
 }
 
@@ -175,7 +177,7 @@ enum Checkpoint {
         let prep = PreparedSummary(
             ftHistory: exp.ftHistory, ghatQuality: exp.ghatQuality, ghatQualityVersusOutcomes: exp.ghatQualityVersusOutcomes,
             attributeEffects: exp.attributeEffects, traitImbalance: exp.traitImbalance, ftMetrics: exp.ftMetrics,
-            ghat: exp.ghatModel, judge: exp.judge, model: exp.modelShape)
+            ghat: exp.ghatModel, judge: exp.judge?.ridge, neighborJudge: exp.judge?.neighbors, model: exp.modelShape)
 
         var ftp = ByteWriter()
         ftp.floats(ft.params.pointer, count: ft.parameterCount)

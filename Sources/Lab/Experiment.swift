@@ -21,6 +21,25 @@ struct EvalInputs: Sendable {
     subscript<T>(dynamicMember path: KeyPath<ScoredTexts, T>) -> T { texts[keyPath: path] }
 }
 
+/// The judge of win rates on a user's data (in worlds the oracle judges).
+enum UserDataJudge: Sendable {
+    /// k nearest neighbours on character n-grams, fitted on the held-out rows only.
+    case neighbors(NearestNeighborJudge)
+    /// A ridge on ĝ's features fitted on the held-out rows: what runs saved before the
+    /// neighbour judge used, kept so that they resume exactly.
+    case ridge(OutcomeModel)
+
+    func predict(_ texts: [String]) -> [Double] {
+        switch self {
+        case .neighbors(let j): return j.predict(texts)
+        case .ridge(let m): return m.predict(texts)
+        }
+    }
+
+    var neighbors: NearestNeighborJudge? { if case .neighbors(let j) = self { j } else { nil } }
+    var ridge: OutcomeModel? { if case .ridge(let m) = self { m } else { nil } }
+}
+
 /// One seed's whole experiment: the data, the tokenizer, FT, ĝ, the f0 samples and one
 /// `MethodRun` per method. Used from one thread at a time (the session's worker, or a
 /// headless run).
@@ -55,7 +74,7 @@ public final class Experiment: @unchecked Sendable {
     private(set) var inputs: TrainingInputs?
     private(set) var evalInputs: EvalInputs?
     private(set) var ghatModel: CrossFittedOutcomeModel?
-    private(set) var judge: OutcomeModel?
+    private(set) var judge: UserDataJudge?
     private(set) var runs: [Method: MethodRun] = [:]
     let compute: Compute
 
@@ -99,7 +118,7 @@ public final class Experiment: @unchecked Sendable {
         inputs = r.inputs
         evalInputs = r.evalInputs
         ghatModel = r.prep.ghat
-        judge = r.prep.judge
+        judge = r.prep.neighborJudge.map(UserDataJudge.neighbors) ?? r.prep.judge.map(UserDataJudge.ridge)
         winScores[.reference] = r.evalInputs.ftWinScores
         for m in r.methods {
             runs[m.run.method] = m.run
@@ -138,8 +157,9 @@ public final class Experiment: @unchecked Sendable {
         let ft = try trainFT(train: trainSeqs, validation: data.validation.map { codec.sequence(for: $0.text) }, progress,
                              cancelled: cancelled)
         let ghat = try fitGhat(progress)
+        try fitJudge(progress)
         prepareInputs(codec: codec, ft: ft, ghat: ghat, train: trainSeqs, progress)
-        prepareEvalInputs(codec: codec, ft: ft, ghat: ghat, eval: evalSeqs, progress)
+        prepareEvalInputs(codec: codec, ft: ft, ghat: ghat, eval: evalSeqs, promptSource: trainSeqs, progress)
         if let inputs, let evalInputs, var fit {
             fit.countF0(inputs.f0Seqs + evalInputs.f0Seqs)
             if let c = fit.f0Cut { progress(.f0, 1, "FT's f0 texts cut by the \(modelShape.contextLength)-token context: \(c.cut) of \(c.count)") }
@@ -199,8 +219,8 @@ public final class Experiment: @unchecked Sendable {
         return ft
     }
 
-    /// ĝ cross-fitted on the training rows (or fit on a separate log), for user data a judge fit
-    /// on the held-out rows only, and the diagnostics of both against the training rows.
+    /// ĝ cross-fitted on the training rows (or fit on a separate log), and its diagnostics
+    /// against the training rows.
     private func fitGhat(_ progress: (PrepStage, Double, String) -> Void) throws(LabError) -> CrossFittedOutcomeModel {
         stage = .ghat
         progress(.ghat, 0, "fitting ĝ on \(data.ghatRows.count) rows")
@@ -213,9 +233,6 @@ public final class Experiment: @unchecked Sendable {
             ghatModel = try CrossFittedOutcomeModel.fitSelectingLambda(
                 features: featurizer.features(data.ghatRows.map(\.text)), outcomes: data.ghatRows.map(\.outcome),
                 kind: kind, folds: config.folds, seed: derived("ghat"), featurizer: featurizer).model
-            if data.world == nil {
-                judge = try OutcomeModel.fit(texts: data.eval.map(\.text), outcomes: data.eval.map(\.outcome), kind: kind)
-            }
         } catch {
             throw .failed("ĝ: \(error)")
         }
@@ -234,6 +251,25 @@ public final class Experiment: @unchecked Sendable {
         }
         return ghatModel
     }
+
+    /// For user data, the judge of the win rates: a different model on different features from
+    /// ĝ's, fitted on the held-out rows only (`NearestNeighborJudge`), with its cross-validated
+    /// quality and whether it can tell texts apart at all (`judgeAssessment`).
+    private func fitJudge(_ progress: (PrepStage, Double, String) -> Void) throws(LabError) {
+        guard data.world == nil else { return }
+        progress(.ghat, 0.5, "fitting the judge on \(data.eval.count) held-out rows")
+        do {
+            judge = .neighbors(try NearestNeighborJudge.fit(
+                texts: data.eval.map(\.text), outcomes: data.eval.map(\.outcome),
+                kind: data.outcomeKind == .binary ? .logistic : .ridge, seed: derived("judge")))
+        } catch {
+            throw .failed("the judge: \(error)")
+        }
+    }
+
+    /// How well the user-data judge tells texts apart (nil in worlds, where the oracle judges,
+    /// and for runs saved before the judge was assessed).
+    public var judgeAssessment: JudgeAssessment? { judge?.neighbors?.assessment }
 
     /// ĝ(X_i) of the training rows: cross-fitted when ĝ was fit on them.
     private func trainingRowsGhat(_ ghat: CrossFittedOutcomeModel) -> [Double] {
@@ -266,12 +302,14 @@ public final class Experiment: @unchecked Sendable {
     }
 
     /// The held-out inputs with their own f0 samples, and the win-rate prompts (held-out texts
-    /// cut at a random token) with FT's judged continuations.
+    /// cut at a random token) with FT's judged continuations. The f0 samples never come from the
+    /// held-out rows (`f0Samples`): drawn from scratch, or continuing prompts cut from
+    /// `promptSource`, the training texts, so V_DR's two terms stay independent.
     private func prepareEvalInputs(codec: TextCodec, ft: Transformer, ghat: CrossFittedOutcomeModel, eval: [[Int32]],
-                                   _ progress: (PrepStage, Double, String) -> Void) {
+                                   promptSource: [[Int32]], _ progress: (PrepStage, Double, String) -> Void) {
         let cfg = config
         progress(.f0, Self.f0EvalSamplingProgress, "sampling held-out f0 texts")
-        let f0 = f0Samples(from: eval, count: cfg.f0Ratio * eval.count, label: "f0-eval")
+        let f0 = f0Samples(from: promptSource, count: cfg.f0Ratio * eval.count, label: "f0-eval")
         let evalLogPFT = Batches.logProbs(ft, eval)
         var rng = SeededRandom(seed: derived("win-prompts"))
         var promptRows = Array(eval.indices)
@@ -311,8 +349,18 @@ public final class Experiment: @unchecked Sendable {
         progress(.ready, 1, "ready")
     }
 
-    /// f0 samples: continuations of texts cut at a random token (or, with `f0FromScratch`,
-    /// texts from BOS), drawn from FT.
+    /// f0 samples, drawn from FT: from BOS (`f0FromScratch`, the default), or continuing `seqs`
+    /// cut after a random token (the paper's choice).
+    ///
+    /// Only from scratch is the importance ratio P^f/P^{f0} exact: a continuation of a prompt cut
+    /// from row i after c tokens has the density q(x) = Σ_i Σ_c π_ic 1[x_<c = s_i,<c] P^FT(x)/P^FT(x_<c)
+    /// (π_ic the chance of row i and cut c), a mixture over the rows' prefixes, not P^FT(x),
+    /// which is what `Sample.sequenceLogProb` gives. With P^FT(x) the f0 terms estimate the
+    /// value of f tilted toward the rows' prefixes. The exact q needs FT's probability of every
+    /// prefix the sample shares with a row, and its weights fall on the samples whose prompts
+    /// were short (a long prompt's own probability under f is tiny), so it wastes most samples:
+    /// drawing from scratch is exact, cheaper and keeps every sample (CausalPO.docc/ValueEstimation.md,
+    /// "Where the f0 samples come from").
     private func f0Samples(from seqs: [[Int32]], count: Int, label: String) -> [Sample] {
         guard let ft else { return [] }
         var rng = SeededRandom(seed: derived(label + "-prompts"))
@@ -326,7 +374,7 @@ public final class Experiment: @unchecked Sendable {
                          seed: derived(label))
     }
 
-    /// The judge: the world's oracle, or for user data a ĝ fit on the held-out rows only.
+    /// The judge: the world's oracle, or for user data `judge`, fitted on the held-out rows only.
     private func judgeScore(_ text: String) -> Double {
         if let w = data.world { return w.oracle(text).value }
         return judge?.predict([text]).first ?? .nan
@@ -367,13 +415,13 @@ public final class Experiment: @unchecked Sendable {
         let t0 = Date()
         guard let ev = evalInputs, let ft, let codec else { preconditionFailure("evaluate before prepare") }
         let isReference = method.role == .reference
-        // Under P^R = FT the rows' log-probs are the P^R values themselves (every weight 1).
-        let rowLogP = isReference && config.propensity == .model ? ev.logPR : Batches.logProbs(model, ev.rowSeqs)
-        let f0LogP = isReference ? ev.f0LogP0 : Batches.logProbs(model, ev.f0Seqs)
+        let rowLogP = heldOutRowLogProbs(model, isReference: isReference, ev)
+        let f0LogP = heldOutF0LogProbs(model, isReference: isReference, ev)
         let estimates = Estimates(EstimatorInputs(
             logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat, sampleLogP: f0LogP,
             sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: config.objective.normalization))
         let weights = Diagnostics.weightSummary(logP: rowLogP, logPR: ev.logPR, batchSize: config.batchSize)
+        let f0Weights = EffectiveSampleSize(logWeights: Estimators.logRatios(f0LogP, ev.f0LogP0))
 
         // The model's own texts: true value, invalid rate, attribute shares, KL to FT.
         let label = "\(method.rawValue)-\(epoch)"
@@ -399,7 +447,19 @@ public final class Experiment: @unchecked Sendable {
             method: method, epoch: epoch, trainLoss: trainLoss, estimates: estimates, trueValue: judged.trueValue,
             normalizedGain: judged.gain, invalidRate: judged.invalidRate, attributeShares: judged.shares, winRateVsFT: winRate,
             klToFT: Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP), weights: weights,
-            samples: judged.shown, seconds: Date().timeIntervalSince(t0))
+            samples: judged.shown, seconds: Date().timeIntervalSince(t0), f0Weights: f0Weights)
+    }
+
+    /// log P^f of the held-out rows, as every estimate reads them. Under P^R = FT the
+    /// reference's are the P^R values themselves (every weight 1).
+    private func heldOutRowLogProbs(_ model: Transformer, isReference: Bool, _ ev: EvalInputs) -> [Double] {
+        isReference && config.propensity == .model ? ev.logPR : Batches.logProbs(model, ev.rowSeqs)
+    }
+
+    /// log P^f of the held-out f0 samples, as every estimate reads them (the reference's are
+    /// the f0 log-probabilities themselves: f0 is FT).
+    private func heldOutF0LogProbs(_ model: Transformer, isReference: Bool, _ ev: EvalInputs) -> [Double] {
+        isReference ? ev.f0LogP0 : Batches.logProbs(model, ev.f0Seqs)
     }
 
     /// A model's own texts as the judge sees them: in worlds the oracle's true value, the
@@ -461,11 +521,22 @@ public final class Experiment: @unchecked Sendable {
     /// can recompute them (rows.csv).
     public func heldOutRows(_ method: Method) -> [HeldOutRow] {
         guard let ev = evalInputs, let model = runs[method]?.model ?? ft else { return [] }
-        let logP = Batches.logProbs(model, ev.rowSeqs)
-        let w = softmax(zip(logP, ev.logPR).map { $0 - $1 })
+        let logP = heldOutRowLogProbs(model, isReference: method.role == .reference, ev)
+        let w = softmax(Estimators.logRatios(logP, ev.logPR))
         return data.eval.indices.map { i in
             HeldOutRow(text: data.eval[i].text, outcome: ev.outcomes[i], logPF: logP[i], logPR: ev.logPR[i],
                        ghat: ev.ghat[i], weight: w[i])
+        }
+    }
+
+    /// The held-out f0 samples under `method`'s current model: with `heldOutRows`, everything
+    /// V_OUT and V_DR are computed from (f0-METHOD-seedK.csv).
+    public func heldOutF0Samples(_ method: Method) -> [HeldOutF0Sample] {
+        guard let ev = evalInputs, let codec, let model = runs[method]?.model ?? ft else { return [] }
+        let logP = heldOutF0LogProbs(model, isReference: method.role == .reference, ev)
+        let w = softmax(Estimators.logRatios(logP, ev.f0LogP0))
+        return ev.f0Seqs.indices.map { j in
+            HeldOutF0Sample(text: codec.text(ev.f0Seqs[j]), logP0: ev.f0LogP0[j], logPF: logP[j], ghat: ev.f0Ghat[j], weight: w[j])
         }
     }
 }

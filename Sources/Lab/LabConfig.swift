@@ -75,7 +75,8 @@ public struct LabConfig: Sendable, Hashable, Codable {
     public var batchSize: Int
     /// f0 samples per training row (m = ratio × n).
     public var f0Ratio: Int
-    /// Draw f0 samples from scratch (BOS) instead of continuing truncated training texts.
+    /// Draw f0 samples from scratch (BOS; the default, whose importance ratio is exact) instead
+    /// of continuing truncated training texts (the paper's choice, whose ratio is approximate).
     public var f0FromScratch: Bool
     public var folds: Int
     public var objective: ObjectiveOptions
@@ -92,7 +93,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
                 epochs: Int = 3, seed: UInt64 = 0, seeds: Int = 1,
                 model: ModelConfig = LabConfig.defaultModel, fitContext: Bool = true, fitVocabulary: Bool = true,
                 ftMaxEpochs: Int = 30, ftPatience: Int = 2, ftLearningRate: Float = 3e-3,
-                learningRate: Float = 2e-5, batchSize: Int = 32, f0Ratio: Int = 4, f0FromScratch: Bool = false,
+                learningRate: Float = 2e-5, batchSize: Int = 32, f0Ratio: Int = 4, f0FromScratch: Bool = true,
                 folds: Int = 5, objective: ObjectiveOptions = ObjectiveOptions(), evalSamples: Int = 500,
                 winRatePrompts: Int = 200, threads: Int = Compute.defaultThreads) {
         self.source = source

@@ -46,10 +46,14 @@ public struct EpochMetrics: Sendable, Hashable {
     /// A few of the model's samples.
     public var samples: [GeneratedText]
     public var seconds: Double
+    /// The ESS of the held-out f0 samples' weights P^f/P^{f0} (nil in evaluations saved before
+    /// it was measured).
+    public var f0Weights: EffectiveSampleSize?
 
     public init(method: Method, epoch: Int, trainLoss: Double?, estimates: Estimates, trueValue: Estimate?,
                 normalizedGain: Double?, invalidRate: Double?, attributeShares: [String: Double]?, winRateVsFT: Estimate,
-                klToFT: Estimate, weights: WeightSummary, samples: [GeneratedText], seconds: Double) {
+                klToFT: Estimate, weights: WeightSummary, samples: [GeneratedText], seconds: Double,
+                f0Weights: EffectiveSampleSize? = nil) {
         self.method = method
         self.epoch = epoch
         self.trainLoss = trainLoss
@@ -63,6 +67,12 @@ public struct EpochMetrics: Sendable, Hashable {
         self.weights = weights
         self.samples = samples
         self.seconds = seconds
+        self.f0Weights = f0Weights
+    }
+
+    /// Which estimates rest on too few effective rows (or f0 samples) to mean anything, and why.
+    public var reliability: EstimateReliability {
+        EstimateReliability(rows: weights.effectiveSampleSize, samples: f0Weights)
     }
 }
 
@@ -72,7 +82,7 @@ public struct EpochMetrics: Sendable, Hashable {
 extension EpochMetrics: Codable {
     private enum CodingKeys: String, CodingKey {
         case method, epoch, trainLoss, trueValue, normalizedGain, invalidRate, attributeShares, winRateVsFT, klToFT,
-             weights, samples, seconds
+             weights, samples, seconds, f0Weights
     }
 
     public init(from decoder: any Decoder) throws {
@@ -86,7 +96,8 @@ extension EpochMetrics: Codable {
             attributeShares: try c.decodeIfPresent([String: Double].self, forKey: .attributeShares),
             winRateVsFT: try c.decode(Estimate.self, forKey: .winRateVsFT), klToFT: try c.decode(Estimate.self, forKey: .klToFT),
             weights: try c.decode(WeightSummary.self, forKey: .weights), samples: try c.decode([GeneratedText].self, forKey: .samples),
-            seconds: try c.decode(Double.self, forKey: .seconds))
+            seconds: try c.decode(Double.self, forKey: .seconds),
+            f0Weights: try c.decodeIfPresent(EffectiveSampleSize.self, forKey: .f0Weights))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -104,6 +115,7 @@ extension EpochMetrics: Codable {
         try c.encode(weights, forKey: .weights)
         try c.encode(samples, forKey: .samples)
         try c.encode(seconds, forKey: .seconds)
+        try c.encodeIfPresent(f0Weights, forKey: .f0Weights)
     }
 }
 
@@ -116,6 +128,19 @@ public struct HeldOutRow: Sendable, Hashable, Codable {
     public var logPR: Double
     public var ghat: Double
     /// The self-normalized (Hajek) importance weight of the row.
+    public var weight: Double
+}
+
+/// One held-out f0 sample as the estimators saw it: f0-METHOD-seedK.csv in reports. With the
+/// rows of rows-METHOD-seedK.csv it is everything V_OUT and V_DR are computed from.
+public struct HeldOutF0Sample: Sendable, Hashable, Codable {
+    public var text: String
+    /// log P^{f0}(X̃), the density the sample was drawn from.
+    public var logP0: Double
+    /// log P^f(X̃) under the method's model.
+    public var logPF: Double
+    public var ghat: Double
+    /// The self-normalized weight of the sample among all held-out f0 samples.
     public var weight: Double
 }
 

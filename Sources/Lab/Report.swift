@@ -10,6 +10,9 @@ public struct SeedResult: Sendable {
     public var steps: [Method: [StepRecord]]
     public var winScores: [Method: [Double]]
     public var heldOut: [Method: [HeldOutRow]]
+    /// The held-out f0 samples under each method's final model (with `heldOut`, what V_OUT and
+    /// V_DR are computed from).
+    public var heldOutF0: [Method: [HeldOutF0Sample]]
     public var ftHistory: [FTEpoch]
     public var ghatQuality: OutcomeModelQuality?
     public var ghatQualityVersusOutcomes: OutcomeModelQuality?
@@ -19,6 +22,9 @@ public struct SeedResult: Sendable {
     public var fit: ModelFit?
     /// What the run cannot identify, doubtful propensities, cut texts (`Experiment.warnings`).
     public var warnings: [String]
+    /// How well the user-data judge tells texts apart (nil in worlds, where the oracle judges,
+    /// and for runs saved before the judge was assessed).
+    public var judge: JudgeAssessment?
 
     /// Collects the results of an experiment; without `heldOutRows` (no forward passes) it is
     /// enough for metrics.jsonl.
@@ -28,6 +34,7 @@ public struct SeedResult: Sendable {
         steps = e.steps
         winScores = e.winScores
         heldOut = heldOutRows ? Dictionary(uniqueKeysWithValues: e.config.methods.map { ($0, e.heldOutRows($0)) }) : [:]
+        heldOutF0 = heldOutRows ? Dictionary(uniqueKeysWithValues: e.config.methods.map { ($0, e.heldOutF0Samples($0)) }) : [:]
         ftHistory = e.ftHistory
         ghatQuality = e.ghatQuality
         ghatQualityVersusOutcomes = e.ghatQualityVersusOutcomes
@@ -35,6 +42,7 @@ public struct SeedResult: Sendable {
         failures = Dictionary(uniqueKeysWithValues: e.config.methods.compactMap { m in e.failure(of: m).map { (m, $0) } })
         fit = e.fit
         warnings = e.warnings
+        judge = e.judgeAssessment
     }
 
     func final(_ m: Method) -> EpochMetrics? { metrics[m]?.last }
@@ -83,7 +91,27 @@ public struct SeedSummary: Sendable, Hashable {
 
 func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 
-/// Writes metrics.jsonl, rows-<method>-seed<k>.csv, summary.json and report.md.
+/// Who judged the win rates, and whether its judgments mean anything.
+public enum JudgeStatus: Sendable, Hashable {
+    /// The world's oracle g*: exact.
+    case oracle
+    /// The user-data judge, assessed in every seed.
+    case assessed([JudgeAssessment])
+    /// A judge from a run saved before judges were assessed.
+    case unassessed
+
+    /// Whether win rates are evidence: the oracle's always; an assessed judge's when it tells
+    /// texts apart in every seed.
+    public var informative: Bool {
+        switch self {
+        case .oracle: return true
+        case .assessed(let a): return !a.isEmpty && a.allSatisfy(\.informative)
+        case .unassessed: return false
+        }
+    }
+}
+
+/// Writes metrics.jsonl, rows-<method>-seed<k>.csv, f0-<method>-seed<k>.csv, summary.json and report.md.
 public struct ReportWriter {
     public let config: LabConfig
     public let data: PreparedData
@@ -119,6 +147,13 @@ public struct ReportWriter {
                                    CSVWriter.format(row.logPR), CSVWriter.format(row.ghat), CSVWriter.format(row.weight)])
                 }
                 try put("rows-\(m.rawValue)-seed\(r.seed).csv", w.bytes)
+                guard let samples = r.heldOutF0[m] else { continue }
+                var f = CSVWriter(header: ["text", "logP_f0", "logP_f", "ghat", "weight"])
+                for x in samples {
+                    f.writeRecord([x.text, CSVWriter.format(x.logP0), CSVWriter.format(x.logPF), CSVWriter.format(x.ghat),
+                                   CSVWriter.format(x.weight)])
+                }
+                try put("f0-\(m.rawValue)-seed\(r.seed).csv", f.bytes)
             }
         }
         let summaryData: Data
@@ -195,6 +230,11 @@ public struct ReportWriter {
             o["win_rate_vs_ft"] = over(m) { $0.winRateVsFT }.json
             o["kl_to_ft"] = jsonNumber(overScalar(m) { $0.klToFT.value }.mean)
             o["ess_fraction"] = jsonNumber(overScalar(m) { $0.weights.essFraction }.mean)
+            o["f0_ess_fraction"] = jsonNumber(overScalar(m) { $0.f0Weights?.fraction }.mean)
+            // Estimators whose final evaluation rested on too few effective rows, in any seed.
+            let unreliable = unreliableEstimators(m)
+            o["unreliable"] = unreliable.map(\.summaryKey)
+            o["unreliable_reasons"] = results.compactMap { r in r.final(m)?.reliability.reason.map { "seed \(r.seed): \($0)" } }
             o["invalid_rate"] = data.world == nil ? NSNull() : jsonNumber(overScalar(m) { $0.invalidRate }.mean)
             if let shares = results.first?.final(m)?.attributeShares {
                 var s: [String: Any] = [:]
@@ -222,11 +262,40 @@ public struct ReportWriter {
         if let q = results.first?.ghatQuality { dataObj["ghat_quality"] = [q.metric.rawValue: jsonNumber(q.value)] }
         // The first seed's model shape (each seed fits its own training texts).
         let model = results.first?.fit?.model ?? config.model
+        dataObj["judge"] = judgeJSON()
+        dataObj["ess_rule"] = ["min_fraction": EffectiveSampleSize.minFraction, "min_rows": EffectiveSampleSize.minimum]
         return ["data": dataObj, "methods": methods,
                 "config": ["epochs": config.epochs, "learning_rate": Double(config.learningRate), "batch_size": config.batchSize,
-                           "f0_ratio": config.f0Ratio, "folds": config.folds, "normalization": config.objective.normalization.rawValue,
+                           "f0_ratio": config.f0Ratio, "f0_from_scratch": config.f0FromScratch, "folds": config.folds,
+                           "normalization": config.objective.normalization.rawValue,
                            "model": ["vocab": model.vocabSize, "context": model.contextLength,
                                      "d_model": model.dModel, "heads": model.heads, "layers": model.layers]]]
+    }
+
+    /// Who judged the win rates, and whether the judgments mean anything.
+    public var judgeStatus: JudgeStatus {
+        if data.world != nil { return .oracle }
+        let assessed = results.compactMap(\.judge)
+        return assessed.count == results.count && !assessed.isEmpty ? .assessed(assessed) : .unassessed
+    }
+
+    func judgeJSON() -> [String: Any] {
+        switch judgeStatus {
+        case .oracle: return ["kind": "oracle", "informative": true]
+        case .unassessed: return ["kind": "ridge on ĝ's features (saved before judges were assessed)", "informative": false]
+        case .assessed(let a):
+            return ["kind": "nearest neighbours on character n-grams", "informative": judgeStatus.informative,
+                    "seeds": a.map { j -> [String: Any] in
+                        [j.quality.metric.rawValue: jsonNumber(j.quality.value), "p_value": j.pValue, "rows": j.rows,
+                         "neighbors": j.neighbors, "informative": j.informative]
+                    }]
+        }
+    }
+
+    /// The value estimators marked unreliable in the final evaluation of any seed.
+    func unreliableEstimators(_ m: Method) -> [Estimator] {
+        let marked = Set(results.compactMap { $0.final(m) }.flatMap { $0.reliability.unreliable })
+        return Estimator.allCases.filter { marked.contains($0) }
     }
 
     // MARK: report.md
@@ -248,6 +317,59 @@ public struct ReportWriter {
         return md
     }
 
+    /// Why the estimates marked † in table 1 mean nothing, one line per method and seed.
+    func reliabilityNotes() -> String {
+        let lines = config.methods.flatMap { m in
+            results.compactMap { r in r.final(m)?.reliability.reason.map { "- \(m.rawValue), seed \(r.seed): \($0)." } }
+        }
+        guard !lines.isEmpty else { return "" }
+        return "\n† Unreliable: the weighted estimate rests on a few texts, and its interval does not mean what it says.\n\n"
+            + lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Section 2: what judged, whether it can tell texts apart, and the win rates only if so,
+    /// each marked * when its 95% interval excludes ½.
+    func winRateSection() -> String {
+        var md = "Continuations of the same truncated held-out texts, judged by "
+        switch judgeStatus {
+        case .oracle: md += "the world's oracle g*"
+        case .unassessed: md += "a ridge on ĝ's features fitted on the held-out split (a run saved before judges were assessed)"
+        case .assessed(let a):
+            md += "k nearest neighbours on character n-grams, fitted on the held-out split only (unlike ĝ: other rows, features "
+            md += "and model); per seed: " + zip(results, a).map { r, j in "seed \(r.seed) \(j.summary)" }.joined(separator: "; ")
+        }
+        md += "; ties count half.\n\n"
+        guard judgeStatus.informative else {
+            switch judgeStatus {
+            case .assessed(let a):
+                let bad = zip(results, a).filter { !$1.informative }.map { "seed \($0.0.seed): \($0.1.verdict)" }
+                md += "**No win rates are shown:** " + bad.joined(separator: "; ") + ". They are in `summary.json` for the record.\n"
+            default:
+                md += "**No win rates are shown:** this judge was never checked against chance, so its win rates are not evidence. "
+                md += "They are in `summary.json` for the record.\n"
+            }
+            return md
+        }
+        var marked = 0
+        md += "| | " + config.methods.map(\.rawValue).joined(separator: " | ") + " |\n|---|"
+        md += String(repeating: "---|", count: config.methods.count) + "\n"
+        for a in config.methods {
+            md += "| \(a.rawValue) |"
+            for b in config.methods {
+                if a == b { md += " – |"; continue }
+                let w = pairwise(a, b)
+                let excludesHalf = w.lower > 0.5 || w.upper < 0.5
+                if excludesHalf { marked += 1 }
+                md += " \(w.text)\(excludesHalf ? "*" : "") |"
+            }
+            md += "\n"
+        }
+        md += marked > 0
+            ? "\n\\* the 95% interval excludes ½.\n"
+            : "\nNo win rate's 95% interval excludes ½: the judge finds no difference between any two methods.\n"
+        return md
+    }
+
     func markdown() -> String {
         var md = "# cpo-tui report\n\n"
         md += "Data: `\(data.sourceLabel)`, \(data.train.count) training rows (\(config.design.rawValue) design for worlds), "
@@ -261,24 +383,24 @@ public struct ReportWriter {
             }
             md += ".\n"
         }
+        md += config.f0FromScratch
+            ? "f0 samples: drawn from FT from scratch, so their importance ratio P^f/P^FT is exact.\n"
+            : "f0 samples: FT's continuations of truncated training texts (`--f0-from-prefixes`). Their importance ratio uses FT's "
+                + "probability of the whole text, not the density they were drawn from, so V_OUT and V_DR are approximate.\n"
         if let fit = results.first?.fit { md += "Model (seed \(results[0].seed)): \(fit.summary).\n" }
         let warnings = warnings
         if !warnings.isEmpty { md += "\n## Warnings\n\n" + warnings.map { "- **" + $0 + "**" }.joined(separator: "\n") + "\n\n" }
         md += "Values are means over seeds with 95% intervals (across seeds when there are several, otherwise the estimate's own).\n\n"
 
         md += "## 1. Value of each trained model under the objectives\n\n"
-        md += table(["method"] + Estimator.allCases.map(\.longName)) { m in Estimator.allCases.map { e in over(m) { $0.estimates[e] }.text } }
+        md += table(["method"] + Estimator.allCases.map(\.longName)) { m in
+            let unreliable = unreliableEstimators(m)
+            return Estimator.allCases.map { e in over(m) { $0.estimates[e] }.text + (unreliable.contains(e) ? " †" : "") }
+        }
+        md += reliabilityNotes()
 
         md += "\n## 2. Pairwise win rates (row method over column method)\n\n"
-        md += "Continuations of the same truncated held-out texts, judged by "
-        md += data.world != nil ? "the world's oracle g*" : "a ĝ fit on the held-out split only"
-        md += "; ties count half.\n\n| | " + config.methods.map(\.rawValue).joined(separator: " | ") + " |\n|---|"
-        md += String(repeating: "---|", count: config.methods.count) + "\n"
-        for a in config.methods {
-            md += "| \(a.rawValue) |"
-            for b in config.methods { md += a == b ? " – |" : " \(pairwise(a, b).text) |" }
-            md += "\n"
-        }
+        md += winRateSection()
 
         if config.ghatFrom != .same {
             md += "\n## 3. Confounding study\n\n"
@@ -289,8 +411,9 @@ public struct ReportWriter {
             // The estimators that read ĝ: V_DR corrects it, V_OUT trusts it.
             let trusting: [Estimator] = [.dr, .out]
             let world = data.world != nil
-            md += table(["method", "win rate vs FT"] + trusting.map(\.name) + (world ? ["true value", "normalized gain"] : [])) { m in
-                [over(m) { $0.winRateVsFT }.text] + trusting.map { e in over(m) { $0.estimates[e] }.text }
+            let wins = judgeStatus.informative
+            md += table(["method"] + (wins ? ["win rate vs FT"] : []) + trusting.map(\.name) + (world ? ["true value", "normalized gain"] : [])) { m in
+                (wins ? [over(m) { $0.winRateVsFT }.text] : []) + trusting.map { e in over(m) { $0.estimates[e] }.text }
                     + (world ? [over(m) { $0.trueValue }.text, overScalar(m) { $0.normalizedGain }.text] : [])
             }
         }
@@ -309,7 +432,8 @@ public struct ReportWriter {
         let failures = results.flatMap { r in r.failures.map { "seed \(r.seed): \($0.key.rawValue) failed: \($0.value)" } }
         if !failures.isEmpty { md += "\n## Failures\n\n" + failures.map { "- " + $0 }.joined(separator: "\n") + "\n" }
         md += "\nFiles: `summary.json` (the numbers above), `metrics.jsonl` (one line per step and per epoch per method and seed), "
-        md += "`rows-METHOD-seedK.csv` (held-out rows with logP_f, logP_R, ĝ and weight, to recompute the estimates).\n"
+        md += "`rows-METHOD-seedK.csv` (held-out rows with logP_f, logP_R, ĝ and weight) and `f0-METHOD-seedK.csv` (held-out f0 "
+        md += "samples with logP_f0, logP_f, ĝ and weight): V_IPW, V_SNIPW, V_OUT and V_DR can be recomputed from these two alone.\n"
         return md
     }
 }

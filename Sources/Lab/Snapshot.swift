@@ -106,6 +106,9 @@ public struct LabSnapshot: Sendable, Hashable {
     public var ghatQualityVersusOutcomes: OutcomeModelQuality?
     public var attributeEffects: [AttributeEffect]
     public var traitImbalance: [Double]
+    /// How well the user-data judge of the win rates tells texts apart (nil in worlds, where
+    /// the oracle judges); when it cannot (`informative` false), win rates are not evidence.
+    public var judge: JudgeAssessment?
     public var ftHistory: [FTEpoch]
     /// The training rows' outcomes (oriented), for the data view's histogram.
     public var trainOutcomes: [Double]
@@ -127,7 +130,8 @@ public struct LabSnapshot: Sendable, Hashable {
                 version: Int = 0, messages: [String] = [], sourceLabel: String = "", trainRows: Int = 0, evalRows: Int = 0,
                 worldName: String? = nil, attributeNames: [String] = [], vStar: Double? = nil,
                 ghatQuality: OutcomeModelQuality? = nil, ghatQualityVersusOutcomes: OutcomeModelQuality? = nil,
-                attributeEffects: [AttributeEffect] = [], traitImbalance: [Double] = [], ftHistory: [FTEpoch] = [],
+                attributeEffects: [AttributeEffect] = [], traitImbalance: [Double] = [], judge: JudgeAssessment? = nil,
+                ftHistory: [FTEpoch] = [],
                 trainOutcomes: [Double] = [], outcomeKind: OutcomeKind? = nil, split: DataSplit.Record? = nil,
                 dataPreview: [OutcomeRow] = [], dataCorrelations: DataCorrelations? = nil, runDirectory: String? = nil,
                 lastSave: SaveStatus? = nil, methods: [MethodSnapshot]? = nil, generations: [Method: RequestedSamples] = [:]) {
@@ -146,6 +150,7 @@ public struct LabSnapshot: Sendable, Hashable {
         self.ghatQualityVersusOutcomes = ghatQualityVersusOutcomes
         self.attributeEffects = attributeEffects
         self.traitImbalance = traitImbalance
+        self.judge = judge
         self.ftHistory = ftHistory
         self.trainOutcomes = trainOutcomes
         self.outcomeKind = outcomeKind
@@ -179,6 +184,7 @@ public struct LabSnapshot: Sendable, Hashable {
         ghatQualityVersusOutcomes = exp.ghatQualityVersusOutcomes
         attributeEffects = exp.attributeEffects
         traitImbalance = exp.traitImbalance
+        judge = exp.judgeAssessment
         ftHistory = exp.ftHistory
         methods = config.methods.map { exp.snapshot(of: $0) }
     }

@@ -53,3 +53,16 @@ struct MethodList: ExpressibleByArgument {
     var defaultValueDescription: String { methods.map(\.rawValue).joined(separator: ",") }
     static var allValueStrings: [String] { Method.allValueStrings }
 }
+
+/// Where the f0 samples start: `--f0-from-scratch` (the default) or `--f0-from-prefixes`.
+enum F0Start: String, EnumerableFlag {
+    case f0FromScratch, f0FromPrefixes
+
+    static func help(for value: F0Start) -> ArgumentHelp? {
+        switch value {
+        case .f0FromScratch: return "Draw f0 samples from scratch (the default: their importance ratio is exact)."
+        case .f0FromPrefixes:
+            return "Draw f0 samples as continuations of truncated training texts (the paper's choice: their importance ratio is approximate)."
+        }
+    }
+}

@@ -42,7 +42,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "RWR temperature, in outcome standard deviations.") var rwrTemperature = RunOptions.defaults.objective.rwrTemperature
     @Option(help: "DPO's β.") var dpoBeta = RunOptions.defaults.objective.dpoBeta
     @Option(help: "f0 samples per training row (m = ratio × n).") var f0Ratio = RunOptions.defaults.f0Ratio
-    @Flag(help: "Draw f0 samples from scratch instead of continuing truncated training texts.") var f0FromScratch = false
+    @Flag var f0Start: F0Start = RunOptions.defaults.f0FromScratch ? .f0FromScratch : .f0FromPrefixes
     @Option(help: "Cross-fitting folds for ĝ.") var folds = RunOptions.defaults.folds
     @Option(help: "Samples from each model for its true value and KL.") var evalSamples = RunOptions.defaults.evalSamples
     @Option(help: "Truncated held-out prompts for the win rates.") var winPrompts = RunOptions.defaults.winRatePrompts
@@ -79,7 +79,7 @@ struct RunOptions: ParsableArguments {
             propensity: propensity, methods: methods.methods, epochs: epochs ?? Self.defaults.epochs, seed: seed,
             seeds: seeds, model: model, fitContext: context == nil, ftMaxEpochs: ftEpochs, ftPatience: ftPatience,
             ftLearningRate: ftLr, learningRate: lr,
-            batchSize: batchSize, f0Ratio: f0Ratio, f0FromScratch: f0FromScratch, folds: folds, objective: objective,
+            batchSize: batchSize, f0Ratio: f0Ratio, f0FromScratch: f0Start == .f0FromScratch, folds: folds, objective: objective,
             evalSamples: evalSamples, winRatePrompts: winPrompts, threads: Self.defaults.threads)
         do {
             try cfg.validate()
@@ -145,7 +145,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var options: RunOptions
     @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
     @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
-    @Option(help: "Write metrics.jsonl, rows-*.csv, summary.json and report.md into this directory.") var report: String?
+    @Option(help: "Write metrics.jsonl, rows-*.csv, f0-*.csv, summary.json and report.md into this directory.") var report: String?
 
     func run() throws {
         let (cfg, dir) = try saving.plan(options)
@@ -189,7 +189,7 @@ enum HeadlessRun {
         do { try ReportWriter(config: config, data: data, results: results).write(to: report) } catch {
             throw CLIError(error.description + (dir.map { " The run itself is saved: write the report later with cpo-tui run --resume \($0.path) --report DIR." } ?? ""))
         }
-        HeadlessPrinter.write("report written to \(report)/ (report.md, summary.json, metrics.jsonl, rows-*.csv)")
+        HeadlessPrinter.write("report written to \(report)/ (report.md, summary.json, metrics.jsonl, rows-*.csv, f0-*.csv)")
     }
 
     /// Fails before hours of work if `path` cannot hold output files: creates it and writes
@@ -252,6 +252,9 @@ final class HeadlessPrinter {
     /// The latest save's error, until a save succeeds again.
     private(set) var lastSaveError: String?
     private var announcedSave = false
+    /// Whether this seed's judge can tell texts apart (the oracle always can); if not, the
+    /// lines show no win rate.
+    private var winRatesAreEvidence = true
 
     init(showSamples: Bool) { self.showSamples = showSamples }
 
@@ -267,6 +270,7 @@ final class HeadlessPrinter {
             printLine("[seed \(seed)] " + line)
         case let .epochEnded(method, metrics?):
             printLine(line(metrics, method.method))
+            if let why = metrics.reliability.reason { printLine("    ! " + why) }
             if showSamples { for g in metrics.samples.prefix(Self.samplesPerEpoch) { printLine("    sample (g* \(g.score)): \(g.text)") } }
         case .saved(let status):
             saved(status)
@@ -278,6 +282,11 @@ final class HeadlessPrinter {
     /// ĝ's quality, and FT's evaluation while no method has trained yet.
     private func ready(_ exp: Experiment) {
         if let q = exp.ghatQuality { printLine("[seed \(seed)] ĝ held-out \(q.metric.rawValue) \(String(format: "%.3f", q.value))") }
+        winRatesAreEvidence = exp.data.world != nil || exp.judgeAssessment?.informative == true
+        if exp.data.world == nil {
+            let verdict = exp.judgeAssessment?.verdict ?? "the judge of this saved run was never checked against chance"
+            printLine("[seed \(seed)] win rates: " + verdict + (winRatesAreEvidence ? "" : "; the lines show none"))
+        }
         guard let ft = exp.ftMetrics, exp.config.methods.allSatisfy({ exp.epochs(of: $0) == 0 }) else { return }
         printLine(line(ft, .ft))
         if showSamples { for g in ft.samples { printLine("    FT sample (g* \(g.score)): \(g.text)  invalid: \(g.invalidSegments)") } }
@@ -303,10 +312,12 @@ final class HeadlessPrinter {
         if let l = e.trainLoss { s += String(format: "  loss %8.3f", l) } else { s += "  loss        -" }
         let dr = e.estimates[.dr]
         s += String(format: "  V_DR %7.3f ± %5.3f", dr.value, Self.intervalZ * dr.standardError)
+        if !e.reliability.isReliable(.dr) { s += " (unreliable)" }
         if let t = e.trueValue { s += String(format: "  true %7.3f ± %5.3f", t.value, Self.intervalZ * t.standardError) }
         if let g = e.normalizedGain { s += String(format: "  gain %+.3f", g) }
         if let r = e.invalidRate { s += String(format: "  invalid %.2f", r) }
-        s += String(format: "  win %.3f  ESS %.2f  KL %.3f  %.1fs", e.winRateVsFT.value, e.weights.essFraction, e.klToFT.value, elapsed)
+        s += winRatesAreEvidence ? String(format: "  win %.3f", e.winRateVsFT.value) : "  win     –"
+        s += String(format: "  ESS %.2f  KL %.3f  %.1fs", e.weights.essFraction, e.klToFT.value, elapsed)
         return s
     }
 

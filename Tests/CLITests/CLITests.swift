@@ -138,6 +138,30 @@ struct CLITests {
         #expect(help.contains("fitted to the data") && help.contains("at most 256"), "\(help)")
     }
 
+    /// User data whose outcomes ignore the texts: the run says the judge cannot tell texts
+    /// apart and prints no win rates; --f0-from-prefixes is accepted and the report calls its
+    /// f0 terms approximate; the f0 samples are exported beside the rows.
+    @Test func aBlindJudgeIsNamedAndItsWinRatesAreNotPrinted() throws {
+        var csv = "text,y\n"
+        for i in 0..<200 { csv += "Come along \(["today", "on Saturday", "with a friend"][i % 3]). Bring gloves.,\((i * 7919) % 100)\n" }
+        let path = try CLI.temp("noise.csv", csv)
+        let dir = NSTemporaryDirectory() + "cpo-cli-blind-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try CLI.run(["run", "--no-save", "--data", path, "--text", "text", "--outcome", "y", "--epochs", "1", "--methods", "FT,CPO",
+                             "--d-model", "32", "--layers", "1", "--heads", "2", "--vocab", "300", "--context", "48",
+                             "--ft-epochs", "1", "--eval-samples", "10", "--win-prompts", "10", "--f0-ratio", "1",
+                             "--folds", "2", "--batch-size", "8", "--f0-from-prefixes", "--report", dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.contains { $0.contains("win rates: the judge cannot tell texts apart") && $0.contains("the lines show none") },
+                "\(r.stdout)")
+        let cpo = try #require(lines.first { $0.contains("CPO") && $0.contains("epoch 1") })
+        #expect(cpo.contains("win     –"), "\(cpo)")
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        #expect(md.contains("**No win rates are shown:**") && md.contains("approximate"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/f0-CPO-seed0.csv"))
+    }
+
     /// Options with a fixed set of values list them in --help and refuse any other value with
     /// ArgumentParser's standard message (the option, the bad value, the good ones) and a
     /// usage exit code, before anything is read or trained.

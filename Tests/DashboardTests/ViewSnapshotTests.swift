@@ -189,6 +189,30 @@ struct ViewSnapshotTests {
         }
     }
 
+    /// Estimates whose held-out weights collapsed (ESS below 5% of the rows) carry a `!` in the
+    /// Methods panel and the compare view; the others, and the goldens (ESS 58-98%), none. A
+    /// judge that cannot tell texts apart leaves the win-rate column empty.
+    @Test func unreliableEstimatesAreMarked() throws {
+        var s = Fixture.snapshot
+        let n = 200
+        let cpo = try #require(s.methods.firstIndex { $0.method == .cpo })
+        s.methods[cpo].epochs[s.methods[cpo].epochs.count - 1].weights = Diagnostics.weightSummary(
+            logP: [0] + [Double](repeating: -40, count: n - 1), logPR: [Double](repeating: 0, count: n), batchSize: 32)
+        let compare = DashboardView.render(s, Self.state(.compare), width: 120, height: 40).plainText().split(separator: "\n")
+        let cpoRow = try #require(compare.first { $0.contains("│CPO ") })
+        #expect(cpoRow.contains("55.50±1.57!") && cpoRow.contains("55.00±2.94!") && cpoRow.contains("55.20±2.74!"), "\(cpoRow)")
+        #expect(cpoRow.contains("55.10±0.39 "), "V_OUT does not weight the rows: \(cpoRow)")
+        #expect(!(try #require(compare.first { $0.contains("│DR-CPO ") })).contains("!"))
+        let dashboard = DashboardView.render(s, Self.state(), width: 120, height: 40).plainText()
+        #expect(dashboard.contains("55.50±1.57!"))
+        // A user-data judge that cannot tell texts apart: the compare view shows no win rates.
+        #expect(compare.contains { $0.contains("0.60±0.06") })
+        s.judge = JudgeAssessment(quality: OutcomeModelQuality(metric: .r2, value: -0.01), pValue: 0.4, permutations: 99,
+                                  rows: 400, neighbors: 80)
+        let blind = DashboardView.render(s, Self.state(.compare), width: 120, height: 40).plainText()
+        #expect(!blind.contains("0.60±0.06") && !blind.contains("0.62±0.06"))
+    }
+
     /// A failed save: SAVE FAILED in the header in the theme's bad style, in every view, and the
     /// full message in the data view's messages.
     @Test func failedSave() throws {
