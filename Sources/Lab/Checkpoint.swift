@@ -109,7 +109,7 @@ struct RestoredExperiment {
 ///     EVIN  the held-out inputs (`ScoredTexts`), the win-rate prompts with FT's judged
 ///           continuations, FT's true value
 ///     MTHD  per method: its counters, metrics and steps (JSON), last epoch's log weights,
-///           win scores, parameters, AdamW step and moments
+///           win scores, parameters, AdamW step and moments, the KL controller's β
 ///
 /// Doubles are stored as bit patterns, so a resumed run computes with exactly the saved values.
 /// An evaluation's JSON holds one key per `Estimator` (`metricsKey`); one added after a file
@@ -122,7 +122,10 @@ enum Checkpoint {
     ///   2  INPT as `ScoredTexts`, then the FT log-probs and the outcome SD; filtered-SFT's rows
     ///      follow from the outcomes and its description (`Objectives.topQuantileSelection`,
     ///      the rule whose result format 1 stored).
-    static let version: UInt32 = 2
+    ///   3  each MTHD section ends with the KL controller's state: a flag and β (the method's
+    ///      `klCoefficient`). Formats 1 and 2 predate the KL term: their runs read as "not yet
+    ///      started", which is what they were.
+    static let version: UInt32 = 3
     static let readableVersions: ClosedRange<UInt32> = 1...version
 
     static func jsonEncoder() -> JSONEncoder {
@@ -204,6 +207,8 @@ enum Checkpoint {
             w.int(run.optimizer.step)
             w.floats(run.optimizer.m.pointer, count: run.model.parameterCount)
             w.floats(run.optimizer.v.pointer, count: run.model.parameterCount)
+            w.bool(run.klCoefficient != nil)
+            w.double(run.klCoefficient ?? 0)
             sections.append(("MTHD", w.bytes))
         }
         return SectionFile.encode(magic: magic, version: version, sections: sections)
@@ -416,11 +421,20 @@ private struct CheckpointReader {
         let mom1 = FloatBuffer(count: layout.count), mom2 = FloatBuffer(count: layout.count)
         try r.floats(into: mom1.pointer, count: layout.count, "first moments")
         try r.floats(into: mom2.pointer, count: layout.count, "second moments")
+        var klCoefficient: Double?
+        if version >= 3 {
+            let has = try r.bool("KL controller flag")
+            let beta = try r.double("KL coefficient")
+            guard !has || (beta.isFinite && beta > 0) else {
+                throw ByteReaderError.malformed(what: "KL coefficient", detail: "\(beta) is not a positive number")
+            }
+            klCoefficient = has ? beta : nil
+        }
         guard counters.epoch >= 0, counters.step >= 0, step >= 0, step <= counters.step else {
             throw ByteReaderError.malformed(what: "counters", detail: "inconsistent")
         }
         let run = MethodRun(method: method, model: m, optimizer: AdamW(config: optConfig, m: mom1, v: mom2, step: step),
-                            counters: counters, lastEpochLogWeights: logWeights)
+                            counters: counters, lastEpochLogWeights: logWeights, klCoefficient: klCoefficient)
         return RestoredMethod(run: run, metrics: metrics, steps: steps, winScores: hasWin ? win : nil)
     }
 }

@@ -72,7 +72,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
                 epochs: Int = 3, seed: UInt64 = 0, seeds: Int = 1,
                 model: ModelConfig = LabConfig.defaultModel, ftMaxEpochs: Int = 6, ftLearningRate: Float = 3e-3,
                 learningRate: Float = 2e-5, batchSize: Int = 32, f0Ratio: Int = 4, f0FromScratch: Bool = false,
-                folds: Int = 5, objective: ObjectiveOptions = ObjectiveOptions(), evalSamples: Int = 500,
+                folds: Int = 5, objective: ObjectiveOptions = LabConfig.defaultObjective, evalSamples: Int = 500,
                 winRatePrompts: Int = 200, threads: Int = Compute.defaultThreads) {
         self.source = source
         self.design = design
@@ -98,6 +98,10 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.winRatePrompts = winRatePrompts
         self.threads = threads
     }
+
+    /// The objective a run trains with unless told otherwise (`--paper-objective` selects
+    /// `ObjectiveOptions.paper`). To be chosen from evidence (README, "Training defaults").
+    public static let defaultObjective = ObjectiveOptions.paper
 
     /// The lab's default model: small enough that the default comparison runs in under a minute.
     public static let defaultModel = ModelConfig(vocabSize: 512, contextLength: 64, dModel: 96, heads: 4, layers: 2)
