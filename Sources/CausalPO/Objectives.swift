@@ -593,25 +593,39 @@ extension Objectives {
 ///     e = clamp(KL / target − 1, −0.2, 0.2),    β ← β·(1 + e / horizon),
 /// so β grows while the policy is further from FT than the budget and shrinks while it is
 /// nearer, by at most a factor 1 ± 0.2/horizon per step, however noisy one step's KL is.
+/// β stays within `bounds` (a projected update, as for any dual variable kept in a bounded set).
+/// Without a floor the controller winds up: a policy starts at FT with KL 0, so for the hundreds
+/// of steps before the KL first reaches the budget β falls 2% a step (measured: 0.1 to 0.001 in
+/// 240 steps of CPO on the default world), and once the budget is crossed it takes as long to
+/// climb back while the KL overshoots (there, to twice the budget).
 /// Its whole state is β (`coefficient`), saved with each method's checkpoint.
 public struct AdaptiveKLController: Sendable, Hashable {
     /// The largest proportional error one step acts on (Ziegler et al.'s clip).
     public static let maxError = 0.2
+    /// How far β may move from its starting value, either way (`bounds(around:)`).
+    public static let boundFactor = 10.0
     public var target: Double
     public var horizon: Double
     public var coefficient: Double
+    public var bounds: ClosedRange<Double>
 
-    public init(target: Double, horizon: Double, coefficient: Double) {
+    public init(target: Double, horizon: Double, coefficient: Double, bounds: ClosedRange<Double> = 0...Double.greatestFiniteMagnitude) {
         self.target = target
         self.horizon = horizon
         self.coefficient = coefficient
+        self.bounds = bounds
+    }
+
+    /// [β0 / 10, 10·β0]: the range a controller that starts at `initial` keeps to.
+    public static func bounds(around initial: Double) -> ClosedRange<Double> {
+        (initial / boundFactor)...(initial * boundFactor)
     }
 
     /// β after a step whose policy measured `kl` nats; a non-finite measurement changes nothing.
     public mutating func update(measuredKL kl: Double) {
         guard kl.isFinite, target > 0 else { return }
         let error = min(max(kl / target - 1, -Self.maxError), Self.maxError)
-        coefficient *= 1 + error / horizon
+        coefficient = min(max(coefficient * (1 + error / horizon), bounds.lowerBound), bounds.upperBound)
     }
 }
 

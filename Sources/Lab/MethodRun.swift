@@ -227,7 +227,8 @@ final class MethodRun: @unchecked Sendable {
         if ok {
             report = optimizer.update(model)
             if let beta, let measuredKL, !report.skipped {
-                var controller = AdaptiveKLController(target: opts.klTarget, horizon: opts.klHorizon, coefficient: beta)
+                var controller = AdaptiveKLController(target: opts.klTarget, horizon: opts.klHorizon, coefficient: beta,
+                                                      bounds: AdaptiveKLController.bounds(around: opts.klInitialCoefficient))
                 controller.update(measuredKL: measuredKL)
                 klCoefficient = controller.coefficient
             }

@@ -198,6 +198,15 @@ struct SupportTermTests {
             #expect(c.coefficient < last && c.coefficient >= last * 0.98 - 1e-15)
             last = c.coefficient
         }
+        // Within its bounds: no wind-up while the KL stays under the budget, and no run-away above it.
+        var bounded = AdaptiveKLController(target: 1, horizon: 10, coefficient: 0.1, bounds: AdaptiveKLController.bounds(around: 0.1))
+        #expect(bounded.bounds == 0.01...1.0)
+        for _ in 0..<500 { bounded.update(measuredKL: 0) }
+        #expect(bounded.coefficient == 0.01)
+        bounded.update(measuredKL: 2)
+        #expect(abs(bounded.coefficient - 0.01 * 1.02) < 1e-15, "it climbs back from the floor at once")
+        for _ in 0..<500 { bounded.update(measuredKL: 50) }
+        #expect(bounded.coefficient == 1)
     }
 
     // MARK: Options

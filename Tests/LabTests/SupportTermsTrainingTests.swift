@@ -33,7 +33,8 @@ struct SupportTermsTrainingTests {
         })
         #expect(records.count >= 3)
         let opts = cfg.objective
-        var controller = AdaptiveKLController(target: opts.klTarget, horizon: opts.klHorizon, coefficient: opts.klInitialCoefficient)
+        var controller = AdaptiveKLController(target: opts.klTarget, horizon: opts.klHorizon, coefficient: opts.klInitialCoefficient,
+                                              bounds: AdaptiveKLController.bounds(around: opts.klInitialCoefficient))
         for (s, rec) in records.enumerated() {
             let policy = before[s]
             let own = policy.sample(prompts: [[Int32]](repeating: [BPETokenizer.bos], count: opts.klSamples),
