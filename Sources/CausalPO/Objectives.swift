@@ -273,13 +273,17 @@ public struct ObjectiveBatch: Sendable {
     public var selected: [Bool]?
     /// RWR: the training set's outcome standard deviation (the temperature's unit).
     public var outcomeSD: Double
+    /// The lowest outcome of the training set: with `htClip`, values below zero are measured
+    /// from it (`Objectives.htOrigin`).
+    public var outcomeMinimum: Double
     /// DPO: (chosen, rejected) row-index pairs, chosen having the higher outcome.
     public var pairs: [(chosen: Int, rejected: Int)]
 
     public init(logP: [Double], logPR: [Double] = [], outcomes: [Double] = [], ghat: [Double]? = nil,
                 sampleLogP: [Double] = [], sampleLogP0: [Double] = [], sampleGhat: [Double] = [],
-                logPFT: [Double]? = nil, selected: [Bool]? = nil, outcomeSD: Double = 1,
+                logPFT: [Double]? = nil, selected: [Bool]? = nil, outcomeSD: Double = 1, outcomeMinimum: Double = 0,
                 pairs: [(chosen: Int, rejected: Int)] = []) {
+        self.outcomeMinimum = outcomeMinimum
         self.logP = logP
         self.logPR = logPR
         self.outcomes = outcomes
@@ -387,9 +391,20 @@ public enum Objectives {
         return (value, grad, w, n == 0 ? 0 : Double(clipped) / Double(n))
     }
 
-    /// CPO: maximize V_IPW(f) = Σ_i w_i Y_i.
+    /// Where the values of the clipped Horvitz-Thompson terms are measured from: zero, or the
+    /// training set's lowest outcome when that is negative. Un-normalized weights keep mass on
+    /// the rows only because a text off the rows counts as value 0; a row whose value were below
+    /// 0 would gain by losing probability (an outcome oriented lower-is-better, −Y, is negative
+    /// everywhere). Measured from min(0, min Y), every observed value is at least 0, and off the
+    /// rows counts as no better than the worst outcome seen. Outcomes that are never negative
+    /// (the shipped worlds, 0/1) are used as they are. Subtracting a constant c changes the
+    /// value by c·(mean ratio − 1), which is 0 in expectation on the support of P^R.
+    public static func htOrigin(_ b: ObjectiveBatch) -> Double { min(0, b.outcomeMinimum) }
+
+    /// CPO: maximize V_IPW(f) = Σ_i w_i Y_i (with `htClip`, of Y_i − `htOrigin`).
     public static func cpo(_ b: ObjectiveBatch, options: ObjectiveOptions) -> ObjectiveOutput {
-        let v = weightedValue(logP: b.logP, logPR: b.logPR, residuals: b.outcomes, options: options)
+        let origin = options.htClip > 0 ? htOrigin(b) : 0
+        let v = weightedValue(logP: b.logP, logPR: b.logPR, residuals: b.outcomes.map { $0 - origin }, options: options)
         return ObjectiveOutput(loss: -v.value, gradLogP: v.grad.map { -$0 }, gradSampleLogP: b.sampleLogP.map { _ in 0 },
                                weights: v.weights, sampleWeights: [], clippedShare: v.clipped)
     }
@@ -428,7 +443,7 @@ public enum Objectives {
 
     /// The outcome-model term V_OUT(f) = Σ_j w̃_j ĝ(X̃_j) with w̃ = softmax(logP^f − logP^{f0})
     /// over the f0 samples, and its gradient; with `htClip`, `clippedHorvitzThompson` on the
-    /// ratios e^{logP^f − logP^{f0}} instead.
+    /// ratios e^{logP^f − logP^{f0}} and the values ĝ − `htOrigin` instead.
     static func outcomeTerm(_ b: ObjectiveBatch, options: ObjectiveOptions)
         -> (value: Double, grad: [Double], weights: [Double], clipped: Double)
     {
@@ -436,7 +451,10 @@ public enum Objectives {
         precondition(b.sampleLogP0.count == m && b.sampleGhat.count == m, "f0 samples, their log P^f0 and ĝ must align")
         guard m > 0 else { return (0, [], [], 0) }
         let lr = zip(b.sampleLogP, b.sampleLogP0).map { $0 - $1 }
-        if options.htClip > 0 { return clippedHorvitzThompson(logRatios: lr, values: b.sampleGhat, bound: options.htClip) }
+        if options.htClip > 0 {
+            let origin = htOrigin(b)
+            return clippedHorvitzThompson(logRatios: lr, values: b.sampleGhat.map { $0 - origin }, bound: options.htClip)
+        }
         let w = softmax(lr)
         let v = zip(w, b.sampleGhat).reduce(0) { $0 + $1.0 * $1.1 }
         return (v, (0..<m).map { w[$0] * (b.sampleGhat[$0] - v) }, w, 0)

@@ -62,7 +62,7 @@ struct TrainingInputs: @unchecked Sendable {
         return ObjectiveBatch(
             logP: logP, logPR: read.map { texts.logPR[$0] }, outcomes: outcomes, ghat: read.map { texts.ghat[$0] }, sampleLogP: sampleLogP,
             sampleLogP0: samples.map { texts.f0LogP0[$0] }, sampleGhat: samples.map { texts.f0Ghat[$0] }, logPFT: read.map { logPFT[$0] },
-            selected: selected, outcomeSD: outcomeSD, pairs: pairs)
+            selected: selected, outcomeSD: outcomeSD, outcomeMinimum: texts.outcomes.min() ?? 0, pairs: pairs)
     }
 }
 

@@ -47,6 +47,37 @@ struct SupportTermTests {
         #expect(out.gradLogP[0] == 0 && out.gradLogP[1...].allSatisfy { $0 < 0 })
     }
 
+    /// Negative outcomes (say, lower-is-better oriented as −Y) are measured from the lowest
+    /// training outcome, so every row is still pushed up and mass leaving the rows still costs;
+    /// the gradient is then the one of the outcomes shifted to start at 0. Non-negative outcomes
+    /// are used as they are.
+    @Test func negativeOutcomesStillKeepMassOnTheRows() {
+        var b = randomBatch(seed: 25)
+        b.logP = b.logPR
+        b.outcomes = b.outcomes.map { -$0 }                 // all negative
+        b.outcomeMinimum = b.outcomes.min()! - 3            // the training set's lowest
+        let opts = ObjectiveOptions(htClip: 3)
+        let out = Objectives.cpo(b, options: opts)
+        #expect(out.gradLogP.allSatisfy { $0 < 0 }, "every row pushed up")
+        var shifted = b
+        shifted.outcomes = b.outcomes.map { $0 - b.outcomeMinimum }
+        shifted.outcomeMinimum = 0
+        #expect(Objectives.cpo(shifted, options: opts).gradLogP == out.gradLogP)
+        var leaked = b
+        leaked.logP = b.logP.map { $0 - 0.5 }
+        #expect(Objectives.cpo(leaked, options: opts).value < out.value)
+        // The f0 samples' ĝ too.
+        b.sampleGhat = b.sampleGhat.map { -$0 }
+        b.outcomeMinimum = b.sampleGhat.min()!
+        #expect(Objectives.ooRLHF(b, options: opts).gradSampleLogP.allSatisfy { $0 <= 0 })
+        // Non-negative outcomes: nothing is shifted.
+        var positive = randomBatch(seed: 25)
+        positive.outcomeMinimum = 2
+        var atZero = positive
+        atZero.outcomeMinimum = 0
+        #expect(Objectives.cpo(positive, options: opts).gradLogP == Objectives.cpo(atZero, options: opts).gradLogP)
+    }
+
     /// OO-RLHF's and DR-CPO's outcome terms on the f0 samples use the same clipped weights,
     /// so all three policy-gradient methods are treated alike.
     @Test func theOutcomeTermUsesTheSameClippedWeights() {
