@@ -114,7 +114,7 @@ struct RestoredExperiment {
 ///     EVIN  the held-out inputs (`ScoredTexts`), the win-rate prompts with FT's judged
 ///           continuations, FT's true value
 ///     MTHD  per method: its counters, metrics and steps (JSON), last epoch's log weights,
-///           win scores, parameters, AdamW step and moments
+///           win scores, parameters, AdamW step and moments, the KL controller's β
 ///
 /// Doubles are stored as bit patterns, so a resumed run computes with exactly the saved values.
 /// An evaluation's JSON holds one key per `Estimator` (`metricsKey`); one added after a file
@@ -130,7 +130,10 @@ enum Checkpoint {
     ///   3  PREP also holds the models' shape (`PreparedSummary.model`): the context and
     ///      vocabulary fitted to the data, which the configuration no longer fixes. Earlier
     ///      formats' models have the configuration's shape.
-    static let version: UInt32 = 3
+    ///   4  each MTHD section ends with the KL controller's state: a flag and β (the method's
+    ///      `klCoefficient`). Formats 1 to 3 predate the KL term: their runs read as "not yet
+    ///      started", which is what they were.
+    static let version: UInt32 = 4
     static let readableVersions: ClosedRange<UInt32> = 1...version
 
     static func jsonEncoder() -> JSONEncoder {
@@ -213,6 +216,8 @@ enum Checkpoint {
             w.int(run.optimizer.step)
             w.floats(run.optimizer.m.pointer, count: run.model.parameterCount)
             w.floats(run.optimizer.v.pointer, count: run.model.parameterCount)
+            w.bool(run.klCoefficient != nil)
+            w.double(run.klCoefficient ?? 0)
             sections.append(("MTHD", w.bytes))
         }
         return SectionFile.encode(magic: magic, version: version, sections: sections)
@@ -442,11 +447,20 @@ private struct CheckpointReader {
         let mom1 = FloatBuffer(count: layout.count), mom2 = FloatBuffer(count: layout.count)
         try r.floats(into: mom1.pointer, count: layout.count, "first moments")
         try r.floats(into: mom2.pointer, count: layout.count, "second moments")
+        var klCoefficient: Double?
+        if version >= 4 {
+            let has = try r.bool("KL controller flag")
+            let beta = try r.double("KL coefficient")
+            guard !has || (beta.isFinite && beta > 0) else {
+                throw ByteReaderError.malformed(what: "KL coefficient", detail: "\(beta) is not a positive number")
+            }
+            klCoefficient = has ? beta : nil
+        }
         guard counters.epoch >= 0, counters.step >= 0, step >= 0, step <= counters.step else {
             throw ByteReaderError.malformed(what: "counters", detail: "inconsistent")
         }
         let run = MethodRun(method: method, model: m, optimizer: AdamW(config: optConfig, m: mom1, v: mom2, step: step),
-                            counters: counters, lastEpochLogWeights: logWeights)
+                            counters: counters, lastEpochLogWeights: logWeights, klCoefficient: klCoefficient)
         return RestoredMethod(run: run, metrics: metrics, steps: steps, winScores: hasWin ? win : nil)
     }
 }

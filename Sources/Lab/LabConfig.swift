@@ -94,7 +94,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
                 model: ModelConfig = LabConfig.defaultModel, fitContext: Bool = true, fitVocabulary: Bool = true,
                 ftMaxEpochs: Int = 30, ftPatience: Int = 2, ftLearningRate: Float = 3e-3,
                 learningRate: Float = 2e-5, batchSize: Int = 32, f0Ratio: Int = 4, f0FromScratch: Bool = true,
-                folds: Int = 5, objective: ObjectiveOptions = ObjectiveOptions(), evalSamples: Int = 500,
+                folds: Int = 5, objective: ObjectiveOptions = LabConfig.defaultObjective, evalSamples: Int = 500,
                 winRatePrompts: Int = 200, threads: Int = Compute.defaultThreads) {
         self.source = source
         self.design = design
@@ -125,6 +125,10 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.winRatePrompts = winRatePrompts
         self.threads = threads
     }
+
+    /// The objective a run trains with unless told otherwise (`--paper-objective` selects
+    /// `ObjectiveOptions.paper`). To be chosen from evidence (README, "Training defaults").
+    public static let defaultObjective = ObjectiveOptions.paper
 
     /// The lab's default model: small enough that the default comparison runs in about a minute.
     /// Its context (`maxFittedContext`) and vocabulary are the most that fitting may choose.

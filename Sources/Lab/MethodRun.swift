@@ -62,7 +62,7 @@ struct TrainingInputs: @unchecked Sendable {
         return ObjectiveBatch(
             logP: logP, logPR: read.map { texts.logPR[$0] }, outcomes: outcomes, ghat: read.map { texts.ghat[$0] }, sampleLogP: sampleLogP,
             sampleLogP0: samples.map { texts.f0LogP0[$0] }, sampleGhat: samples.map { texts.f0Ghat[$0] }, logPFT: read.map { logPFT[$0] },
-            selected: selected, outcomeSD: outcomeSD, pairs: pairs)
+            selected: selected, outcomeSD: outcomeSD, outcomeMinimum: texts.outcomes.min() ?? 0, pairs: pairs)
     }
 }
 
@@ -76,9 +76,14 @@ public struct StepRecord: Sendable, Hashable, Codable {
     public var clippedShare: Double
     public var gradNorm: Double
     public var skipped: Bool
+    /// With the KL term on (`ObjectiveOptions.klTarget`): the mean KL(f ‖ FT) of the texts the
+    /// policy drew this step, in nats, and the coefficient β it was weighed with (outcome SDs
+    /// per nat; the controller's value before this step's update). Absent otherwise.
+    public var klOwnSamples: Double?
+    public var klCoefficient: Double?
 
     public init(step: Int, epoch: Int, loss: Double, batchESSFraction: Double?, clippedShare: Double, gradNorm: Double,
-                skipped: Bool) {
+                skipped: Bool, klOwnSamples: Double? = nil, klCoefficient: Double? = nil) {
         self.step = step
         self.epoch = epoch
         self.loss = loss
@@ -86,6 +91,8 @@ public struct StepRecord: Sendable, Hashable, Codable {
         self.clippedShare = clippedShare
         self.gradNorm = gradNorm
         self.skipped = skipped
+        self.klOwnSamples = klOwnSamples
+        self.klCoefficient = klCoefficient
     }
 }
 
@@ -102,6 +109,9 @@ final class MethodRun: @unchecked Sendable {
     private(set) var failed: String?
     /// Weights of the last epoch's batches (as used), for the histogram.
     private(set) var lastEpochLogWeights: [Double] = []
+    /// β of the KL term on the policy's own samples (`AdaptiveKLController`); nil until the term
+    /// first runs, when it starts at `ObjectiveOptions.klInitialCoefficient`. Saved with the run.
+    private(set) var klCoefficient: Double?
 
     /// The methods' global gradient-norm clip (no weight decay: they start from FT).
     static let gradientClip: Float = 1
@@ -126,9 +136,12 @@ final class MethodRun: @unchecked Sendable {
         Counters(epoch: epoch, step: step, skippedSteps: skippedSteps, consecutiveSkips: consecutiveSkips, failed: failed)
     }
 
-    /// A run as saved: its model and optimizer (taken over, not copied) and its counters.
-    init(method: Method, model: Transformer, optimizer: AdamW, counters c: Counters, lastEpochLogWeights: [Double]) {
+    /// A run as saved: its model and optimizer (taken over, not copied), its counters and the
+    /// KL controller's β.
+    init(method: Method, model: Transformer, optimizer: AdamW, counters c: Counters, lastEpochLogWeights: [Double],
+         klCoefficient: Double?) {
         self.method = method
+        self.klCoefficient = klCoefficient
         self.model = model
         self.optimizer = optimizer
         epoch = c.epoch
@@ -160,35 +173,93 @@ final class MethodRun: @unchecked Sendable {
         for batch in batches {
             if cancelled() || failed != nil { return }
             let rows = batch.map { rowPool[$0] }
-            let forwardedRows = spec.readsRows ? rows : []
             let samples = spec.f0Samples ? f0.next(rows.count) : []
-            let seqs = forwardedRows.map { inputs.rowSeqs[$0] } + samples.map { inputs.f0Seqs[$0] }
-            let fwd = model.forward(seqs, reference: opts.klToFT > 0 ? inputs.ft : nil, entropy: opts.entropyBonus > 0)
-            let nr = forwardedRows.count
-            let out = Objectives.evaluate(method, inputs.objectiveBatch(
-                spec, rows: rows, logP: Array(fwd.logProbs[0..<nr]), samples: samples, sampleLogP: Array(fwd.logProbs[nr...])),
-                options: opts)
-            let coefLogP = out.gradLogP + out.gradSampleLogP
-            precondition(coefLogP.count == seqs.count, "one coefficient per sequence")
-            let token = Objectives.tokenTermCoefficients(tokenCounts: fwd.tokenCounts, options: opts)
-            var loss = out.loss
-            if let kl = fwd.klSums { loss += zip(token.kl, kl).reduce(0) { $0 + $1.0 * $1.1 } }
-            if let h = fwd.entropySums { loss += zip(token.entropy, h).reduce(0) { $0 + $1.0 * $1.1 } }
-            var report = StepReport(step: step, learningRate: 0, gradNorm: .nan, clipped: false, skipped: true)
-            if loss.isFinite && coefLogP.allSatisfy(\.isFinite) {
-                model.zeroGrad()
-                model.backward(.init(
-                    logProb: coefLogP.map { Float($0) },
-                    kl: fwd.klSums != nil ? token.kl.map { Float($0) } : nil,
-                    entropy: fwd.entropySums != nil ? token.entropy.map { Float($0) } : nil))
-                report = optimizer.update(model)
-            }
-            record(report, weights: out.weights)
-            step += 1
-            let ess = out.weights.isEmpty ? nil : Diagnostics.effectiveSampleSize(weights: out.weights) / Double(out.weights.count)
-            onStep(StepRecord(step: step, epoch: epoch, loss: loss, batchESSFraction: ess, clippedShare: out.clippedShare,
-                              gradNorm: report.gradNorm, skipped: report.skipped))
+            trainStep(inputs, spec: spec, config: config, rows: rows, samples: samples, seed: seed, onStep: onStep)
         }
+    }
+
+    /// One step on `rows` and f0 `samples`: the objective (with the token-level terms), the
+    /// support terms of a policy-gradient method, and an AdamW update unless something is not finite.
+    private func trainStep(_ inputs: TrainingInputs, spec: MethodDescription, config: LabConfig, rows: [Int], samples: [Int],
+                           seed: UInt64, onStep: (StepRecord) -> Void) {
+        let opts = config.objective
+        let anchorRows = spec.policyGradient && opts.anchor > 0
+        let klOn = spec.policyGradient && opts.klTarget > 0
+        // Texts from the policy itself for the KL term, drawn before this step changes it, from a
+        // stream named by the method and step (the step counter is saved: resume stays exact).
+        let own = klOn ? ownSamples(config: config, seed: seed) : []
+
+        // The objective's sequences: its rows (also forwarded for the anchor alone, as for
+        // OO-RLHF), then its f0 samples.
+        let forwardedRows = spec.readsRows || anchorRows ? rows : []
+        let seqs = forwardedRows.map { inputs.rowSeqs[$0] } + samples.map { inputs.f0Seqs[$0] }
+        let fwd = model.forward(seqs, reference: opts.klToFT > 0 ? inputs.ft : nil, entropy: opts.entropyBonus > 0)
+        let nr = forwardedRows.count
+        let rowLogP = Array(fwd.logProbs[0..<nr])
+        let out = Objectives.evaluate(method, inputs.objectiveBatch(
+            spec, rows: rows, logP: spec.readsRows ? rowLogP : [], samples: samples, sampleLogP: Array(fwd.logProbs[nr...])),
+            options: opts)
+        var coefLogP = (spec.readsRows ? out.gradLogP : [Double](repeating: 0, count: nr)) + out.gradSampleLogP
+        precondition(coefLogP.count == seqs.count, "one coefficient per sequence")
+        // The token-level terms cover the objective's own sequences (not rows forwarded only for the anchor).
+        let objectiveSeqs = (spec.readsRows ? 0 : nr)..<seqs.count
+        let token = Objectives.tokenTermCoefficients(tokenCounts: Array(fwd.tokenCounts[objectiveSeqs]), options: opts)
+        let pad = [Double](repeating: 0, count: objectiveSeqs.lowerBound)
+        let klCoef = pad + token.kl, entropyCoef = pad + token.entropy
+        var loss = out.loss
+        if let kl = fwd.klSums { loss += zip(klCoef, kl).reduce(0) { $0 + $1.0 * $1.1 } }
+        if let h = fwd.entropySums { loss += zip(entropyCoef, h).reduce(0) { $0 + $1.0 * $1.1 } }
+        if anchorRows {
+            let a = Objectives.anchor(logP: rowLogP, tokenCounts: Array(fwd.tokenCounts[0..<nr]),
+                                      weight: opts.anchor * inputs.outcomeSD)
+            loss += a.loss
+            for i in 0..<nr { coefLogP[i] += a.grad[i] }
+        }
+
+        var report = StepReport(step: step, learningRate: 0, gradNorm: .nan, clipped: false, skipped: true)
+        var ok = loss.isFinite && coefLogP.allSatisfy(\.isFinite)
+        if ok {
+            model.zeroGrad()
+            model.backward(.init(
+                logProb: coefLogP.map { Float($0) },
+                kl: fwd.klSums != nil ? klCoef.map { Float($0) } : nil,
+                entropy: fwd.entropySums != nil ? entropyCoef.map { Float($0) } : nil))
+        }
+        // The KL term on the policy's own texts: a second forward and backward, accumulated.
+        var measuredKL: Double?
+        let beta = klOn ? (klCoefficient ?? opts.klInitialCoefficient) : nil
+        if ok, let beta {
+            let ownFwd = model.forward(own.map(\.sequence), reference: inputs.ft)
+            let kl = ownFwd.klSums ?? []
+            let term = Objectives.sampledKL(klSums: kl, coefficient: beta * inputs.outcomeSD)
+            measuredKL = kl.reduce(0, +) / Double(max(1, kl.count))
+            loss += term.loss
+            ok = loss.isFinite && term.gradLogP.allSatisfy(\.isFinite)
+            if ok { model.backward(.init(logProb: term.gradLogP.map { Float($0) }, kl: term.gradKL.map { Float($0) })) }
+        }
+        if ok {
+            report = optimizer.update(model)
+            if let beta, let measuredKL, !report.skipped {
+                var controller = AdaptiveKLController(target: opts.klTarget, horizon: opts.klHorizon, coefficient: beta,
+                                                      bounds: AdaptiveKLController.bounds(around: opts.klInitialCoefficient))
+                controller.update(measuredKL: measuredKL)
+                klCoefficient = controller.coefficient
+            }
+        }
+        record(report, weights: out.weights)
+        step += 1
+        let ess = out.weights.isEmpty ? nil : Diagnostics.effectiveSampleSize(weights: out.weights) / Double(out.weights.count)
+        onStep(StepRecord(step: step, epoch: epoch, loss: loss, batchESSFraction: ess, clippedShare: out.clippedShare,
+                          gradNorm: report.gradNorm, skipped: report.skipped, klOwnSamples: measuredKL, klCoefficient: beta))
+    }
+
+    /// `klSamples` texts drawn from the current policy from BOS at temperature 1 (exactly f),
+    /// seeded by the method and the step.
+    private func ownSamples(config: LabConfig, seed: UInt64) -> [Sample] {
+        let label = "\(method.rawValue)-kl-samples-epoch-\(epoch)-step-\(step)"
+        return model.sample(prompts: [[Int32]](repeating: [BPETokenizer.bos], count: config.objective.klSamples),
+                            options: SamplingOptions(temperature: 1, maxNewTokens: config.model.contextLength),
+                            seed: SeededRandom.derivedSeed(seed, label))
     }
 
     /// Counts a skipped step (failing the method after `maxConsecutiveSkips` in a row) and keeps

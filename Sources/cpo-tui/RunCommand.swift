@@ -33,11 +33,25 @@ struct RunOptions: ParsableArguments {
     @Option(help: "P^R from the FT model or the logged propensities.") var propensity = RunOptions.defaults.propensity
     @Option(help: "Learning rate of the methods.") var lr = RunOptions.defaults.learningRate
     @Option(help: "Batch size.") var batchSize = RunOptions.defaults.batchSize
-    @Option(help: "KL-to-FT penalty weight (0 = off; not in the paper, keeps the policy near the data).")
+    @Flag(help: "Train with the paper's exact objective: Hajek weights, no clipping, no KL, anchor or other regularizer. Flags given with it add their term back.")
+    var paperObjective = false
+    @Option(help: "KL(f‖FT) budget in nats for OO-RLHF, CPO and DR-CPO, measured on texts the policy draws itself each step; an adaptive coefficient holds it (0 = off; default \(RunOptions.defaults.objective.klTarget)).")
+    var klTarget: Double?
+    @Option(help: "Texts drawn from the policy per step for --kl-target (default \(RunOptions.defaults.objective.klSamples)).")
+    var klSamples: Int?
+    @Option(help: "Starting KL coefficient β of --kl-target, in outcome standard deviations per nat (default \(RunOptions.defaults.objective.klInitialCoefficient)).")
+    var klCoef: Double?
+    @Option(help: "Horizon of the KL controller in steps: β moves by at most a factor 1 ± 0.2/horizon per step (default \(RunOptions.defaults.objective.klHorizon)).")
+    var klHorizon: Double?
+    @Option(help: "Anchor weight λ for OO-RLHF, CPO and DR-CPO: λ·sd(Y)·mean per-token NLL of the step's randomized rows (0 = off; default \(RunOptions.defaults.objective.anchor)).")
+    var anchor: Double?
+    @Option(help: "Horvitz-Thompson training weights with an absolute ratio clip to [1/M, M] for OO-RLHF, CPO and DR-CPO (0 = off; default \(RunOptions.defaults.objective.htClip)).")
+    var htClip: Double?
+    @Option(help: "KL-to-FT penalty weight on the step's own rows and f0 samples (0 = off; not in the paper).")
     var klToFt = RunOptions.defaults.objective.klToFT
     @Option(help: "Entropy bonus weight (0 = off).") var entropyBonus = RunOptions.defaults.objective.entropyBonus
     @Option(help: "PPO-style ratio clipping ε (off by default).") var clip: Double?
-    @Flag(help: "Horvitz-Thompson (un-normalized) weights instead of Hajek (self-normalized).") var horvitzThompson = false
+    @Flag(help: "Horvitz-Thompson (un-normalized) weights instead of Hajek (self-normalized), in CPO, DR-CPO's residual and the DR estimate.") var horvitzThompson = false
     @Option(help: "filtered-SFT keeps the top q fraction of outcomes.") var filterQuantile = RunOptions.defaults.objective.filterQuantile
     @Option(help: "RWR temperature, in outcome standard deviations.") var rwrTemperature = RunOptions.defaults.objective.rwrTemperature
     @Option(help: "DPO's β.") var dpoBeta = RunOptions.defaults.objective.dpoBeta
@@ -60,6 +74,26 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Tokenizer vocabulary size, at most: the model gets the ids the tokenizer learns, fewer when the training texts cannot fill it.")
     var vocab = RunOptions.defaults.model.vocabSize
 
+    /// The objective: the lab's default, or with --paper-objective the paper's, with every flag
+    /// given on top.
+    func makeObjective() -> ObjectiveOptions {
+        var o = paperObjective ? ObjectiveOptions.paper : Self.defaults.objective
+        if horvitzThompson { o.normalization = .horvitzThompson }
+        if let clip { o.clip = clip }
+        o.entropyBonus = entropyBonus
+        o.klToFT = klToFt
+        o.filterQuantile = filterQuantile
+        o.rwrTemperature = rwrTemperature
+        o.dpoBeta = dpoBeta
+        if let klTarget { o.klTarget = klTarget }
+        if let klSamples { o.klSamples = klSamples }
+        if let klCoef { o.klInitialCoefficient = klCoef }
+        if let klHorizon { o.klHorizon = klHorizon }
+        if let anchor { o.anchor = anchor }
+        if let htClip { o.htClip = htClip }
+        return o
+    }
+
     /// The configuration these flags describe, validated.
     func makeConfig() throws -> LabConfig {
         var model = Self.defaults.model
@@ -68,9 +102,7 @@ struct RunOptions: ParsableArguments {
         model.heads = heads
         model.vocabSize = vocab
         model.contextLength = context ?? LabConfig.maxFittedContext
-        let objective = ObjectiveOptions(
-            normalization: horvitzThompson ? .horvitzThompson : .hajek, clip: clip ?? Self.defaults.objective.clip, entropyBonus: entropyBonus,
-            klToFT: klToFt, filterQuantile: filterQuantile, rwrTemperature: rwrTemperature, dpoBeta: dpoBeta)
+        let objective = makeObjective()
         let source: DataSource = data.path.map { .file(path: $0, options: data.loadOptions) }
             ?? .world(world ?? ShippedWorlds.defaultName)
         let cfg = LabConfig(

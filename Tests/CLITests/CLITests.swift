@@ -197,6 +197,34 @@ struct CLITests {
         #expect(good.status == 0, "\(good.stderr)")
     }
 
+    /// --paper-objective turns every term the paper does not have off; flags given with it add
+    /// theirs back; each support flag is checked before any work.
+    @Test func thePaperObjectiveIsOneFlagAway() throws {
+        func objective(_ extra: [String]) throws -> [String: Any] {
+            let dir = NSTemporaryDirectory() + "cpo-cli-objective-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let r = try CLI.run(["run", "--run-dir", dir, "--rows", "40", "--eval-rows", "20", "--epochs", "0", "--methods", "FT,CPO",
+                                 "--d-model", "32", "--layers", "1", "--heads", "2", "--vocab", "300", "--context", "48",
+                                 "--ft-epochs", "1", "--eval-samples", "10", "--win-prompts", "10", "--f0-ratio", "1",
+                                 "--folds", "2", "--batch-size", "8"] + extra)
+            #expect(r.status == 0, "\(r.stderr)")
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]
+            return try #require(config?["objective"] as? [String: Any])
+        }
+        let paper = try objective(["--paper-objective"])
+        #expect(paper["normalization"] as? String == "hajek" && paper["clip"] == nil)
+        for key in ["klTarget", "anchor", "htClip", "klToFT", "entropyBonus"] { #expect(paper[key] as? Double == 0, "\(key)") }
+        let added = try objective(["--paper-objective", "--kl-target", "0.5", "--kl-samples", "4", "--ht-clip", "2"])
+        #expect(added["klTarget"] as? Double == 0.5 && added["klSamples"] as? Int == 4 && added["htClip"] as? Double == 2)
+        #expect(added["anchor"] as? Double == 0)
+        for (flag, value) in [("--kl-target", "-1"), ("--kl-samples", "1"), ("--kl-coef", "0"), ("--kl-horizon", "0"),
+                              ("--anchor", "-2"), ("--ht-clip", "0.5")] {
+            let r = try CLI.run(["run", "--no-save", "\(flag)=\(value)"])
+            #expect(r.status != 0 && r.stderr.contains(flag), "\(flag) \(value): \(r.stderr)")
+            #expect(!r.stdout.contains("training the tokenizer"), "work started before \(flag) was checked")
+        }
+    }
+
     @Test func badRunSettingsFailBeforeAnyWork() throws {
         let negative = try CLI.run(["run", "--epochs", "-1"])
         #expect(negative.status != 0 && negative.stderr.contains("--epochs"))

@@ -33,6 +33,7 @@ struct MethodDescriptionTests {
         case .filterQuantile: p.filterQuantile = 0.6
         case .rwrTemperature: p.rwrTemperature = 0.3
         case .dpoBeta: p.dpoBeta = 0.7
+        case .htClip: p.htClip = 1.5
         }
         return p
     }

@@ -30,6 +30,9 @@ struct ObjectiveTests {
         ObjectiveOptions(),
         ObjectiveOptions(normalization: .horvitzThompson),
         ObjectiveOptions(rwrTemperature: 0.5, dpoBeta: 0.3),
+        // Horvitz-Thompson with the absolute ratio clip: bounds that clip some rows and samples.
+        ObjectiveOptions(htClip: 1.5),
+        ObjectiveOptions(htClip: 3),
     ]
 
     /// Central differences of the loss against the returned gradient, for every objective,
