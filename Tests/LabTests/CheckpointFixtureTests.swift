@@ -18,12 +18,13 @@ struct CheckpointFixture: Sendable, CustomStringConvertible {
 /// first checkpoint format (format 1; `cpo-tui run` with the tiny settings of `tinyConfig`, every
 /// method, one epoch, seed 3, world river-cleanup), `Fixtures/checkpoint-v2` the same run
 /// written by format 2 (the last before the model's shape was fitted to the data and FT had
-/// validation rows of its own). Whatever the format becomes, these files must keep loading,
+/// validation rows of its own), `Fixtures/checkpoint-v3` the same configuration run afresh by
+/// format 3 (the last before the KL controller's state was saved). Whatever the format becomes, these files must keep loading,
 /// keep their meaning and resume.
 @Suite("checkpoint fixtures from earlier versions")
 struct CheckpointFixtureTests {
     static let v1 = CheckpointFixture(name: "checkpoint-v1", format: 1)
-    static let fixtures = [v1, CheckpointFixture(name: "checkpoint-v2", format: 2)]
+    static let fixtures = [v1, CheckpointFixture(name: "checkpoint-v2", format: 2), CheckpointFixture(name: "checkpoint-v3", format: 3)]
     static let fixture = v1.path
 
     /// A scratch copy, so resuming never writes into the fixture.
