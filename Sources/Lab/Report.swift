@@ -243,6 +243,11 @@ public struct ReportWriter {
             }
             let failures = results.compactMap { $0.failures[m] }
             o["failed"] = failures.isEmpty ? NSNull() : failures.joined(separator: "; ")
+            if m.trains {
+                let (byEpoch, stopping) = byEpochJSON(m)
+                o["by_epoch"] = byEpoch
+                o["stopping_rule"] = stopping
+            }
             methods.append(o)
         }
         var dataObj: [String: Any] = [
@@ -429,6 +434,7 @@ public struct ReportWriter {
                 w.attributes.map { a in String(format: "%.2f", overScalar(m) { $0.attributeShares?[a.name] }.mean) }
             }
         }
+        md += byEpochSection(number: (config.ghatFrom != .same ? 4 : 3) + (data.world != nil ? 1 : 0))
         let failures = results.flatMap { r in r.failures.map { "seed \(r.seed): \($0.key.rawValue) failed: \($0.value)" } }
         if !failures.isEmpty { md += "\n## Failures\n\n" + failures.map { "- " + $0 }.joined(separator: "\n") + "\n" }
         md += "\nFiles: `summary.json` (the numbers above), `metrics.jsonl` (one line per step and per epoch per method and seed), "
