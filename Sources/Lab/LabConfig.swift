@@ -126,6 +126,12 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.threads = threads
     }
 
+    /// What ĝ is fit on unless told otherwise. In a world, the confounded observational log: an
+    /// outcome model usually comes from logged data, and there OO-RLHF inherits its confounding
+    /// while DR-CPO's residual term on the randomized rows corrects it, which is what the
+    /// comparison is for. User data has no separate log, so ĝ is cross-fit on the training rows.
+    public static func defaultGhatSource(world: Bool) -> GhatSource { world ? .observational : .same }
+
     /// The objective a run trains with unless told otherwise (`--paper-objective` selects
     /// `ObjectiveOptions.paper`). To be chosen from evidence (README, "Training defaults").
     public static let defaultObjective = ObjectiveOptions.paper

@@ -29,7 +29,8 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Seed.") var seed = RunOptions.defaults.seed
     @Option(help: "Seeds: base..base+K-1.") var seeds = RunOptions.defaults.seeds
     @Option(help: "Which world data the methods train on.") var design = RunOptions.defaults.design
-    @Option(help: "What ĝ is fit on.") var ghatFrom = RunOptions.defaults.ghatFrom
+    @Option(help: "What ĝ is fit on (default: \(LabConfig.defaultGhatSource(world: true).rawValue) in worlds, \(LabConfig.defaultGhatSource(world: false).rawValue) with --data).")
+    var ghatFrom: GhatSource?
     @Option(help: "P^R from the FT model or the logged propensities.") var propensity = RunOptions.defaults.propensity
     @Option(help: "Learning rate of the methods.") var lr = RunOptions.defaults.learningRate
     @Option(help: "Batch size.") var batchSize = RunOptions.defaults.batchSize
@@ -107,7 +108,7 @@ struct RunOptions: ParsableArguments {
             ?? .world(world ?? ShippedWorlds.defaultName)
         let cfg = LabConfig(
             source: source, design: design, rows: rows, evalRows: evalRows, logRows: logRows, validationRows: validationRows,
-            validationFraction: validationFraction, ghatFrom: ghatFrom,
+            validationFraction: validationFraction, ghatFrom: ghatFrom ?? LabConfig.defaultGhatSource(world: data.path == nil),
             propensity: propensity, methods: methods.methods, epochs: epochs ?? Self.defaults.epochs, seed: seed,
             seeds: seeds, model: model, fitContext: context == nil, ftMaxEpochs: ftEpochs, ftPatience: ftPatience,
             ftLearningRate: ftLr, learningRate: lr,

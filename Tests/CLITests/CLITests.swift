@@ -107,6 +107,18 @@ struct CLITests {
         for f in ["report.md", "summary.json", "metrics.jsonl", "rows-CPO-seed0.csv"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "\(f)")
         }
+        let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)
+        // In a world, ĝ comes from the confounded log unless told otherwise.
+        #expect(md.contains("ĝ from `observational`"), "\(md.prefix(400))")
+        // report.md and summary.json hold each epoch and where the stopping rule stops.
+        #expect(md.contains("By epoch") && md.contains("| 1 | ") && md.contains("Where to stop, by a rule that reads no truth"))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as? [String: Any])
+        let methods = try #require(summary["methods"] as? [[String: Any]])
+        let cpo = try #require(methods.first { $0["name"] as? String == "CPO" })
+        let byEpoch = try #require(cpo["by_epoch"] as? [[String: Any]])
+        #expect(byEpoch.count == 1 && byEpoch[0]["epoch"] as? Int == 1 && byEpoch[0]["normalized_gain"] != nil)
+        let stopping = try #require(cpo["stopping_rule"] as? [String: Any])
+        #expect((stopping["epochs"] as? [Int])?.count == 1)
     }
 
     /// A run says what it had to cut and what it cannot identify: on its lines and in report.md.
