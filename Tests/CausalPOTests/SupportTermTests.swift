@@ -92,6 +92,43 @@ struct SupportTermTests {
         #expect(dr.gradSampleLogP == o.gradSampleLogP)
     }
 
+    /// The three policy-gradient objectives with `htClip` M = 2 on three rows and three f0 samples,
+    /// by hand. The lowest training outcome is −4, so the origin is −4.
+    ///   rows:    ρ = (3, 1, 1/4), Y = (5, 2, 1), ĝ = (3, 4, 2)
+    ///     CPO, values Y + 4 = (9, 6, 5): min(27, 18) = 18 clipped; 6 free (gradient 6/3);
+    ///       min(1.25, 2.5) = 1.25 free (a row below 1/M still pushed up; gradient 1.25/3).
+    ///     DR-CPO, residuals Y − ĝ = (2, −2, −1), not shifted (they are centred already):
+    ///       min(6, 4) = 4 clipped; −2 free (gradient −2/3); min(−0.25, −0.5) = −0.5 clipped.
+    ///   samples: ρ̃ = (1/4, 3, 1), ĝ̃ = (1, 0, −3), values ĝ̃ + 4 = (5, 4, 1):
+    ///       min(1.25, 2.5) = 1.25 free (gradient 1.25/3); min(12, 8) = 8 clipped; 1 free (1/3).
+    /// The normalization option is not read (`htClip` is Horvitz-Thompson by definition).
+    @Test(arguments: [WeightNormalization.hajek, .horvitzThompson])
+    func clippedHorvitzThompsonInEachObjectiveByHand(_ normalization: WeightNormalization) {
+        let b = ObjectiveBatch(
+            logP: [-2 + log(3.0), -2, -2 + log(0.25)], logPR: [-2, -2, -2], outcomes: [5, 2, 1], ghat: [3, 4, 2],
+            sampleLogP: [-3 + log(0.25), -3 + log(3.0), -3], sampleLogP0: [-3, -3, -3], sampleGhat: [1, 0, -3], outcomeMinimum: -4)
+        let opts = ObjectiveOptions(normalization: normalization, htClip: 2)
+        func close(_ a: [Double], _ e: [Double]) -> Bool { a.count == e.count && zip(a, e).allSatisfy { abs($0 - $1) < 1e-12 } }
+
+        let cpo = Objectives.cpo(b, options: opts)
+        #expect(abs(cpo.loss + (18 + 6 + 1.25) / 3) < 1e-12, "CPO loss \(cpo.loss)")
+        #expect(close(cpo.gradLogP, [0, -6.0 / 3, -1.25 / 3]), "CPO \(cpo.gradLogP)")
+        #expect(close(cpo.gradSampleLogP, [0, 0, 0]) && abs(cpo.clippedShare - 1.0 / 3) < 1e-15)
+        #expect(close(cpo.weights, [3.0 / 3, 1.0 / 3, 0.25 / 3]))
+
+        let oo = Objectives.ooRLHF(b, options: opts)
+        #expect(abs(oo.loss + (1.25 + 8 + 1) / 3) < 1e-12, "OO-RLHF loss \(oo.loss)")
+        #expect(close(oo.gradSampleLogP, [-1.25 / 3, 0, -1.0 / 3]) && close(oo.gradLogP, [0, 0, 0]))
+        #expect(abs(oo.clippedShare - 1.0 / 3) < 1e-15 && close(oo.sampleWeights, [0.25 / 3, 3.0 / 3, 1.0 / 3]))
+
+        let dr = Objectives.drCPO(b, options: opts)
+        #expect(abs(dr.loss + ((4 - 2 - 0.5) / 3 + (1.25 + 8 + 1) / 3)) < 1e-12, "DR-CPO loss \(dr.loss)")
+        #expect(close(dr.gradLogP, [0, 2.0 / 3, 0]), "DR-CPO rows \(dr.gradLogP)")
+        #expect(close(dr.gradSampleLogP, [-1.25 / 3, 0, -1.0 / 3]))
+        // Two of three rows and one of three samples clipped: 3 of the 6 terms.
+        #expect(abs(dr.clippedShare - 0.5) < 1e-15)
+    }
+
     // MARK: The anchor
 
     @Test func anchorGradientMatchesFiniteDifferences() {

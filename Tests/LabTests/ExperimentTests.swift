@@ -1,4 +1,5 @@
 import CausalPO
+import CPOSupport
 import Foundation
 import OutcomeData
 import Testing
@@ -17,6 +18,8 @@ func tinyConfig(methods: [Method] = Method.allCases, seed: UInt64 = 3) -> LabCon
 
 @Suite("the lab pipeline")
 struct ExperimentTests {
+    /// Every method trains and is evaluated, and what each evaluation reports is what its
+    /// definition says, recomputed here from the evaluated model.
     @Test func everyMethodTrainsAndIsEvaluated() throws {
         let cfg = tinyConfig()
         let exp = try Experiment(config: cfg, seed: cfg.seed)
@@ -24,16 +27,26 @@ struct ExperimentTests {
         try exp.prepare(progress: { stage, _, _ in if stages.last != stage { stages.append(stage) } })
         #expect(stages == [.tokenizer, .ft, .ghat, .f0, .baseline, .ready])
         let ft = try #require(exp.ftMetrics)
-        // At FT itself every importance weight is 1: ESS is the whole held-out set.
-        #expect(abs(ft.weights.essFraction - 1) < 1e-9)
-        #expect(ft.winRateVsFT.value == 0.5 && ft.normalizedGain == 0)
-        #expect(abs(ft.klToFT.value) < 1e-9)
-        #expect(ft.trueValue!.value.isFinite && ft.invalidRate! >= 0)
+        let ftModel = try #require(exp.ft)
+        // FT's own evaluation substitutes FT's scores for the reference's (every weight 1, KL 0,
+        // win rate ½, gain 0 by construction), so its values check nothing. Evaluated instead
+        // the way a trained method is, its log-probabilities recomputed by full forward passes
+        // on the held-out rows and f0 samples and its own texts rescored under FT, it must give
+        // what the substitution claims: this fails if P^R, the f0 samples' log P^{f0} or the
+        // sampler's log-probabilities disagree with the model they come from.
+        let asTrained = exp.evaluate(ftModel, method: .cpo, epoch: 0, trainLoss: nil)
+        #expect(abs(asTrained.weights.essFraction - 1) < 1e-9, "held-out rows: \(asTrained.weights.essFraction)")
+        let f0ESS = try #require(asTrained.f0Weights)
+        #expect(abs(f0ESS.ess / Double(f0ESS.count) - 1) < 1e-9, "f0 samples: \(f0ESS.ess) of \(f0ESS.count)")
+        #expect(abs(asTrained.klToFT.value) < 1e-5, "KL of FT to itself: \(asTrained.klToFT.value)")
+        for e in Estimator.allCases {
+            #expect(abs(asTrained.estimates[e].value - ft.estimates[e].value) < 1e-6, "\(e)")
+        }
+        try expectOwnTexts(ft, of: ftModel, label: "FT", exp)
         for m in cfg.methods {
             let e = try #require(exp.step(m))
             #expect(e.epoch == 1 && e.method == m)
-            #expect(e.estimates[.dr].value.isFinite && e.estimates[.ipw].value.isFinite && e.trueValue!.value.isFinite)
-            #expect((0...1).contains(e.winRateVsFT.value))
+            try expectEstimatesOfTheHeldOutRows(e, m, exp)
             if !m.trains {
                 #expect(exp.steps[m]!.isEmpty)
             } else {
@@ -41,8 +54,53 @@ struct ExperimentTests {
                 #expect(exp.failure(of: m) == nil)
                 // Training moved the model away from FT.
                 #expect(e.klToFT.value != 0, "\(m)")
+                let model = try #require(exp.runs[m]?.model)
+                try expectOwnTexts(e, of: model, label: "\(m.rawValue)-1", exp)
+                // The win rate is the share of prompts whose continuation the judge scores above
+                // FT's, ties counting half.
+                let mine = try #require(exp.winScores[m]), theirs = try #require(exp.winScores[.ft])
+                #expect(mine.count == cfg.winRatePrompts && theirs.count == cfg.winRatePrompts)
+                let wins = zip(mine, theirs).map { $0 > $1 ? 1.0 : $0 == $1 ? 0.5 : 0 }.reduce(0, +) / Double(mine.count)
+                #expect(abs(e.winRateVsFT.value - wins) < 1e-12, "\(m): \(e.winRateVsFT.value) vs \(wins)")
             }
             #expect(exp.metrics[m]!.count == 2)   // epoch 0 (FT) and epoch 1
+        }
+    }
+
+    /// The true value, invalid rate and KL to FT are the oracle's mean over the model's own
+    /// texts, their share with an invalid segment and the mean log-ratio to FT: recomputed
+    /// from the same texts (the evaluation's stream, "eval-samples-LABEL").
+    private func expectOwnTexts(_ e: EpochMetrics, of model: Transformer, label: String, _ exp: Experiment) throws {
+        let world = try #require(exp.data.world), codec = try #require(exp.codec), ft = try #require(exp.ft)
+        let own = model.sample(prompts: [[Int32]](repeating: [BPETokenizer.bos], count: exp.config.evalSamples),
+                               options: SamplingOptions(temperature: 1, maxNewTokens: exp.modelShape.contextLength),
+                               seed: SeededRandom.derivedSeed(exp.seed, "eval-samples-" + label))
+        let judged = own.map { world.oracle(codec.text($0.sequence)) }
+        let n = Double(own.count)
+        #expect(abs(try #require(e.trueValue).value - judged.map(\.value).reduce(0, +) / n) < 1e-9, "\(label): true value")
+        #expect(try #require(e.invalidRate) == Double(judged.filter { !$0.invalidSegments.isEmpty }.count) / n, "\(label)")
+        let kl = zip(own.map(\.logProb), Batches.logProbs(ft, own.map(\.sequence))).map { $0 - $1 }.reduce(0, +) / n
+        // FT reports 0 by substitution; recomputed, the sampler's and the forward pass's Float
+        // log-probabilities differ by ~1e-7 nats a text.
+        #expect(abs(e.klToFT.value - kl) < 1e-5, "\(label): KL \(e.klToFT.value) vs \(kl)")
+    }
+
+    /// V_IPW, V_SNIPW, V_OUT and V_DR (its residual term normalized as configured) by their
+    /// formulas from the held-out rows and f0 samples as exported for the reports.
+    private func expectEstimatesOfTheHeldOutRows(_ e: EpochMetrics, _ m: Method, _ exp: Experiment) throws {
+        let rows = exp.heldOutRows(m), f0 = exp.heldOutF0Samples(m)
+        let ratios: [Double] = rows.map { Foundation.exp($0.logPF - $0.logPR) }
+        let f0Ratios: [Double] = f0.map { Foundation.exp($0.logPF - $0.logP0) }
+        func weighted(_ r: [Double], _ v: [Double]) -> Double { zip(r, v).map { $0 * $1 }.reduce(0, +) }
+        let y = rows.map(\.outcome), residuals = rows.map { $0.outcome - $0.ghat }
+        let ipw = weighted(ratios, y) / Double(rows.count)
+        let snipw = weighted(ratios, y) / ratios.reduce(0, +)
+        let out = weighted(f0Ratios, f0.map(\.ghat)) / f0Ratios.reduce(0, +)
+        let hajek = exp.config.objective.normalization == .hajek
+        let residual = weighted(ratios, residuals) / (hajek ? ratios.reduce(0, +) : Double(rows.count))
+        let expected: [(Estimator, Double)] = [(.ipw, ipw), (.snipw, snipw), (.out, out), (.drResidual, residual), (.dr, residual + out)]
+        for (estimator, value) in expected {
+            #expect(abs(e.estimates[estimator].value - value) < 1e-9 * max(1, abs(value)), "\(m) \(estimator): \(e.estimates[estimator].value) vs \(value)")
         }
     }
 
@@ -104,8 +162,7 @@ struct ExperimentTests {
         #expect(snapshot.methods.map(\.method) == Method.allCases)
         for m in snapshot.methods {
             #expect(m.epoch == 1 && m.state == .idle, "\(m.method)")
-            let last = try #require(m.epochs.last, "\(m.method) has no evaluation")
-            #expect(Estimator.allCases.allSatisfy { last.estimates[$0].value.isFinite }, "\(m.method)")
+            #expect(comparable(m.epochs) == comparable(exp.metrics[m.method] ?? []), "\(m.method): the snapshot shows its evaluations")
         }
     }
 
