@@ -97,6 +97,10 @@ struct EstimateHonestyTests {
         result.metrics[.cpo]?.removeLast()
         last.weights = Diagnostics.weightSummary(logP: [0] + [Double](repeating: -50, count: n - 1), logPR: [Double](repeating: 0, count: n),
                                                  batchSize: cfg.batchSize)
+        // Only the rows' weights collapse: the f0 samples' stay whole, so V_OUT stays reliable
+        // whatever one step of the tiny run did to them.
+        let samples = last.f0Weights?.count ?? cfg.f0Ratio * n
+        last.f0Weights = EffectiveSampleSize(ess: Double(samples), count: samples)
         result.metrics[.cpo]?.append(last)
         #expect(last.reliability.unreliable == [.dr, .ipw, .snipw])
         let writer = ReportWriter(config: cfg, data: exp.data, results: [result])
