@@ -2,7 +2,7 @@
 # Regenerates RESULTS.md, the measured comparison the README quotes: for every shipped world,
 # ĝ fit on the confounded observational log and on the same randomized rows, the default
 # settings otherwise, SEEDS seeds and EPOCHS epochs; then the Hong Kong survey experiment
-# (when ../shared/data holds it) under the user-data judge. Each run's whole report stays in
+# (HK=path/to/HKRepData.csv) under the user-data judge. Each run's whole report stays in
 # reports/results/<world>-<ĝ source>/ (report.md, summary.json, metrics.jsonl, rows and f0 files).
 #
 #   scripts/results.sh                      # everything (about 4 hours on a 2-core machine)
@@ -20,7 +20,7 @@ EPOCHS=${EPOCHS:-10}
 OUT=${OUT:-reports/results}
 WORLDS=${WORLDS:-"river-cleanup seawall-survey newsletter-clicks"}
 GHATS=${GHATS:-"observational same"}
-HK=${HK:-../shared/data/hongkong-fong-grimmer/HKRepData.csv}
+HK=${HK:-}   # the Hong Kong survey data (HKRepData.csv), when you have it
 RUN=${RUN:-1}
 
 if [ "$RUN" = 1 ] && [ ! -x "$BIN" ]; then swift build -c release --product cpo-tui; fi
@@ -39,15 +39,18 @@ section() {  # section TITLE DIR FROM: the report from the heading matching FROM
     echo
     echo "## $title"
     echo
-    echo "From \`$dir/report.md\`: $(grep -m 1 '^Data: ' "$dir/report.md" | sed 's/^Data: //')"
+    echo "From \`$dir/report.md\`: $(grep -m 1 '^Data: ' "$dir/report.md" | sed -E 's/^Data: //; s#[^ `(:]*/([^/ ]+\.(csv|tsv|jsonl))#\1#g')"
     echo
-    awk -v from="$from" '$0 ~ "^## [0-9]+\\. " from { on = 1 } /^Files: / { on = 0 } on' "$dir/report.md"
+    # One heading level down, and a data file named without the directory it was read from.
+    awk -v from="$from" '$0 ~ "^## [0-9]+\\. " from { on = 1 } /^Files: / { on = 0 } on' "$dir/report.md" \
+        | sed -E 's/^## /### /; s#[^ `(]*/([^/ ]+\.(csv|tsv|jsonl))#\1#g'
+
 }
 
 for w in $WORLDS; do
     for g in $GHATS; do run "$OUT/$w-$g" --world "$w" --ghat-from "$g"; done
 done
-if [ -f "$HK" ]; then run "$OUT/hongkong" --data "$HK" --text text --outcome resp; fi
+if [ -n "$HK" ] && [ -f "$HK" ]; then run "$OUT/hongkong" --data "$HK" --text text --outcome resp; fi
 
 {
     echo "# Results"
