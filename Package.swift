@@ -50,6 +50,11 @@ let package = Package(
         .target(name: "OutcomeData", dependencies: ["CPOSupport", "TOMLSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
         .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
+        // The scale-out bridge: export for an external trainer (PyTorch + transformers +
+        // accelerate), the reference trainer train_cpo.py shipped as a resource, estimates from
+        // any rows file, and the read-only view of a run another program writes.
+        .target(name: "Bridge", dependencies: ["CPOSupport", "OutcomeData", "CausalPO", "Lab"],
+                resources: [.copy("Resources/train_cpo.py")]),
         .target(name: "Dashboard",
                 dependencies: ["CPOSupport", "TOMLSupport", "CausalPO", "OutcomeData", "Lab",
                                .product(name: "TOMLKit", package: "TOMLKit")]),
@@ -59,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "cpo-tui",
             dependencies: [
-                "CPOSupport", "TinyLM", "OutcomeData", "CausalPO", "Lab", "Dashboard", "CNcursesw",
+                "CPOSupport", "TinyLM", "OutcomeData", "CausalPO", "Lab", "Bridge", "Dashboard", "CNcursesw",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "CPOSupportTests", dependencies: ["CPOSupport"]),
@@ -70,6 +75,10 @@ let package = Package(
         // Fixtures/: saved runs written by earlier versions, which must keep loading.
         .testTarget(name: "LabTests", dependencies: ["Lab"], exclude: ["Fixtures"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO", "OutcomeData"], exclude: ["Golden"]),
+        // Python/: the reference trainer's tests (parity, two processes, datasets), run by
+        // PythonBridgeTests with the interpreter .ci/run prepares.
+        .testTarget(name: "BridgeTests", dependencies: ["Bridge", "Lab", "CausalPO", "OutcomeData", "CPOSupport"],
+                    exclude: ["Python", "Fixtures"]),
         // Seeded mutation fuzzing of every hostile-input parser (datasets, worlds, themes,
         // weight files): 10,000+ cases per format, deterministic, replayable by seed.
         .testTarget(name: "FuzzTests", dependencies: ["OutcomeData", "Dashboard", "TinyLM", "CPOSupport"]),

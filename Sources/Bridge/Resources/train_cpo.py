@@ -1,0 +1,1 @@
+"""cpo-tui's reference trainer (placeholder until the scale-out bridge lands)."""
