@@ -110,6 +110,17 @@ struct JSONLineParser {
 
     /// The keys in order of first appearance and the values (a repeated key keeps its last value).
     mutating func parseObjectLine() throws(Failure) -> ([String], [String: DatasetCell]) {
+        var keys: [String] = []
+        var values: [String: DatasetCell] = [:]
+        try parseObjectLine { key, value, _ in
+            if values.updateValue(value, forKey: key) == nil { keys.append(key) }
+        }
+        return (keys, values)
+    }
+
+    /// Parses the line's object, calling `field` with each key, its value and the byte range
+    /// the value is written in, in the order written.
+    mutating func parseObjectLine(_ field: (String, DatasetCell, Range<Int>) -> Void) throws(Failure) {
         skipSpace()
         guard i < end else { throw Failure(message: "the line is blank", offset: nil) }
         if b[i] != UInt8(ascii: "{") {
@@ -130,8 +141,6 @@ struct JSONLineParser {
             throw Failure(message: "the line is \(what), not a JSON object", offset: nil)
         }
         i += 1
-        var keys: [String] = []
-        var values: [String: DatasetCell] = [:]
         skipSpace()
         if i < end && b[i] == UInt8(ascii: "}") {
             i += 1
@@ -144,8 +153,9 @@ struct JSONLineParser {
                 guard i < end, b[i] == UInt8(ascii: ":") else { throw unexpected("':'") }
                 i += 1
                 skipSpace()
+                let valueStart = i
                 let v = try value(depth: 1)
-                if values.updateValue(v, forKey: key) == nil { keys.append(key) }
+                field(key, v, valueStart..<i)
                 skipSpace()
                 guard i < end else { throw unexpected("',' or '}'") }
                 if b[i] == UInt8(ascii: ",") {
@@ -164,7 +174,6 @@ struct JSONLineParser {
             throw Failure(message: "not valid JSON: \(CSVBytes.describe(b, at: i)) after the object (one object per line)",
                           offset: i)
         }
-        return (keys, values)
     }
 
     private mutating func value(depth: Int) throws(Failure) -> DatasetCell {
