@@ -81,7 +81,7 @@ public enum JSONLines {
                 }
             } catch {
                 let column = UTF8Text.scalarCount(bytes, from: start, to: error.offset ?? end) + 1
-                let truncated = next > n && (error.offset == nil || error.message.hasSuffix("string not closed"))
+                let truncated = next > n && cutOff(error, bytes, end: end)
                 throw InputError(
                     file: file, line: line, column: column, message: error.message,
                     hint: truncated
@@ -110,9 +110,19 @@ public enum JSONLines {
             let message = error.message.replacingOccurrences(of: "the line ends", with: "the file ends")
                 .replacingOccurrences(of: "the line is", with: "the file is")
                 .replacingOccurrences(of: " (one object per line)", with: "")
-            let truncated = error.offset == nil || error.message.hasSuffix("string not closed")
+            let truncated = cutOff(error, bytes, end: bytes.count)
             throw InputError(file: file, line: at.line, column: at.column, message: message,
                              hint: truncated ? "The file looks cut off: write it again completely." : "The file must be one JSON object.")
         }
+    }
+
+    /// Whether a parse failure is what the end of the text cutting a valid value short looks
+    /// like: the text ends where more was expected, inside a string, or inside its last word
+    /// or number.
+    private static func cutOff(_ error: JSONLineParser.Failure, _ b: [UInt8], end: Int) -> Bool {
+        guard let at = error.offset else { return true }
+        if error.message.hasSuffix("string not closed") { return true }
+        return !b[at..<end].contains { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == UInt8(ascii: ",")
+            || $0 == UInt8(ascii: "}") || $0 == UInt8(ascii: "]") || $0 == UInt8(ascii: ":") }
     }
 }
