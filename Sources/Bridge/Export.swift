@@ -46,7 +46,7 @@ public struct Export: Sendable {
 
     /// Every file of an export and what it holds (config.json's "files").
     public static let fileDescriptions: [(name: String, holds: String)] = [
-        ("train.jsonl", "training rows: id, text, outcome (as in the data, not oriented), split, fold (ĝ's cross-fitting fold, null when ĝ was fit on other rows), ghat (out-of-fold), log_propensity (when known), trait (when known), true_value (worlds)"),
+        ("train.jsonl", "training rows: id, text, outcome (as in the data, not oriented), split, fold (ĝ's cross-fitting fold, null when ĝ was fit on other rows), ghat (out-of-fold; ĝ predicts the ORIENTED outcome, larger is better, see outcome.orientation), log_propensity (when known), trait (when known), true_value (worlds)"),
         ("validation.jsonl", "validation rows (FT's early stopping only, never estimation); same keys, fold null, ghat the mean of the fold models"),
         ("eval.jsonl", "held-out rows for the estimators; same keys, fold null, ghat the mean of the fold models"),
         ("f0_prompts.jsonl", "one line per f0 sample to draw from FT: id, split (train or eval), prompt (\"\" = from BOS)"),

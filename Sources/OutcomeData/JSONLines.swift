@@ -52,10 +52,37 @@ public enum JSONLines {
 
     /// The objects of `bytes`, a JSON Lines file named `file` in errors.
     public static func parse(_ bytes: [UInt8], file: String) throws(InputError) -> [JSONObjectLine] {
+        var out: [JSONObjectLine] = []
+        try forEachLine(bytes, file: file) { line, parser throws(InputError) in
+            var keys: [String] = []
+            var raw: [String: String] = [:]
+            var cells: [String: DatasetCell] = [:]
+            do throws(JSONLineParser.Failure) {
+                try parser.parseObjectLine { key, cell, range in
+                    if cells.updateValue(cell, forKey: key) == nil { keys.append(key) }
+                    raw[key] = String(decoding: bytes[range], as: UTF8.self)
+                }
+            } catch {
+                let column = UTF8Text.scalarCount(bytes, from: parser.start, to: error.offset ?? parser.end) + 1
+                let isLast = !bytes[parser.end...].contains(CSVBytes.lf)
+                throw InputError(
+                    file: file, line: line, column: column, message: error.message,
+                    hint: isLast && cutOff(error, bytes, end: parser.end)
+                        ? "The last line is cut off: the file looks truncated (still being written, or a copy that stopped). Write it again completely."
+                        : "Each line must be one complete JSON object, e.g. {\"text\": \"...\"}; fix or remove this line.")
+            }
+            out.append(JSONObjectLine(line: line, keys: keys, rawValues: raw, cells: cells))
+        }
+        return out
+    }
+
+    /// Calls `body` with the 1-based number and a parser of each line of a JSON Lines file that
+    /// is not blank (LF or CRLF; a byte order mark skipped); invalid UTF-8 is an error at its
+    /// line and column. The one line loop of JSON Lines datasets and `parse`.
+    static func forEachLine(_ bytes: [UInt8], file: String, _ body: (Int, inout JSONLineParser) throws(InputError) -> Void) throws(InputError) {
         let n = bytes.count
         var start = UTF8Text.hasByteOrderMark(bytes) ? UTF8Text.byteOrderMark.count : 0
         var line = 0
-        var out: [JSONObjectLine] = []
         while start < n {
             line += 1
             var end = start
@@ -67,31 +94,9 @@ public enum JSONLines {
                                                 bytes: bytes, at: bad)
             }
             var parser = JSONLineParser(bytes: bytes, start: start, end: end)
-            if parser.isBlank {
-                start = next
-                continue
-            }
-            var keys: [String] = []
-            var raw: [String: String] = [:]
-            var cells: [String: DatasetCell] = [:]
-            do throws(JSONLineParser.Failure) {
-                try parser.parseObjectLine { key, cell, range in
-                    if cells.updateValue(cell, forKey: key) == nil { keys.append(key) }
-                    raw[key] = String(decoding: bytes[range], as: UTF8.self)
-                }
-            } catch {
-                let column = UTF8Text.scalarCount(bytes, from: start, to: error.offset ?? end) + 1
-                let truncated = next > n && cutOff(error, bytes, end: end)
-                throw InputError(
-                    file: file, line: line, column: column, message: error.message,
-                    hint: truncated
-                        ? "The last line is cut off: the file looks truncated (still being written, or a copy that stopped). Write it again completely."
-                        : "Each line must be one complete JSON object, e.g. {\"text\": \"...\"}; fix or remove this line.")
-            }
-            out.append(JSONObjectLine(line: line, keys: keys, rawValues: raw, cells: cells))
+            if !parser.isBlank { try body(line, &parser) }
             start = next
         }
-        return out
     }
 
     /// Checks that `bytes` hold one JSON object, over any number of lines (a JSON file such as

@@ -16,7 +16,8 @@ struct ExportCommand: ParsableCommand {
 
             Files written into --to DIR (JSON Lines files load with datasets.load_dataset("json", data_files=...)):
               train.jsonl, validation.jsonl, eval.jsonl  id, text, outcome (as in the data), split, fold, ghat
-                  (out-of-fold for training rows), log_propensity and trait when known, true_value (worlds)
+                  (out-of-fold for training rows; ĝ predicts the oriented outcome, larger is better),
+                  log_propensity and trait when known, true_value (worlds)
               f0_prompts.jsonl  one line per f0 sample to draw (id, split, prompt; "" = from BOS)
               config.json       the configuration, method settings and the objective's options
               ghat.json         ĝ in portable form (apply it with `cpo-tui ghat score`)
