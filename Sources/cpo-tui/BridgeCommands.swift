@@ -25,7 +25,8 @@ struct ExportCommand: ParsableCommand {
               train_cpo.py      the reference trainer: accelerate launch train_cpo.py --export DIR ...
 
             Not TRL's CPOTrainer: that is Contrastive Preference Optimization, a different method.
-            The same options and seed give byte-identical files.
+            One seed is exported: --seed (with --run, the run's first seed). The same options and seed give
+            byte-identical files.
             """)
 
     @OptionGroup var options: RunOptions

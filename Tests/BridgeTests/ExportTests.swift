@@ -178,4 +178,32 @@ struct ExportTests {
         let asFile = dir + "/notes.txt"
         #expect(throws: BridgeError.self) { try Export.write(files, to: asFile, force: true) }
     }
+
+    /// Data whose lower outcomes are better: the rows hold the outcomes as the file has them,
+    /// ĝ and the baselines read them oriented (larger is better), and config.json says so.
+    @Test func lowerIsBetterDataKeepItsOutcomesAndOrientsTheRest() throws {
+        let csv = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("sample-data/river-cleanup-randomized.csv").path
+        var options = LoadOptions(columns: DatasetColumns(propensity: "propensity", trait: "trait"), higherIsBetter: false)
+        options.format = .csv
+        let cfg = LabConfig(source: .file(path: csv, options: options), ghatFrom: .same, propensity: .logged, batchSize: 16, folds: 2)
+        let export = try Export.prepare(config: cfg, seed: 1, source: ExportSource(kind: .data, name: csv))
+        let raw = try DatasetLoader.load(path: csv, options: options)
+        let rawOutcomes = Set(raw.rows.map(\.outcome))
+        let rows = try exactRows(export.rows("train"))
+        #expect(rows.map(\.outcome) == export.data.train.map { -$0.outcome })
+        #expect(rows.allSatisfy { rawOutcomes.contains($0.outcome) })
+        #expect(rows.allSatisfy { $0.log_propensity != nil && $0.fold != nil })
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(export.configJSON().rendered().utf8)) as? [String: Any])
+        let outcome = try #require(config["outcome"] as? [String: Any])
+        #expect(outcome["lower_is_better"] as? Bool == true && outcome["orientation"] as? Int == -1)
+        // (JSONSerialization may round the last bit; the exact values are tested through JSONDecoder.)
+        #expect(abs(try #require(outcome["min"] as? Double) - #require(export.data.train.map(\.outcome).min())) < 1e-9)
+        #expect(config["propensity"] as? String == "logged")
+        // KTO's desirable rows are the low outcomes of the file.
+        let kto = try parseLines(JSONText.lines(export.kto()))
+        let good = zip(kto, rows).filter { $0.0["label"] as? Bool == true }.map(\.1.outcome)
+        let bad = zip(kto, rows).filter { $0.0["label"] as? Bool == false }.map(\.1.outcome)
+        #expect(!good.isEmpty && !bad.isEmpty && good.max()! <= bad.min()!)
+    }
 }
