@@ -74,6 +74,8 @@ public final class Experiment: @unchecked Sendable {
     private(set) var inputs: TrainingInputs?
     private(set) var evalInputs: EvalInputs?
     private(set) var ghatModel: CrossFittedOutcomeModel?
+    /// ĝ as preparation fitted it (nil before preparation).
+    public var outcomeModel: CrossFittedOutcomeModel? { ghatModel }
     private(set) var judge: UserDataJudge?
     private(set) var runs: [Method: MethodRun] = [:]
     let compute: Compute
@@ -129,6 +131,9 @@ public final class Experiment: @unchecked Sendable {
     }
 
     private func derived(_ label: String) -> UInt64 { SeededRandom.derivedSeed(seed, label) }
+
+    /// The seed every method's training draws from (batches, f0 cycles, KL samples).
+    static func trainingSeed(_ seed: UInt64) -> UInt64 { SeededRandom.derivedSeed(seed, "train") }
 
     /// What the user must know before trusting this run: the data's warnings (identification,
     /// propensities, rows left out) and the texts the context cuts.
@@ -224,21 +229,11 @@ public final class Experiment: @unchecked Sendable {
     private func fitGhat(_ progress: (PrepStage, Double, String) -> Void) throws(LabError) -> CrossFittedOutcomeModel {
         stage = .ghat
         progress(.ghat, 0, "fitting ĝ on \(data.ghatRows.count) rows")
-        let kind: OutcomeModelKind = data.outcomeKind == .binary ? .logistic : .ridge
-        let ghatModel: CrossFittedOutcomeModel
-        do {
-            // λ chosen by cross-fitted quality along a path (one number chosen with all rows;
-            // each row's prediction still comes from models that never saw it).
-            let featurizer = TextFeaturizer()
-            ghatModel = try CrossFittedOutcomeModel.fitSelectingLambda(
-                features: featurizer.features(data.ghatRows.map(\.text)), outcomes: data.ghatRows.map(\.outcome),
-                kind: kind, folds: config.folds, seed: derived("ghat"), featurizer: featurizer).model
-        } catch {
-            throw .failed("ĝ: \(error)")
-        }
+        let kind = data.outcomeModelKind
+        let ghatModel = try data.fitOutcomeModel(config, seed: seed)
         self.ghatModel = ghatModel
         ghatQuality = ghatModel.quality
-        let trainGhat = trainingRowsGhat(ghatModel)
+        let trainGhat = data.trainingRowsGhat(ghatModel)
         ghatQualityVersusOutcomes = OutcomeModelQuality.of(kind: kind, predictions: trainGhat, targets: data.train.map(\.outcome))
         if !data.attributeNames.isEmpty {
             attributeEffects = Diagnostics.attributeEffects(
@@ -271,11 +266,6 @@ public final class Experiment: @unchecked Sendable {
     /// and for runs saved before the judge was assessed).
     public var judgeAssessment: JudgeAssessment? { judge?.neighbors?.assessment }
 
-    /// ĝ(X_i) of the training rows: cross-fitted when ĝ was fit on them.
-    private func trainingRowsGhat(_ ghat: CrossFittedOutcomeModel) -> [Double] {
-        data.ghatIsCrossFitted ? ghat.predictions : ghat.predict(data.train.map(\.text))
-    }
-
     /// P^R of `rows`: the logged propensities, or the FT model's log-probs `model`.
     private func logPR(_ rows: [OutcomeRow], model: [Double]) -> [Double] {
         config.propensity == .logged ? rows.map { $0.logPropensity ?? -.infinity } : model
@@ -295,7 +285,7 @@ public final class Experiment: @unchecked Sendable {
         let sd = (outcomes.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, outcomes.count - 1))).squareRoot()
         inputs = TrainingInputs(
             texts: ScoredTexts(
-                rowSeqs: train, outcomes: outcomes, logPR: logPR(data.train, model: trainLogPFT), ghat: trainingRowsGhat(ghat),
+                rowSeqs: train, outcomes: outcomes, logPR: logPR(data.train, model: trainLogPFT), ghat: data.trainingRowsGhat(ghat),
                 f0Seqs: trainF0.map(\.sequence), f0LogP0: trainF0.map(\.sequenceLogProb),
                 f0Ghat: ghat.predict(trainF0.map { codec.text($0.sequence) })),
             logPFT: trainLogPFT, outcomeSD: sd, ft: ft)
@@ -389,7 +379,7 @@ public final class Experiment: @unchecked Sendable {
         guard let run = runs[method], let inputs else { return nil }
         let t0 = Date()
         var losses: [Double] = []
-        run.trainEpoch(inputs, config: config, seed: derived("train"), onStep: { rec in
+        run.trainEpoch(inputs, config: config, seed: Self.trainingSeed(seed), onStep: { rec in
             self.steps[method, default: []].append(rec)
             if rec.loss.isFinite { losses.append(rec.loss) }
             onStep(rec)

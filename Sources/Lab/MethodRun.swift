@@ -152,6 +152,12 @@ final class MethodRun: @unchecked Sendable {
         self.lastEpochLogWeights = lastEpochLogWeights
     }
 
+    /// The seed of the shuffled batches of `method`'s epoch `epoch` (1-based), from the
+    /// experiment's training seed.
+    static func batchSeed(_ trainingSeed: UInt64, _ method: Method, epoch: Int) -> UInt64 {
+        SeededRandom.derivedSeed(trainingSeed, "\(method.rawValue)-epoch-\(epoch)")
+    }
+
     /// A method whose loss or gradient is non-finite this many steps in a row is marked failed.
     static let maxConsecutiveSkips = 20
 
@@ -165,8 +171,7 @@ final class MethodRun: @unchecked Sendable {
         let spec = method.spec
         let opts = config.objective
         let rowPool = inputs.rowPool(spec, options: opts)
-        let batches = Batches.shuffledBatches(rowPool.count, size: config.batchSize,
-                                              seed: SeededRandom.derivedSeed(seed, "\(method.rawValue)-epoch-\(epoch)"))
+        let batches = Batches.shuffledBatches(rowPool.count, size: config.batchSize, seed: Self.batchSeed(seed, method, epoch: epoch))
         var f0 = F0Cycle(count: inputs.f0Seqs.count, rowsPerEpoch: inputs.rowSeqs.count, epoch: epoch,
                          seed: SeededRandom.derivedSeed(seed, "\(method.rawValue)-f0-\(epoch)"))
         lastEpochLogWeights = []
@@ -295,6 +300,22 @@ struct F0Cycle {
         (0..<count).map { _ in
             defer { cursor += 1 }
             return order[cursor % order.count]
+        }
+    }
+}
+
+/// The rows of the association baselines as the lab trains them, for trainers elsewhere
+/// (the scale-out export).
+public enum BaselineRows {
+    /// DPO's (chosen, rejected) pairs of the training rows in epoch `epoch` of the experiment
+    /// with `seed`, as the lab trains them: the rows shuffled into the epoch's batches of
+    /// `batchSize`, and within each batch every pair whose chosen outcome is strictly higher
+    /// (`Objectives.outcomeRankedPairs`). Indices are into `outcomes` (oriented).
+    public static func dpoPairs(outcomes: [Double], batchSize: Int, seed: UInt64, epoch: Int = 1) -> [(chosen: Int, rejected: Int)] {
+        let batches = Batches.shuffledBatches(outcomes.count, size: batchSize,
+                                              seed: MethodRun.batchSeed(Experiment.trainingSeed(seed), .dpo, epoch: epoch))
+        return batches.flatMap { rows in
+            Objectives.outcomeRankedPairs(outcomes: rows.map { outcomes[$0] }).map { (rows[$0.chosen], rows[$0.rejected]) }
         }
     }
 }

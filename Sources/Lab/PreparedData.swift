@@ -1,3 +1,4 @@
+import CausalPO
 import CPOSupport
 import Foundation
 import OutcomeData
@@ -28,6 +29,30 @@ public struct PreparedData: Sendable {
     /// What the user must know before trusting the run: what it cannot identify, propensities
     /// that cannot be right, rows left out.
     public var warnings: [String]
+
+    /// ĝ's family: logistic for binary outcomes, ridge otherwise.
+    public var outcomeModelKind: OutcomeModelKind { outcomeKind == .binary ? .logistic : .ridge }
+
+    /// ĝ as the preparation of `seed`'s experiment fits it (the FT model plays no part): on
+    /// `ghatRows`, cross-fitted in `config.folds` folds, λ chosen by cross-fitted quality along
+    /// a path (one number chosen with all rows; each row's prediction still comes from models
+    /// that never saw it).
+    public func fitOutcomeModel(_ config: LabConfig, seed: UInt64) throws(LabError) -> CrossFittedOutcomeModel {
+        do {
+            let featurizer = TextFeaturizer()
+            return try CrossFittedOutcomeModel.fitSelectingLambda(
+                features: featurizer.features(ghatRows.map(\.text)), outcomes: ghatRows.map(\.outcome),
+                kind: outcomeModelKind, folds: config.folds, seed: SeededRandom.derivedSeed(seed, "ghat"), featurizer: featurizer).model
+        } catch {
+            throw .failed("ĝ: \(error)")
+        }
+    }
+
+    /// ĝ(X_i) of the training rows: out-of-fold when ĝ was cross-fitted on them, else the mean
+    /// of the fold models.
+    public func trainingRowsGhat(_ ghat: CrossFittedOutcomeModel) -> [Double] {
+        ghatIsCrossFitted ? ghat.predictions : ghat.predict(train.map(\.text))
+    }
 
     /// Builds the rows for `config` and one `seed`.
     public static func make(_ config: LabConfig, seed: UInt64) throws(LabError) -> PreparedData {

@@ -11,31 +11,14 @@ import CPOSupport
 /// that 100,000 lines parse in a few tens of milliseconds.
 extension DatasetLoader {
     static func loadJSONL(_ bytes: [UInt8], file: String, options: LoadOptions) throws(InputError) -> OutcomeDataset {
-        let n = bytes.count
-        var start = UTF8Text.hasByteOrderMark(bytes) ? UTF8Text.byteOrderMark.count : 0
-        var line = 0
         let source = "\(DatasetFormat.jsonl.rawValue):\(file)"
         var builder = DatasetRowBuilder(file: file, source: source, options: options)
         let wanted = options.columns.named
         var seen = Set<String>()
         var firstKeys: [String]?
         var firstObjectLine = 0
-        while start < n {
-            line += 1
-            var end = start
-            while end < n && bytes[end] != CSVBytes.lf { end += 1 }
-            let next = end + 1
-            if end > start && bytes[end - 1] == CSVBytes.cr { end -= 1 }
-            if let bad = UTF8Text.firstInvalid(bytes, from: start, to: end) {
-                throw CSVBytes.invalidUTF8Error(file: file, line: line,
-                                                column: UTF8Text.scalarCount(bytes, from: start, to: bad) + 1,
-                                                bytes: bytes, at: bad)
-            }
-            var parser = JSONLineParser(bytes: bytes, start: start, end: end)
-            if parser.isBlank {
-                start = next
-                continue
-            }
+        try JSONLines.forEachLine(bytes, file: file) { line, parser in
+            let start = parser.start
             do throws(JSONLineParser.Failure) {
                 let (keys, values) = try parser.parseObjectLine()
                 if firstKeys == nil {
@@ -51,7 +34,6 @@ extension DatasetLoader {
                 }
                 builder.bad(line: line, column: nil, reason: reason)
             }
-            start = next
         }
         if builder.totalRecords == 0 {
             throw InputError(file: file, message: "the file is empty",
@@ -81,12 +63,15 @@ struct JSONLineParser {
 
     private let b: [UInt8]
     private var i: Int
-    private let end: Int
+    /// Where the line starts and ends (before its CR/LF).
+    let start: Int
+    let end: Int
     private static let maxDepth = 256
 
     init(bytes: [UInt8], start: Int, end: Int) {
         b = bytes
         i = start
+        self.start = start
         self.end = end
     }
 
@@ -110,6 +95,17 @@ struct JSONLineParser {
 
     /// The keys in order of first appearance and the values (a repeated key keeps its last value).
     mutating func parseObjectLine() throws(Failure) -> ([String], [String: DatasetCell]) {
+        var keys: [String] = []
+        var values: [String: DatasetCell] = [:]
+        try parseObjectLine { key, value, _ in
+            if values.updateValue(value, forKey: key) == nil { keys.append(key) }
+        }
+        return (keys, values)
+    }
+
+    /// Parses the line's object, calling `field` with each key, its value and the byte range
+    /// the value is written in, in the order written.
+    mutating func parseObjectLine(_ field: (String, DatasetCell, Range<Int>) -> Void) throws(Failure) {
         skipSpace()
         guard i < end else { throw Failure(message: "the line is blank", offset: nil) }
         if b[i] != UInt8(ascii: "{") {
@@ -130,8 +126,6 @@ struct JSONLineParser {
             throw Failure(message: "the line is \(what), not a JSON object", offset: nil)
         }
         i += 1
-        var keys: [String] = []
-        var values: [String: DatasetCell] = [:]
         skipSpace()
         if i < end && b[i] == UInt8(ascii: "}") {
             i += 1
@@ -144,8 +138,9 @@ struct JSONLineParser {
                 guard i < end, b[i] == UInt8(ascii: ":") else { throw unexpected("':'") }
                 i += 1
                 skipSpace()
+                let valueStart = i
                 let v = try value(depth: 1)
-                if values.updateValue(v, forKey: key) == nil { keys.append(key) }
+                field(key, v, valueStart..<i)
                 skipSpace()
                 guard i < end else { throw unexpected("',' or '}'") }
                 if b[i] == UInt8(ascii: ",") {
@@ -164,7 +159,6 @@ struct JSONLineParser {
             throw Failure(message: "not valid JSON: \(CSVBytes.describe(b, at: i)) after the object (one object per line)",
                           offset: i)
         }
-        return (keys, values)
     }
 
     private mutating func value(depth: Int) throws(Failure) -> DatasetCell {
