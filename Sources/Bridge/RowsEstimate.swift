@@ -137,7 +137,7 @@ public struct RowsEstimate: Sendable {
 
     /// The JSON text (sorted keys, pretty-printed).
     public func jsonText() -> String {
-        guard let d = try? JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]) else { return "{}" }
+        guard let d = try? JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
         return String(decoding: d, as: UTF8.self) + "\n"
     }
 

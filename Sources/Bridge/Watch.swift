@@ -186,7 +186,7 @@ public struct WatchModel: Sendable {
                 // Files are written before their epoch line, but may be replaced meanwhile: keep
                 // the line and try again on the next poll; say why once.
                 let problem = error.description
-                if problem != previousProblem { note("\(fileName):\(number): \(problem) (will retry)") }
+                if problem != previousProblem { note("\(fileName):\(number): epoch line waits for its files: \(problem)") }
                 pending.append((number, bytes, problem))
                 return
             }
