@@ -213,3 +213,36 @@ enum WatchFixture {
         #expect(k.hintBar(width: 80).contains("read-only"))
     }
 }
+
+/// The follower on real files: metrics.jsonl appears, grows (its last line cut mid-write),
+/// and is replaced by a shorter file.
+@Suite struct WatchFollowerTests {
+    /// (`#expect` cannot call a mutating method itself.)
+    func poll(_ f: inout WatchFollower) -> Bool { f.poll() }
+
+    @Test func followsAFileAsItIsWritten() throws {
+        let dir = NSTemporaryDirectory() + "cpo-watch-follow-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/metrics.jsonl"
+        var f = WatchFollower(directory: dir)
+        f.poll()
+        #expect(!f.model.metricsFound)
+        let step = { (i: Int) in "{\"type\":\"step\",\"seed\":0,\"method_name\":\"CPO\",\"epoch\":1,\"step\":\(i),\"loss\":\(i)}\n" }
+        try (step(1) + String(step(2).prefix(20))).write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(poll(&f))
+        #expect(f.model.snapshot().method(.cpo)?.steps.count == 1 && f.model.pendingBytes == 20)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((String(step(2).dropFirst(20)) + step(3)).utf8))
+        try handle.close()
+        #expect(poll(&f))
+        #expect(f.model.snapshot().method(.cpo)?.steps.map(\.step) == [1, 2, 3])
+        #expect(!poll(&f))
+        // Replaced by a shorter file (a new run in the same directory): read from the start.
+        try step(7).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(poll(&f))
+        #expect(f.model.snapshot().method(.cpo)?.steps.map(\.step) == [7])
+    }
+}
