@@ -82,45 +82,54 @@ public struct NumericTable: Sendable, Hashable {
     }
 }
 
+/// A file of one evaluation in a fixed schema: the header (text first, then numeric
+/// columns) and the name errors give it.
+public protocol EvaluationFile: Sendable {
+    static var header: [String] { get }
+    static var kind: String { get }
+    var table: NumericTable { get }
+    init(table: NumericTable)
+}
+
+extension EvaluationFile {
+    public init(bytes: [UInt8], file: String) throws(InputError) {
+        self.init(table: try NumericTable.parse(bytes: bytes, file: file, textColumn: Self.header[0],
+                                                numeric: Array(Self.header.dropFirst()), kind: Self.kind))
+    }
+
+    public init(path: String) throws(InputError) {
+        self.init(table: try NumericTable.read(path: path, textColumn: Self.header[0], numeric: Array(Self.header.dropFirst()),
+                                               kind: Self.kind))
+    }
+}
+
 /// The held-out rows of one evaluation (`rows-METHOD-seedK.csv`): outcome ORIENTED (larger is
 /// better), log P^f, log P^R, cross-fitted ĝ and the self-normalized weight.
-public struct RowsFile: Sendable, Hashable {
+public struct RowsFile: EvaluationFile {
     public static let header = ["text", "outcome", "logP_f", "logP_R", "ghat", "weight"]
+    public static let kind = "rows file"
     public var table: NumericTable
+
+    public init(table: NumericTable) { self.table = table }
 
     public var outcomes: [Double] { table.columns[0] }
     public var logPF: [Double] { table.columns[1] }
     public var logPR: [Double] { table.columns[2] }
     public var ghat: [Double] { table.columns[3] }
     public var weights: [Double] { table.columns[4] }
-
-    public init(bytes: [UInt8], file: String) throws(InputError) {
-        table = try NumericTable.parse(bytes: bytes, file: file, textColumn: "text", numeric: Array(Self.header.dropFirst()),
-                                       kind: "rows file")
-    }
-
-    public init(path: String) throws(InputError) {
-        table = try NumericTable.read(path: path, textColumn: "text", numeric: Array(Self.header.dropFirst()), kind: "rows file")
-    }
 }
 
 /// The held-out f0 samples of one evaluation (`f0-METHOD-seedK.csv`): log P^{f0} (the density
 /// they were drawn from), log P^f, ĝ and the self-normalized weight.
-public struct F0File: Sendable, Hashable {
+public struct F0File: EvaluationFile {
     public static let header = ["text", "logP_f0", "logP_f", "ghat", "weight"]
+    public static let kind = "f0 file"
     public var table: NumericTable
+
+    public init(table: NumericTable) { self.table = table }
 
     public var logP0: [Double] { table.columns[0] }
     public var logPF: [Double] { table.columns[1] }
     public var ghat: [Double] { table.columns[2] }
     public var weights: [Double] { table.columns[3] }
-
-    public init(bytes: [UInt8], file: String) throws(InputError) {
-        table = try NumericTable.parse(bytes: bytes, file: file, textColumn: "text", numeric: Array(Self.header.dropFirst()),
-                                       kind: "f0 file")
-    }
-
-    public init(path: String) throws(InputError) {
-        table = try NumericTable.read(path: path, textColumn: "text", numeric: Array(Self.header.dropFirst()), kind: "f0 file")
-    }
 }

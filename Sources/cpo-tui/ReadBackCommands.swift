@@ -11,11 +11,11 @@ struct EstimateCommand: ParsableCommand {
         commandName: "estimate",
         abstract: "V_IPW, V_SNIPW, V_OUT and V_DR with 95% intervals, ESS and weight diagnostics from a rows file.",
         discussion: """
-            Reads a rows file (header text,outcome,logP_f,logP_R,ghat,weight; outcome oriented so
-            that larger is better) and, for V_OUT and V_DR, the matching f0 file (header
-            text,logP_f0,logP_f,ghat,weight), as `cpo-tui run --report` and train_cpo.py write
-            them, and computes every estimate with the lab's own estimators. The weights are
-            recomputed from the log-probabilities; a weight column that disagrees is reported.
+            Reads a rows file (header text,outcome,logP_f,logP_R,ghat,weight; outcome oriented so \
+            that larger is better) and, for V_OUT and V_DR, the matching f0 file (header \
+            text,logP_f0,logP_f,ghat,weight), as `cpo-tui run --report` and train_cpo.py write \
+            them, and computes every estimate with the lab's own estimators. The weights are \
+            recomputed from the log-probabilities; a weight column that disagrees is reported. \
             Estimates resting on too few effective rows are marked `!`, as in the dashboard.
             """)
 
@@ -63,11 +63,13 @@ struct WatchCommand: ParsableCommand {
         commandName: "watch",
         abstract: "The dashboard, read-only, on a run directory another program writes (train_cpo.py, or a report).",
         discussion: """
-            Follows DIR/metrics.jsonl as it grows (it may not exist yet, and its last line may be
-            incomplete) and shows losses, weights, estimates and generations. Estimates of epoch
-            lines that name rows/f0 files (train_cpo.py) are computed from those files, relative to
-            DIR, with the lab's estimators; a `cpo-tui run --report DIR` directory carries them
-            already. Keys that would train are off. --once prints one frame as text and exits.
+            Follows DIR/metrics.jsonl as it grows (it may not exist yet, and its last line may be \
+            incomplete) and shows losses, weights, estimates and generations. Estimates of epoch \
+            lines that name rows/f0 files (train_cpo.py) are computed from those files, relative to \
+            DIR, with the lab's estimators; a `cpo-tui run --report DIR` directory carries them \
+            already. Keys that would train are off. --once prints one frame as text and exits. \
+            (CPO here is Causal Preference Optimization; TRL's CPOTrainer is Contrastive Preference \
+            Optimization, a different method.)
             """)
 
     @Argument(help: "The run directory (holding metrics.jsonl, or where it will appear).")
@@ -82,21 +84,13 @@ struct WatchCommand: ParsableCommand {
     @Option(help: "Height of the --once frame, in cells.")
     var height: Int = 40
 
-    @Option(help: "Theme: dark, light, high-contrast, monochrome, or a theme file (.toml).")
-    var theme: String = "dark"
-
-    @Flag(help: "Draw with ASCII only (no box drawing or braille).")
-    var ascii = false
-
-    @Option(help: "Frames per second at most (1-15).")
-    var fps: Int = 4
+    @OptionGroup var display: DisplayOptions
 
     @Option(help: "Quit after this many frames (for scripted tests).")
     var frames: Int?
 
     func validate() throws {
         guard width >= 1, height >= 1 else { throw ValidationError("--width and --height must be positive") }
-        guard (1...15).contains(fps) else { throw ValidationError("--fps must be between 1 and 15") }
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), !isDir.boolValue {
             throw ValidationError("\(directory) is a file; pass the run directory that holds metrics.jsonl")
@@ -109,21 +103,21 @@ struct WatchCommand: ParsableCommand {
         if once {
             var view = ViewState()
             view.keymap = .readOnly
-            view.glyphs = ascii ? .ascii : .unicode
+            view.glyphs = display.ascii ? .ascii : .unicode
             view.timeZone = TimeZone(identifier: "UTC") ?? .current
             print(DashboardView.render(follower.model.snapshot(), view, width: width, height: height).plainText())
             return
         }
-        let initialTheme = try Themes.load(theme)
+        let initialTheme = try Themes.load(display.theme)
         try MainActor.assumeIsolated {
             guard let backend = NcursesBackend(logPath: "/dev/null") else {
                 throw CLIError("watch needs a terminal (not a TTY, or TERM unset/unknown/dumb); pass --once to print one frame as text")
             }
             defer { backend.shutdown() }
             var state = DashboardState(theme: initialTheme, themes: Themes.cycle(), colors: backend.colors,
-                                       glyphs: backend.utf8 && !ascii ? .unicode : .ascii)
+                                       glyphs: backend.utf8 && !display.ascii ? .unicode : .ascii)
             state.view.keymap = .readOnly
-            DashboardLoop(framesPerSecond: fps, maxFrames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) })
+            DashboardLoop(framesPerSecond: display.fps, maxFrames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) })
                 .run(&state, backend: backend, source: WatchSource(follower))
         }
     }

@@ -85,40 +85,33 @@ import Testing
         #expect(check["mismatches"] as? Int == 3)
     }
 
-    @Test func aMissingColumnIsNamed() {
-        let bytes = Array("text,outcome,logP_f,ghat,weight\na,1,0,0,1\n".utf8)
-        #expect {
-            _ = try RowsFile(bytes: bytes, file: "rows.csv")
-        } throws: { e in
-            let d = "\(e)"
-            return d.hasPrefix("rows.csv:1:1:") && d.contains("'logP_R'") && d.contains("text,outcome,logP_f,logP_R,ghat,weight")
+    /// The error reading `bytes` as a rows file (or f0 file) gives, as the command prints it.
+    static func failure<F: EvaluationFile>(_ type: F.Type, _ text: String, file: String) -> String {
+        do {
+            _ = try F(bytes: Array(text.utf8), file: file)
+            return "no error"
+        } catch {
+            return error.description
         }
+    }
+
+    @Test func aMissingColumnIsNamed() {
+        let d = Self.failure(RowsFile.self, "text,outcome,logP_f,ghat,weight\na,1,0,0,1\n", file: "rows.csv")
+        #expect(d.hasPrefix("rows.csv:1:1:") && d.contains("'logP_R'") && d.contains("text,outcome,logP_f,logP_R,ghat,weight"), "\(d)")
     }
 
     @Test func aFieldThatIsNotANumberIsLocated() {
-        let bytes = Array("text,outcome,logP_f,logP_R,ghat,weight\na,1,0,0,0,1\nb,n/a,0,0,0,1\n".utf8)
-        #expect {
-            _ = try RowsFile(bytes: bytes, file: "rows.csv")
-        } throws: { e in
-            let d = "\(e)"
-            return d.hasPrefix("rows.csv:3:3:") && d.contains("'n/a' is not a finite number") && d.contains("outcome")
-        }
+        let d = Self.failure(RowsFile.self, "text,outcome,logP_f,logP_R,ghat,weight\na,1,0,0,0,1\nb,n/a,0,0,0,1\n", file: "rows.csv")
+        #expect(d.hasPrefix("rows.csv:3:3:") && d.contains("'n/a' is not a finite number") && d.contains("outcome"), "\(d)")
     }
 
     @Test func aTruncatedLineIsAnError() {
-        let bytes = Array("text,logP_f0,logP_f,ghat,weight\na,1,0,0,1\nb,-3.5,-2".utf8)
-        #expect {
-            _ = try F0File(bytes: bytes, file: "f0.csv")
-        } throws: { e in
-            let d = "\(e)"
-            return d.hasPrefix("f0.csv:3:") && d.contains("cut short")
-        }
+        let cut = Self.failure(F0File.self, "text,logP_f0,logP_f,ghat,weight\na,1,0,0,1\nb,-3.5,-2", file: "f0.csv")
+        #expect(cut.hasPrefix("f0.csv:3:") && cut.contains("cut short"), "\(cut)")
         // An unterminated quote (a text cut mid-write) is located where it opens.
-        #expect {
-            _ = try F0File(bytes: Array("text,logP_f0,logP_f,ghat,weight\n\"a, b".utf8), file: "f0.csv")
-        } throws: { e in "\(e)".hasPrefix("f0.csv:2:1:") }
-        #expect {
-            _ = try F0File(bytes: Array("text,logP_f0,logP_f,ghat,weight\n".utf8), file: "f0.csv")
-        } throws: { e in "\(e)".contains("no rows") }
+        let quote = Self.failure(F0File.self, "text,logP_f0,logP_f,ghat,weight\n\"a, b", file: "f0.csv")
+        #expect(quote.hasPrefix("f0.csv:2:1:"), "\(quote)")
+        let empty = Self.failure(F0File.self, "text,logP_f0,logP_f,ghat,weight\n", file: "f0.csv")
+        #expect(empty.contains("no rows"), "\(empty)")
     }
 }
