@@ -31,19 +31,20 @@ public struct JSONLinesSplitter: Sendable {
     /// The lines that `chunk` completes, in order. Blank lines are skipped (and counted).
     public mutating func feed(_ chunk: some Collection<UInt8>) -> [Line] {
         var out: [Line] = []
-        for b in chunk {
-            if b == UInt8(ascii: "\n") {
-                if tookUnterminated && pending.isEmpty {
-                    tookUnterminated = false
-                    continue
-                }
-                tookUnterminated = false
-                if let l = take(pending) { out.append(l) }
-                pending.removeAll(keepingCapacity: true)
-            } else {
-                if tookUnterminated { tookUnterminated = false }
-                pending.append(b)
+        let bytes = Array(chunk)
+        var start = 0
+        while start < bytes.count {
+            guard let nl = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) else {
+                pending.append(contentsOf: bytes[start...])
+                break
             }
+            pending.append(contentsOf: bytes[start..<nl])
+            // After a line taken before its newline, that newline (maybe after a CR) ends nothing new.
+            let endsTakenLine = tookUnterminated && pending.allSatisfy { $0 == UInt8(ascii: "\r") }
+            tookUnterminated = false
+            if !endsTakenLine, let l = take(pending) { out.append(l) }
+            pending.removeAll(keepingCapacity: true)
+            start = nl + 1
         }
         // A last line without its newline, already a whole object: take it now.
         if !pending.isEmpty, Self.parse(pending).object != nil {

@@ -32,6 +32,10 @@ public struct WatchModel: Sendable {
     private var sourceLabel = ""
     private var batchSize = LabConfig().batchSize
     private var normalization: WeightNormalization = .hajek
+    /// What the run line's configuration says of P^R, ĝ and the design (the data view shows it).
+    private var propensity: PropensitySource?
+    private var ghatFrom: GhatSource?
+    private var design: WorldDesign?
     private var ftHistory: [FTEpoch] = []
     private var steps: [Method: [StepRecord]] = [:]
     private var epochs: [Method: [EpochMetrics]] = [:]
@@ -149,6 +153,9 @@ public struct WatchModel: Sendable {
             if let n = (objective?["normalization"] ?? config["normalization"]) as? String, let w = WeightNormalization(rawValue: n) {
                 normalization = w
             }
+            propensity = (config["propensity"] as? String).flatMap(PropensitySource.init(rawValue:))
+            ghatFrom = ((config["ghat"] as? [String: Any])?["from"] as? String).flatMap(GhatSource.init(rawValue:))
+            design = (config["design"] as? String).flatMap(WorldDesign.init(rawValue:))
         }
         note("run: \(label)")
     }
@@ -252,6 +259,9 @@ public struct WatchModel: Sendable {
         cfg.methods = shown
         cfg.batchSize = batchSize
         cfg.objective.normalization = normalization
+        if let propensity { cfg.propensity = propensity }
+        if let ghatFrom { cfg.ghatFrom = ghatFrom }
+        if let design { cfg.design = design }
         let ftZero = epochs[.ft]?.first { $0.epoch == 0 }
         let methods: [MethodSnapshot] = shown.map { m in
             var evals = epochs[m] ?? []

@@ -37,6 +37,11 @@ import Testing
         #expect(done.count == 1 && done[0].object?["loss"] as? Int == 2 && done[0].number == 1)
         let next = s.feed(Array("\n{\"a\":1}\n".utf8))
         #expect(next.count == 1 && next[0].number == 2)
+        // The same with CRLF, the CR and LF arriving apart.
+        #expect(s.feed(Array("{\"b\":1}".utf8)).count == 1)
+        #expect(s.feed(Array("\r".utf8)).isEmpty)
+        let after = s.feed(Array("\n{\"c\":1}\r\n".utf8))
+        #expect(after.count == 1 && after[0].number == 4 && after[0].object?["c"] != nil)
     }
 
     @Test func aLineThatIsNotAnObjectSaysSo() {
@@ -201,6 +206,16 @@ enum WatchFixture {
         let s = m.snapshot()
         try check("watch-run-dashboard-120x40", DashboardView.render(s, WatchFixture.readOnlyView(), width: 120, height: 40).plainText())
         try check("watch-run-compare-100x30", DashboardView.render(s, WatchFixture.readOnlyView(.compare), width: 100, height: 30).plainText())
+    }
+
+    /// The data view has no dataset to show in watch mode, but it shows what the run line says
+    /// of the configuration, and its messages panel the newest thing the watch noticed.
+    @Test func theDataViewShowsTheWatchMessages() throws {
+        var m = WatchFixture.model()
+        m.ingest(try WatchFixture.metrics())
+        m.ingest(Array("not json\n".utf8))
+        let text = DashboardView.render(m.snapshot(), WatchFixture.readOnlyView(.data), width: 120, height: 40).plainText()
+        #expect(text.contains("P^R from logged") && text.contains("watch-run/metrics.jsonl:11: not valid JSON"), "\(text)")
     }
 
     /// Watch mode's keys: nothing that trains, samples, saves or writes; the hint bar says so.
