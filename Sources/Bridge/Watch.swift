@@ -291,6 +291,8 @@ public struct WatchModel: Sendable {
 public struct WatchFollower: Sendable {
     public private(set) var model: WatchModel
     private var offset: UInt64 = 0
+    /// The file's inode when last read: another one means the file was replaced.
+    private var fileNumber: UInt64?
     /// How much one poll reads at most, so a huge file is taken in over several frames.
     static let maxChunk = 16 << 20
 
@@ -311,10 +313,13 @@ public struct WatchFollower: Sendable {
             model.finished = true
             changed = true
         }
-        if let size = (try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber, let handle = FileHandle(forReadingAtPath: path) {
+        let attributes = try? fm.attributesOfItem(atPath: path)
+        if let size = attributes?[.size] as? NSNumber, let handle = FileHandle(forReadingAtPath: path) {
             defer { try? handle.close() }
             let total = size.uint64Value
-            if total < offset {
+            let number = (attributes?[.systemFileNumber] as? NSNumber)?.uint64Value
+            defer { fileNumber = number }
+            if total < offset || (fileNumber != nil && number != nil && fileNumber != number) {
                 // Replaced or truncated: start over.
                 let finished = model.finished
                 model = WatchModel(directory: directory)

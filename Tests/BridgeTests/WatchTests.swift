@@ -259,5 +259,9 @@ enum WatchFixture {
         try step(7).write(toFile: path, atomically: true, encoding: .utf8)
         #expect(poll(&f))
         #expect(f.model.snapshot().method(.cpo)?.steps.map(\.step) == [7])
+        // Replaced by a longer file (a new file, same name): read from the start too.
+        try (step(8) + step(9) + step(10)).write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(poll(&f))
+        #expect(f.model.snapshot().method(.cpo)?.steps.map(\.step) == [8, 9, 10])
     }
 }
