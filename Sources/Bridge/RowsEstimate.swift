@@ -103,7 +103,7 @@ public struct RowsEstimate: Sendable {
             let x = evaluation.estimates[e]
             estimates[e.summaryKey] = x.value.isFinite
                 ? ["value": x.value, "standard_error": Self.number(x.standardError), "ci95": [Self.number(x.lower), Self.number(x.upper)],
-                   "reliable": r.isReliable(e)] as [String: Any]
+                   "reliable": !r.unreliable.contains(e)] as [String: Any]
                 : NSNull()
         }
         let w = evaluation.weights
@@ -146,8 +146,10 @@ public struct RowsEstimate: Sendable {
     /// Why the defined estimates marked unreliable are (nil when none is).
     var reliabilityReason: String? {
         let r = evaluation.reliability
-        guard !r.unreliable.filter({ evaluation.estimates[$0].value.isFinite }).isEmpty else { return nil }
-        return r.reason
+        let defined = r.unreliable.filter { evaluation.estimates[$0].value.isFinite }
+        // The lab's sentence, naming only the estimates this file set defines.
+        guard !defined.isEmpty, let reason = r.reason, let why = reason.range(of: " unreliable: ") else { return nil }
+        return defined.map(\.name).joined(separator: ", ") + reason[why.lowerBound...]
     }
 
     // MARK: text
@@ -167,7 +169,7 @@ public struct RowsEstimate: Sendable {
                 out += "\(name)   –" + (e.weightsSamples ? "  (needs --f0)" : "") + "\n"
                 continue
             }
-            out += name + String(format: " %10.4f%@  [%.4f, %.4f]  %.4f", x.value, r.isReliable(e) ? " " : "!", x.lower, x.upper, x.standardError) + "\n"
+            out += name + String(format: " %10.4f%@  [%.4f, %.4f]  %.4f", x.value, r.unreliable.contains(e) ? "!" : " ", x.lower, x.upper, x.standardError) + "\n"
         }
         if let reason = reliabilityReason { out += "! " + reason + "\n" }
         let w = evaluation.weights

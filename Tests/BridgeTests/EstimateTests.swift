@@ -85,6 +85,20 @@ import Testing
         #expect(check["mismatches"] as? Int == 3)
     }
 
+    /// Six rows are too few effective rows (the lab's rule needs at least 10): the weighted
+    /// estimates are marked as the lab marks them, naming only estimates the files define.
+    @Test func fewEffectiveRowsAreMarkedUnreliable() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/watch-run/evals")
+        let rows = try RowsFile(path: dir.appendingPathComponent("rows-CPO-seed0-epoch1.csv").path)
+        let e = RowsEstimate(rows: rows, f0: nil, batchSize: 4)
+        #expect(e.json["unreliable"] as? [String] == ["v_ipw", "v_snipw"])
+        let reason = try #require(e.json["unreliable_reason"] as? String)
+        #expect(reason.hasPrefix("V_IPW, V_SNIPW unreliable: held-out ESS 5.1 of 6 rows"), "\(reason)")
+        #expect(e.text.contains("V_IPW           78.3390!") && e.text.contains("DR residual      0.7967 "), "\(e.text)")
+        let full = RowsEstimate(rows: rows, f0: try F0File(path: dir.appendingPathComponent("f0-CPO-seed0-epoch1.csv").path))
+        #expect(full.json["unreliable"] as? [String] == ["v_dr", "v_ipw", "v_snipw", "v_out"])
+    }
+
     /// The error reading `bytes` as a rows file (or f0 file) gives, as the command prints it.
     static func failure<F: EvaluationFile>(_ type: F.Type, _ text: String, file: String) -> String {
         do {
