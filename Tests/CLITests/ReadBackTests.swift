@@ -93,3 +93,38 @@ import Testing
         #expect(r.stdout.contains("finished") && r.stdout.contains("DR-CPO") && r.stdout.contains("read-only"), "\(r.stdout)")
     }
 }
+
+/// `cpo-tui watch` live in a real terminal: it waits for metrics.jsonl, follows it as it is
+/// written (cut mid-line, then completed), ignores the training keys and gives the terminal back.
+@Suite(.enabled(if: Tmux.path != nil, "tmux is not installed"), .enabled(if: CLI.binary != nil, "the cpo-tui binary was not built"))
+struct WatchLiveTests {
+    @Test func watchFollowsARunAsItIsWritten() throws {
+        let dir = NSTemporaryDirectory() + "cpo-watch-live-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: ReadBackTests.fixture + "/evals", toPath: dir + "/evals")
+        let metrics = try Data(contentsOf: URL(fileURLWithPath: ReadBackTests.fixture + "/metrics.jsonl"))
+        let name = "cpo-tui-watch-\(getpid())"
+        defer { _ = try? Tmux.run(["kill-session", "-t", name]) }
+        let command = "'\(CLI.binary!.path)' watch '\(dir)'; echo EXIT=$?; "
+            + "stty -a | tr ' ;' '\\n\\n' | grep -x -E 'icanon|echo|-icanon|-echo' | tr '\\n' ' '; echo STTY; sleep 30"
+        try Tmux.run(["new-session", "-d", "-s", name, "-x", "120", "-y", "40", command])
+        let (waiting, first) = Tmux.waitFor(name, seconds: 20) { $0.contains("waiting for") }
+        #expect(waiting, "\(first)")
+        // Half the file, its last line cut: what the complete lines say (FT), nothing broken.
+        let cut = metrics.count / 2
+        try metrics.prefix(cut).write(to: URL(fileURLWithPath: dir + "/metrics.jsonl"))
+        let (partial, half) = Tmux.waitFor(name, seconds: 20) { $0.contains("tiny-gpt2") && $0.contains("reference") }
+        #expect(partial, "\(half)")
+        let handle = try #require(FileHandle(forWritingAtPath: dir + "/metrics.jsonl"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: metrics.suffix(from: cut))
+        try handle.close()
+        let (complete, full) = Tmux.waitFor(name, seconds: 20) { $0.contains("53.08±1.58!") }
+        #expect(complete, "\(full)")
+        // n would step an epoch in the dashboard; here nothing trains and the frame stays.
+        try Tmux.run(["send-keys", "-t", name, "n"])
+        try Tmux.run(["send-keys", "-t", name, "q"])
+        TmuxTests.expectRestored(name, status: "0", "watch")
+    }
+}
