@@ -44,8 +44,10 @@ public struct WatchModel: Sendable {
     private var pending: [(line: Int, bytes: [UInt8], problem: String)] = []
     private var messages: [String] = []
 
-    public init(directory: String, load: @escaping Loader = WatchModel.readFile) {
+    /// `seed`: the seed to show (nil: the first one in the file).
+    public init(directory: String, seed: UInt64? = nil, load: @escaping Loader = WatchModel.readFile) {
         self.directory = directory
+        self.seed = seed
         self.load = load
     }
 
@@ -130,7 +132,7 @@ public struct WatchModel: Sendable {
             return true
         }
         if s == shown { return true }
-        if otherSeeds.insert(s).inserted { note("seed \(s) is in the file too; watch shows seed \(shown)") }
+        if otherSeeds.insert(s).inserted { note("seed \(s) is in the file too; watch shows seed \(shown) (--seed chooses)") }
         return false
     }
 
@@ -296,9 +298,12 @@ public struct WatchFollower: Sendable {
     /// How much one poll reads at most, so a huge file is taken in over several frames.
     static let maxChunk = 16 << 20
 
-    public init(directory: String) {
-        model = WatchModel(directory: directory)
+    public init(directory: String, seed: UInt64? = nil) {
+        model = WatchModel(directory: directory, seed: seed)
+        self.seed = seed
     }
+
+    private let seed: UInt64?
 
     public var directory: String { model.directory }
 
@@ -322,7 +327,7 @@ public struct WatchFollower: Sendable {
             if total < offset || (fileNumber != nil && number != nil && fileNumber != number) {
                 // Replaced or truncated: start over.
                 let finished = model.finished
-                model = WatchModel(directory: directory)
+                model = WatchModel(directory: directory, seed: seed)
                 model.finished = finished
                 offset = 0
                 changed = true

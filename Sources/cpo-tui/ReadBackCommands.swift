@@ -75,6 +75,9 @@ struct WatchCommand: ParsableCommand {
     @Argument(help: "The run directory (holding metrics.jsonl, or where it will appear).")
     var directory: String
 
+    @Option(help: "The seed to show when the file holds several (default: the first one in it).")
+    var seed: UInt64?
+
     @Flag(help: "Render one frame as plain text to stdout and exit.")
     var once = false
 
@@ -98,7 +101,7 @@ struct WatchCommand: ParsableCommand {
     }
 
     func run() throws {
-        var follower = WatchFollower(directory: directory)
+        var follower = WatchFollower(directory: directory, seed: seed)
         follower.poll()
         if once {
             var view = ViewState()

@@ -139,6 +139,10 @@ enum WatchFixture {
         #expect(s.messages.contains { $0.contains("'NOPE'") })
         #expect(s.messages.contains { $0.contains("seed 1") })
         #expect(s.messages.contains { $0.contains(":6: step line without a numeric 'loss'") })
+        // --seed 1 shows the other seed's lines instead.
+        var one = WatchModel(directory: "d", seed: 1)
+        one.ingest(Array("{\"type\":\"step\",\"seed\":0,\"method_name\":\"CPO\",\"loss\":2.5}\n{\"type\":\"step\",\"seed\":1,\"method_name\":\"CPO\",\"loss\":9}\n".utf8))
+        #expect(one.snapshot().method(.cpo)?.steps.map(\.loss) == [9] && one.snapshot().seed == 1)
     }
 
     /// An epoch line whose files cannot be read yet waits and is retried; once they appear, it
