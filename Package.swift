@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO", "OutcomeData"], exclude: ["Golden"]),
         // Python/: the reference trainer's tests (parity, two processes, datasets), run by
         // PythonBridgeTests with the interpreter .ci/run prepares.
-        .testTarget(name: "BridgeTests", dependencies: ["Bridge", "Lab", "CausalPO", "OutcomeData", "CPOSupport"],
+        .testTarget(name: "BridgeTests", dependencies: ["Bridge", "Lab", "CausalPO", "OutcomeData", "CPOSupport", "Dashboard"],
                     exclude: ["Python", "Fixtures"]),
         // Seeded mutation fuzzing of every hostile-input parser (datasets, worlds, themes,
         // weight files): 10,000+ cases per format, deterministic, replayable by seed.

@@ -103,6 +103,20 @@ public struct Keymap: Sendable {
                    inHintBar: true, hint: "q quit"),
     ])
 
+    /// The keys of `cpo-tui watch`, which shows a run another program writes: everything that
+    /// would train, sample, save or write a report is left out, and the hint bar says read-only.
+    public static let readOnly: Keymap = {
+        let training: Set<Action> = [.stepAll, .stepSelected, .runPause, .writeReport, .saveRun, .resample, .editPrompt]
+        return Keymap(bindings: standard.bindings.compactMap { b in
+            if training.contains(b.action) { return nil }
+            guard b.action == .help else { return b }
+            var help = b
+            help.hint = "read-only (watching)  " + b.hint
+            help.help = b.help + " (watching a run: training keys are off)"
+            return help
+        })
+    }()
+
     /// The action bound to `key` (the first binding that lists it), or nil.
     public func action(for key: Key) -> Action? {
         bindings.first { $0.keys.contains(key) }?.action

@@ -402,9 +402,12 @@ public enum DashboardView {
         }
         var items: [(String, Style)] = []
         for g in texts {
-            var meta = String(format: "[%.2f | log f/FT %+.2f", g.score, g.logRatioToFT)
-            if !g.attributes.isEmpty { meta += " | " + g.attributes.joined(separator: ",") }
-            meta += "] "
+            // A text from another trainer (`cpo-tui watch`) may come without a score or a ratio to FT.
+            var parts: [String] = []
+            if g.score.isFinite { parts.append(String(format: "%.2f", g.score)) }
+            if g.logRatioToFT.isFinite { parts.append(String(format: "log f/FT %+.2f", g.logRatioToFT)) }
+            if !g.attributes.isEmpty { parts.append(g.attributes.joined(separator: ",")) }
+            let meta = parts.isEmpty ? "" : "[" + parts.joined(separator: " | ") + "] "
             let invalid = !g.invalidSegments.isEmpty
             items.append((meta + g.text + (invalid ? (v.glyphs == .ascii ? "  ! invalid: " : "  ⚠ invalid: ") + g.invalidSegments.joined(separator: " / ") : ""),
                           invalid ? v.theme.warning : v.theme.text))

@@ -407,11 +407,10 @@ public final class Experiment: @unchecked Sendable {
         let isReference = method.role == .reference
         let rowLogP = heldOutRowLogProbs(model, isReference: isReference, ev)
         let f0LogP = heldOutF0LogProbs(model, isReference: isReference, ev)
-        let estimates = Estimates(EstimatorInputs(
+        let heldOut = HeldOutEvaluation(EstimatorInputs(
             logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat, sampleLogP: f0LogP,
-            sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: config.objective.normalization))
-        let weights = Diagnostics.weightSummary(logP: rowLogP, logPR: ev.logPR, batchSize: config.batchSize)
-        let f0Weights = EffectiveSampleSize(logWeights: Estimators.logRatios(f0LogP, ev.f0LogP0))
+            sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: config.objective.normalization),
+            batchSize: config.batchSize)
 
         // The model's own texts: true value, invalid rate, attribute shares, KL to FT.
         let label = "\(method.rawValue)-\(epoch)"
@@ -434,10 +433,10 @@ public final class Experiment: @unchecked Sendable {
             winRate = WinRate.estimate(scoresA: scores, scoresB: ev.ftWinScores)
         }
         return EpochMetrics(
-            method: method, epoch: epoch, trainLoss: trainLoss, estimates: estimates, trueValue: judged.trueValue,
+            method: method, epoch: epoch, trainLoss: trainLoss, estimates: heldOut.estimates, trueValue: judged.trueValue,
             normalizedGain: judged.gain, invalidRate: judged.invalidRate, attributeShares: judged.shares, winRateVsFT: winRate,
-            klToFT: Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP), weights: weights,
-            samples: judged.shown, seconds: Date().timeIntervalSince(t0), f0Weights: f0Weights)
+            klToFT: Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP), weights: heldOut.weights,
+            samples: judged.shown, seconds: Date().timeIntervalSince(t0), f0Weights: heldOut.f0Weights)
     }
 
     /// log P^f of the held-out rows, as every estimate reads them. Under P^R = FT the

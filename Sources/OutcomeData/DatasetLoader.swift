@@ -60,8 +60,9 @@ public enum DatasetLoader {
     // MARK: - Files
 
     /// Reads a whole file (read-only), refusing it before reading when it is larger than
-    /// `maxBytes` (see `BoundedFile`).
-    static func readFile(_ path: String, maxBytes: Int) throws(InputError) -> [UInt8] {
+    /// `maxBytes` (see `BoundedFile`). Public for the other readers of user files (the bridge's
+    /// rows files), so a missing or oversized file reads the same everywhere.
+    public static func readFile(_ path: String, maxBytes: Int) throws(InputError) -> [UInt8] {
         do {
             return try BoundedFile.read(path: path, maxBytes: maxBytes)
         } catch {
@@ -120,23 +121,7 @@ public enum DatasetLoader {
             throw InputError(file: file, message: "the file is empty",
                              hint: "Pass a file with a header line and at least one data row.")
         }
-        var index: [String: Int] = [:]
-        for (i, f) in header.fields.enumerated() {
-            if f.value.allSatisfy(\.isWhitespace) {
-                throw InputError(
-                    file: file, line: f.line, column: f.column,
-                    message: "header column \(i + 1) has no name",
-                    hint: i == 0 && header.count > 1
-                        ? "Name every column in the header line (a nameless first column is often a saved pandas index: write the file with index=False)."
-                        : "Name every column in the header line (a trailing delimiter makes an extra, nameless column).")
-            }
-            if let j = index[f.value] {
-                throw InputError(file: file, line: f.line, column: f.column,
-                                 message: "the column name '\(f.value)' appears twice in the header (columns \(j + 1) and \(i + 1))",
-                                 hint: "Give every column a unique name.")
-            }
-            index[f.value] = i
-        }
+        let index = try headerIndex(header, file: file)
         let names = header.values
         for (name, flag) in options.columns.named where index[name] == nil {
             throw missingColumn(name, flag: flag, available: names, file: file, line: header.line,
@@ -161,6 +146,29 @@ public enum DatasetLoader {
                              hint: "Add rows below the header, or check that this is the right file.")
         }
         return try builder.finish()
+    }
+
+    /// Column name → index for a CSV header: every column named, no name twice (errors at the
+    /// header field's line and column).
+    public static func headerIndex(_ header: CSVRecord, file: String) throws(InputError) -> [String: Int] {
+        var index: [String: Int] = [:]
+        for (i, f) in header.fields.enumerated() {
+            if f.value.allSatisfy(\.isWhitespace) {
+                throw InputError(
+                    file: file, line: f.line, column: f.column,
+                    message: "header column \(i + 1) has no name",
+                    hint: i == 0 && header.count > 1
+                        ? "Name every column in the header line (a nameless first column is often a saved pandas index: write the file with index=False)."
+                        : "Name every column in the header line (a trailing delimiter makes an extra, nameless column).")
+            }
+            if let j = index[f.value] {
+                throw InputError(file: file, line: f.line, column: f.column,
+                                 message: "the column name '\(f.value)' appears twice in the header (columns \(j + 1) and \(i + 1))",
+                                 hint: "Give every column a unique name.")
+            }
+            index[f.value] = i
+        }
+        return index
     }
 
     // MARK: - Errors and formatting

@@ -17,14 +17,7 @@ struct DashboardCommand: ParsableCommand {
     @OptionGroup var options: RunOptions
     @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
 
-    @Option(help: "Theme: dark, light, high-contrast, monochrome, or a theme file (.toml).")
-    var theme: String = "dark"
-
-    @Flag(help: "Draw with ASCII only (no box drawing or braille).")
-    var ascii = false
-
-    @Option(help: "Frames per second at most (1-15).")
-    var fps: Int = 15
+    @OptionGroup var display: DisplayOptions
 
     @Option(help: "While the dashboard is up, anything the program prints goes to this file.")
     var log: String = "runs/cpo-tui.log"
@@ -35,17 +28,29 @@ struct DashboardCommand: ParsableCommand {
     @Option(help: "Quit after this many frames (for scripted tests).")
     var frames: Int?
 
-    func validate() throws {
-        guard (1...15).contains(fps) else { throw ValidationError("--fps must be between 1 and 15") }
-    }
-
     func run() throws {
-        let initialTheme = try Themes.load(theme)
+        let initialTheme = try Themes.load(display.theme)
         let (cfg, dir) = try saving.plan(options)
         try MainActor.assumeIsolated {
-            try DashboardApp(config: cfg, runDirectory: dir, theme: initialTheme, ascii: ascii, fps: fps, logPath: log,
+            try DashboardApp(config: cfg, runDirectory: dir, theme: initialTheme, ascii: display.ascii, fps: display.fps, logPath: log,
                              reportDir: reportDir, maxFrames: frames).run()
         }
+    }
+}
+
+/// How the dashboard draws (`dashboard` and `watch`).
+struct DisplayOptions: ParsableArguments {
+    @Option(help: "Theme: dark, light, high-contrast, monochrome, or a theme file (.toml).")
+    var theme: String = "dark"
+
+    @Flag(help: "Draw with ASCII only (no box drawing or braille).")
+    var ascii = false
+
+    @Option(help: "Frames per second at most (1-15).")
+    var fps: Int = 15
+
+    func validate() throws {
+        guard (1...15).contains(fps) else { throw ValidationError("--fps must be between 1 and 15") }
     }
 }
 
