@@ -47,6 +47,7 @@ in-process on the training texts (nothing downloaded).
 """
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import json
@@ -510,6 +511,17 @@ def tiny_model_and_tokenizer(texts, seed, max_length):
     return GPT2LMHeadModel(cfg), tok
 
 
+@contextlib.contextmanager
+def evaluating(model):
+    """Dropout off while measuring or sampling (log-probs are the model's, not a dropout draw)."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
+
+
 class Codec:
     """Texts to token sequences BOS + tokens + EOS (cut to max_length) and back."""
 
@@ -652,7 +664,7 @@ class Run:
         torch = self.torch
         mine = self.shard(len(seqs))
         local = []
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(model):
             for s in range(0, len(mine), chunk):
                 idx = mine[s: s + chunk]
                 lp = sequence_terms(model, [seqs[i] for i in idx], self.codec.pad, self.device)["logp"].double().tolist()
@@ -669,7 +681,7 @@ class Run:
                                pad_token_id=self.codec.pad, bos_token_id=self.codec.bos)
         torch.manual_seed(derived_seed(self.seed, f"{label}-rank-{self.rank}"))
         mine, local = self.shard(len(prompts)), []
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(model):
             for s in range(0, len(mine), 16):
                 idx = mine[s: s + 16]
                 for i in idx:  # one at a time: prompts differ in length; no left padding needed
@@ -686,7 +698,7 @@ class Run:
         """Mean token NLL over `seqs` (global, across processes)."""
         torch = self.torch
         mine, local = self.shard(len(seqs)), []
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(model):
             for s in range(0, len(mine), 16):
                 idx = mine[s: s + 16]
                 t = sequence_terms(model, [seqs[i] for i in idx], self.codec.pad, self.device)
@@ -721,7 +733,9 @@ class Run:
         args, torch = self.args, self.torch
         train = [self.codec.encode(r["text"]) for r in self.ex["train"]]
         val = [self.codec.encode(r["text"]) for r in self.ex["validation"]]
-        opt = torch.optim.AdamW(self.model.parameters(), lr=args.ft_lr, weight_decay=0.01)
+        self.model.train(args.dropout)  # dropout only when asked: the Swift core has none
+        lr = args.ft_lr or (3e-3 if args.tiny else 5e-5)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=0.01)
         model, opt = self.acc.prepare(self.model, opt)
         best, best_state, since = math.inf, None, 0
         for epoch in range(1, args.ft_epochs + 1):
@@ -763,7 +777,6 @@ class Run:
     # ---- preparation after FT ----
     def prepare(self):
         ex, codec = self.ex, self.codec
-        self.model.eval()  # dropout off: log-probs are the model's, not a dropout draw
         self.ft = copy.deepcopy(self.model).eval()
         for p in self.ft.parameters():
             p.requires_grad_(False)
@@ -817,11 +830,8 @@ class Run:
         kl_on = opt["kl_target"] > 0
         controller = AdaptiveKLController(opt["kl_target"], opt["kl_horizon"], opt["kl_initial_coefficient"])
         self.model.train(args.dropout)
-        if not args.dropout:
-            self.model.eval()
         optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=0.0)
         model, optimizer = self.acc.prepare(self.model, optimizer)
-        ref = self.ft if opt["kl_to_ft"] > 0 else None
         step = 0
         for epoch in range(1, self.epochs + 1):
             t0, losses = time.time(), []
@@ -837,54 +847,53 @@ class Run:
                 seqs = [d["seqs"][i] for i in rows] + [d["f0"][j] for j in samples]
                 own = self.sample(self.acc.unwrap_model(model), [[self.codec.bos]] * opt["kl_samples"],
                                   f"{method}-kl-samples-epoch-{epoch}-step-{step}") if kl_on else []
-                mine = self.shard(len(seqs))
-                t = sequence_terms(model, [seqs[i] for i in mine], self.codec.pad, self.device, reference=ref,
+                # One forward of this process's share of the step's sequences: the objective's
+                # (rows, f0 samples), then the policy's own samples for the KL term.
+                every = seqs + own
+                mine = self.shard(len(every))
+                ref = self.ft if opt["kl_to_ft"] > 0 or kl_on else None
+                t = sequence_terms(model, [every[i] for i in mine], self.codec.pad, self.device, reference=ref,
                                    entropy=opt["entropy_bonus"] > 0) if mine else None
                 self.counts["sequences_forwarded"] += len(mine)
-                mine_own = self.shard(len(own))
-                to = sequence_terms(model, [own[i] for i in mine_own], self.codec.pad, self.device,
-                                    reference=self.ft) if mine_own else None
                 g = self.gather([(i, dict(logp=t["logp"][k].item(), tokens=t["tokens"][k],
                                           klsum=t["klsum"][k].item() if "klsum" in t else 0.0,
                                           entropy=t["entropy"][k].item() if "entropy" in t else 0.0))
                                  for k, i in enumerate(mine)])
-                go = self.gather([(i, to["klsum"][k].item()) for k, i in enumerate(mine_own)]) if kl_on else None
-                nr = len(rows)
-                col = lambda key, sl: [x[key] for x in g[sl]]
-                rs, ss = slice(0, nr), slice(nr, None)
-                rb = dict(logp=col("logp", rs), logpr=[d["logpr"][i] for i in rows], outcomes=[d["y"][i] for i in rows],
-                          ghat=[d["ghat"][i] for i in rows], tokens=col("tokens", rs), klsum=col("klsum", rs),
-                          entropy=col("entropy", rs))
-                sb = dict(logp=col("logp", ss), logp0=[d["f0_logp0"][j] for j in samples],
-                          ghat=[d["f0_ghat"][j] for j in samples], tokens=col("tokens", ss), klsum=col("klsum", ss),
-                          entropy=col("entropy", ss))
+                col = lambda key, a, b: [x[key] for x in g[a:b]]
+                nr, ns = len(rows), len(seqs)
+                rb = dict(logp=col("logp", 0, nr), logpr=[d["logpr"][i] for i in rows], outcomes=[d["y"][i] for i in rows],
+                          ghat=[d["ghat"][i] for i in rows], tokens=col("tokens", 0, nr), klsum=col("klsum", 0, nr),
+                          entropy=col("entropy", 0, nr))
+                sb = dict(logp=col("logp", nr, ns), logp0=[d["f0_logp0"][j] for j in samples],
+                          ghat=[d["f0_ghat"][j] for j in samples], tokens=col("tokens", nr, ns),
+                          klsum=col("klsum", nr, ns), entropy=col("entropy", nr, ns))
+                own_kl = col("klsum", ns, None) if kl_on else None
                 beta = controller.coefficient if kl_on else None
-                c = step_coefficients(method, opt, rb, sb, own_kl=go, kl_beta=beta)
-                coef_all = c["rows_logp"] + c["samples_logp"]
-                ok = math.isfinite(c["loss"]) and all(math.isfinite(v) for v in coef_all + c["own_logp"])
+                c = step_coefficients(method, opt, rb, sb, own_kl=own_kl, kl_beta=beta)
+                # dLoss/d(term) of every sequence of `every`, in its order.
+                coef_logp = c["rows_logp"] + c["samples_logp"] + c["own_logp"]
+                coef_kl = c["rows_kl"] + c["samples_kl"] + c["own_kl"]
+                coef_ent = c["rows_entropy"] + c["samples_entropy"] + [0.0] * len(own)
+                ok = math.isfinite(c["loss"]) and all(math.isfinite(v) for v in coef_logp + coef_kl + coef_ent)
+                terms = []
+                if ok and t is not None:
+                    terms.append((t["logp"], [coef_logp[i] for i in mine]))
+                    if "klsum" in t:
+                        terms.append((t["klsum"], [coef_kl[i] for i in mine]))
+                    if "entropy" in t:
+                        terms.append((t["entropy"], [coef_ent[i] for i in mine]))
+                # Every process backpropagates (a skipped step with zero), so DDP stays in step.
+                self.surrogate_backward(model, terms)
+                norm = math.nan
                 if ok:
-                    kl_all, ent_all = c["rows_kl"] + c["samples_kl"], c["rows_entropy"] + c["samples_entropy"]
-                    terms = []
-                    if t is not None:
-                        terms.append((t["logp"], [coef_all[i] for i in mine]))
-                        if "klsum" in t:
-                            terms.append((t["klsum"], [kl_all[i] for i in mine]))
-                        if "entropy" in t:
-                            terms.append((t["entropy"], [ent_all[i] for i in mine]))
-                    if to is not None:
-                        terms.append((to["logp"], [c["own_logp"][i] for i in mine_own]))
-                        terms.append((to["klsum"], [c["own_kl"][i] for i in mine_own]))
-                    self.surrogate_backward(model, terms)
                     norm = float(self.acc.clip_grad_norm_(model.parameters(), 1.0))
                     ok = math.isfinite(norm)
                     if ok:
                         optimizer.step()
-                else:
-                    norm = math.nan
                 optimizer.zero_grad()
                 step += 1
                 self.counts["steps"] += 1
-                measured = sum(go) / len(go) if go else None
+                measured = sum(own_kl) / len(own_kl) if own_kl else None
                 if ok and kl_on:
                     controller.update(measured)
                 w = c["weights"]
@@ -922,7 +931,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, help="method epochs (default: config.json)")
     p.add_argument("--batch-size", type=int, help="rows per step, global over processes (default: config.json)")
     p.add_argument("--lr", type=float, help="method learning rate (default: config.json)")
-    p.add_argument("--ft-lr", type=float, default=5e-5)
+    p.add_argument("--ft-lr", type=float, help="FT learning rate (default 5e-5; 3e-3 with --tiny)")
     p.add_argument("--ft-epochs", type=int, default=10, help="FT: at most this many epochs")
     p.add_argument("--ft-patience", type=int, default=2, help="FT: stop after this many epochs without improving")
     p.add_argument("--max-length", type=int, default=256, help="tokens per sequence, BOS and EOS included")

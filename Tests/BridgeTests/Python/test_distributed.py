@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -58,10 +59,20 @@ class TwoProcesses(unittest.TestCase):
         # from the same model: their first step must agree.
         cls.two_no_ft = os.path.join(cls.tmp.name, "two-no-ft")
         cls.one_no_ft = os.path.join(cls.tmp.name, "one-no-ft")
+        # ... with every support term on: at the first step the policy is FT, so the KL terms
+        # are 0 on any sample and both runs still see the same objective.
+        every_term = os.path.join(cls.tmp.name, "export-every-term")
+        shutil.copytree(cls.export, every_term)
+        with open(os.path.join(every_term, "config.json"), encoding="utf-8") as f:
+            config = json.load(f)
+        config["objective"].update(clip=0.2, kl_to_ft=0.1, entropy_bonus=0.01, kl_target=1.0, kl_samples=4, anchor=1.0)
+        with open(os.path.join(every_term, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(config, f)
         seconds = []
-        for n, out, ft in ((2, cls.two, 2), (2, cls.two_no_ft, 0), (1, cls.one_no_ft, 0)):
+        for n, out, ft, export in ((2, cls.two, 2, cls.export), (2, cls.two_no_ft, 0, every_term),
+                                   (1, cls.one_no_ft, 0, every_term)):
             t0 = time.time()
-            launch(n, cls.export, out, ft)
+            launch(n, export, out, ft)
             seconds.append(f"{n} process(es), {ft} FT epochs: {time.time() - t0:.1f} s")
         print("\n" + "; ".join(seconds), file=sys.stderr)
 
@@ -127,7 +138,8 @@ class TwoProcesses(unittest.TestCase):
         a = next(l for l in one if l["type"] == "step")
         b = next(l for l in two if l["type"] == "step")
         self.assertEqual((a["step"], b["step"]), (1, 1))
-        for key in ("loss", "gradNorm", "batchESSFraction"):
+        self.assertEqual((a["klOwnSamples"], a["klCoefficient"]), (0.0, 0.1))
+        for key in ("loss", "gradNorm", "batchESSFraction", "klOwnSamples"):
             self.assertTrue(bridge.close(a[key], b[key], rel=1e-4), f"{key}: one process {a[key]}, two {b[key]}")
 
 
