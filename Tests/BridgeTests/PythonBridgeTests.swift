@@ -88,30 +88,6 @@ struct PythonBridgeTests {
 
 /// Seeded batches and Swift's answers (`Objectives`), for test_parity.py.
 struct ParityCases: Codable {
-    struct Options: Codable {
-        var normalization: String
-        var clip: Double?
-        var entropy_bonus, kl_to_ft, filter_quantile, rwr_temperature, dpo_beta, anchor, ht_clip: Double
-        var kl_target, kl_initial_coefficient, kl_horizon: Double
-        var kl_samples: Int
-
-        init(_ o: ObjectiveOptions) {
-            normalization = o.normalization.rawValue
-            clip = o.clip
-            entropy_bonus = o.entropyBonus
-            kl_to_ft = o.klToFT
-            filter_quantile = o.filterQuantile
-            rwr_temperature = o.rwrTemperature
-            dpo_beta = o.dpoBeta
-            anchor = o.anchor
-            ht_clip = o.htClip
-            kl_target = o.klTarget
-            kl_initial_coefficient = o.klInitialCoefficient
-            kl_horizon = o.klHorizon
-            kl_samples = o.klSamples
-        }
-    }
-
     struct Batch: Codable {
         var logp, logpr, outcomes, ghat, sample_logp, sample_logp0, sample_ghat, logp_ft: [Double]
         var selected: [Bool]
@@ -126,7 +102,7 @@ struct ParityCases: Codable {
 
     struct ObjectiveCase: Codable {
         var name, method: String
-        var options: Options
+        var options: ObjectiveOptions
         var batch: Batch
         var expected: Output
     }
@@ -135,7 +111,7 @@ struct ParityCases: Codable {
     /// terms on the objective's sequences, the anchor (λ·sd(Y)) on the forwarded rows.
     struct StepCase: Codable {
         var name, method: String
-        var options: Options
+        var options: ObjectiveOptions
         var rows_logp, rows_logpr, rows_outcomes, rows_ghat, rows_klsum, rows_entropy: [Double]
         var rows_tokens: [Int]
         var samples_logp, samples_logp0, samples_ghat, samples_klsum, samples_entropy: [Double]
@@ -160,8 +136,10 @@ struct ParityCases: Codable {
     var token_terms: [TokenCase] = []
     var controllers: [ControllerCase] = []
 
+    /// ObjectiveOptions are written as config.json's "objective" is: snake_case keys, no `clip` when off.
     func write(to url: URL) throws {
         let enc = JSONEncoder()
+        enc.keyEncodingStrategy = .convertToSnakeCase
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try enc.encode(self).write(to: url)
     }
@@ -209,7 +187,7 @@ struct ParityCases: Codable {
                         outcomeMinimum: y.min() ?? 0, pairs: Objectives.outcomeRankedPairs(outcomes: y))
                     let out = Objectives.evaluate(method, batch, options: options)
                     cases.objectives.append(ObjectiveCase(
-                        name: "\(method.rawValue)/\(label)/shape\(s)", method: method.rawValue, options: Options(options),
+                        name: "\(method.rawValue)/\(label)/shape\(s)", method: method.rawValue, options: options,
                         batch: Batch(logp: logp, logpr: logpr, outcomes: y, ghat: ghat, sample_logp: sampleLogP,
                                      sample_logp0: sampleLogP0, sample_ghat: sampleGhat, logp_ft: logPFT, selected: selected,
                                      outcome_sd: sd, outcome_minimum: y.min() ?? 0),
@@ -284,7 +262,7 @@ struct ParityCases: Codable {
             ownKL = term.gradKL
         }
         return StepCase(
-            name: name, method: method.rawValue, options: Options(options), rows_logp: Array(logp[rows]),
+            name: name, method: method.rawValue, options: options, rows_logp: Array(logp[rows]),
             rows_logpr: Array(logpr[rows]), rows_outcomes: Array(y[rows]), rows_ghat: Array(ghat[rows]),
             rows_klsum: Array(kl[rows]), rows_entropy: Array(ent[rows]), rows_tokens: Array(tokens[rows]),
             samples_logp: Array(sampleLogP[samples]), samples_logp0: Array(sampleLogP0[samples]),
@@ -381,6 +359,13 @@ enum GhatParity {
 
 // MARK: - A hand-made export
 
+/// `options` as config.json holds them: snake_case keys (klToFT → kl_to_ft), `clip` absent when off.
+func snakeCase(_ options: ObjectiveOptions) throws -> Any {
+    let enc = JSONEncoder()
+    enc.keyEncodingStrategy = .convertToSnakeCase
+    return try JSONSerialization.jsonObject(with: enc.encode(options))
+}
+
 /// The export directory of BRIDGE-SPEC section 1 written from a shipped world, for the tests of
 /// train_cpo.py until `cpo-tui export` lands (then these tests use it instead).
 enum HandMadeExport {
@@ -416,7 +401,6 @@ enum HandMadeExport {
         let y = data.train.map(\.outcome)
         let mean = y.reduce(0, +) / Double(y.count)
         let sd = (y.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(y.count - 1)).squareRoot()
-        let o = config.objective
         let cfg: [String: Any] = [
             "format": "cpo-tui-export", "version": 1, "cpo_tui_version": "test", "source": ["kind": "world", "name": data.sourceLabel],
             "seed": 0, "methods": config.methods.map(\.rawValue), "epochs": config.epochs, "lr": Double(config.learningRate),
@@ -426,11 +410,7 @@ enum HandMadeExport {
             "propensity": config.propensity.rawValue,
             "ghat": ["from": config.ghatFrom.rawValue, "folds": config.folds, "file": "ghat.json"],
             "f0": ["from": "scratch", "ratio": config.f0Ratio],
-            "objective": ["normalization": o.normalization.rawValue, "clip": o.clip.map { $0 as Any } ?? NSNull(),
-                          "entropy_bonus": o.entropyBonus, "kl_to_ft": o.klToFT, "filter_quantile": o.filterQuantile,
-                          "rwr_temperature": o.rwrTemperature, "dpo_beta": o.dpoBeta, "kl_target": o.klTarget,
-                          "kl_samples": o.klSamples, "kl_initial_coefficient": o.klInitialCoefficient, "kl_horizon": o.klHorizon,
-                          "anchor": o.anchor, "ht_clip": o.htClip],
+            "objective": try snakeCase(config.objective),
             "context_tokens": 80,
         ]
         try JSONSerialization.data(withJSONObject: cfg, options: [.sortedKeys, .prettyPrinted])

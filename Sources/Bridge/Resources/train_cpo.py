@@ -481,8 +481,16 @@ def load_export(d):
 
 
 def export_objective(config):
-    opt = dict(DEFAULT_OBJECTIVE)
-    opt.update({k: v for k, v in (config.get("objective") or {}).items() if k in DEFAULT_OBJECTIVE})
+    """config.json's objective options over LabConfig.defaultObjective (a missing `clip` is off)."""
+    given = config.get("objective") or {}
+    unknown = sorted(set(given) - set(DEFAULT_OBJECTIVE))
+    if unknown:
+        raise SystemExit(f"config.json: unknown objective options {', '.join(unknown)}: this train_cpo.py is older than "
+                         "the cpo-tui that exported; use the train_cpo.py the export wrote")
+    opt = dict(DEFAULT_OBJECTIVE, clip=None)
+    opt.update(given)
+    if opt["ht_clip"] and opt["clip"] is not None:
+        raise SystemExit("config.json: ht_clip and clip both clip the importance ratio; use one")
     return opt
 
 

@@ -11,6 +11,8 @@ T = bridge.load_trainer()
 
 
 def options(o):
+    unknown = set(o) - set(T.DEFAULT_OBJECTIVE)
+    assert not unknown, f"Swift wrote objective options train_cpo.py does not know: {unknown}"
     opt = dict(T.DEFAULT_OBJECTIVE)
     opt.update(o)
     return opt
