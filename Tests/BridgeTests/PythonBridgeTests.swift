@@ -74,12 +74,21 @@ struct PythonBridgeTests {
         try PythonBridge.runModule("test_logprob")
     }
 
-    /// The export loads with `datasets`, and two processes train CPO on it.
-    @Test func exportLoadsAndTwoProcessesTrain() throws {
+    /// The export loads with `datasets` and train_cpo.py's reader; `accelerate launch` trains
+    /// from a model directory (the path any causal LM name takes).
+    @Test func exportLoadsAndAnyModelPathTrains() throws {
         let dir = try PythonBridge.temporaryDirectory("export")
         defer { try? FileManager.default.removeItem(at: dir) }
         try HandMadeExport.write(to: dir)
         try PythonBridge.runModule("test_export", environment: ["CPO_TUI_EXPORT": dir.path])
+    }
+
+    /// Two processes (torchrun, gloo) train CPO on an export of a shipped world; one process
+    /// computes the same first step.
+    @Test func twoProcessesTrainCPO() throws {
+        let dir = try PythonBridge.temporaryDirectory("export")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try HandMadeExport.write(to: dir)
         try PythonBridge.runModule("test_distributed", environment: ["CPO_TUI_EXPORT": dir.path], timeout: 400)
     }
 }

@@ -3,6 +3,8 @@ ghat.json reproduces the ĝ column the export wrote."""
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -55,6 +57,31 @@ class ExportLoads(unittest.TestCase):
             with self.assertRaises(SystemExit) as e:
                 T.load_export(d)
             self.assertIn("ghat.json", str(e.exception))
+
+
+class AnyCausalLM(unittest.TestCase):
+    def test_accelerate_launch_with_a_model_path(self):
+        """`accelerate launch train_cpo.py --model DIR` (the AutoModelForCausalLM path, one CPU
+        process): a saved model directory stands for any name or path a user gives."""
+        export = bridge.input_path("CPO_TUI_EXPORT")
+        ex = T.load_export(export)
+        with tempfile.TemporaryDirectory() as d:
+            model, tok = T.tiny_model_and_tokenizer([r["text"] for r in ex["train"]], seed=1, max_length=48)
+            model.save_pretrained(os.path.join(d, "model"))
+            tok.save_pretrained(os.path.join(d, "model"))
+            out = os.path.join(d, "run")
+            cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1", "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no", bridge.TRAINER, "--export", export,
+                   "--model", os.path.join(d, "model"), "--method", "DR-CPO", "--out", out, "--ft-epochs", "1",
+                   "--epochs", "1", "--eval-samples", "4", "--max-length", "48"]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with open(os.path.join(out, "metrics.jsonl"), encoding="utf-8") as f:
+                lines = [json.loads(l) for l in f]
+            self.assertEqual((lines[0]["model"], lines[0]["num_processes"]), (os.path.join(d, "model"), 1))
+            self.assertEqual([(l["method_name"], l["epoch"]) for l in lines if l["type"] == "epoch"],
+                             [("FT", 0), ("DR-CPO", 0), ("DR-CPO", 1)])
+            self.assertTrue(os.path.exists(os.path.join(out, "rows-DR-CPO-seed0.csv")))
 
 
 if __name__ == "__main__":
