@@ -42,6 +42,13 @@ Outputs in --out (only the main process writes): metrics.jsonl (a "run" line, th
 evals/f0-METHOD-seedK-epochE.csv at each evaluation (copied to rows-METHOD-seedK.csv and
 f0-METHOD-seedK.csv), and rank-R.json from every process (what it did: evidence of N processes).
 
+On GPUs: `accelerate launch --mixed_precision bf16 ...` (log-softmax is taken in float32 here);
+DDP, FSDP or DeepSpeed as `accelerate config` sets them up. For 1-8B models, wrap the model in a
+PEFT LoRA adapter after loading: FT is then the base model with the adapter off, which can
+replace the full FT copy this script keeps (the reference of the KL terms and of the evaluation's
+KL to FT). vLLM, if present, samples faster, but must sample at temperature 1 without top-k or
+top-p, and log P^f0 must still come from `sequence_terms` (the same shift and mask as training).
+
 Test only: --tiny builds a random GPT-2-shaped model and a byte-level BPE tokenizer trained
 in-process on the training texts (nothing downloaded).
 """
@@ -568,12 +575,15 @@ def sequence_terms(model, seqs, pad, device, reference=None, entropy=False):
     import torch
 
     ids, mask = pad_batch(seqs, pad, device)
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-    logq = torch.log_softmax(logits, dim=-1)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()  # position t predicts token t+1
     target = ids[:, 1:]
-    m = mask[:, 1:].to(logq.dtype)
-    logp = (logq.gather(-1, target.unsqueeze(-1)).squeeze(-1) * m).sum(-1)
-    out = dict(logp=logp, tokens=mask[:, 1:].sum(-1).tolist())
+    m = mask[:, 1:].to(logits.dtype)
+    # log softmax(logits)[target] = logit[target] − logsumexp(logits), without a vocabulary-sized copy.
+    token_logp = logits.gather(-1, target.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+    out = dict(logp=(token_logp * m).sum(-1), tokens=mask[:, 1:].sum(-1).tolist())
+    if reference is None and not entropy:
+        return out
+    logq = torch.log_softmax(logits, dim=-1)
     if reference is not None:
         with torch.no_grad():
             ref = torch.log_softmax(reference(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), dim=-1)
@@ -689,15 +699,20 @@ class Run:
                                pad_token_id=self.codec.pad, bos_token_id=self.codec.bos)
         torch.manual_seed(derived_seed(self.seed, f"{label}-rank-{self.rank}"))
         mine, local = self.shard(len(prompts)), []
+        by_length = {}  # prompts of one length go together: no left padding needed
+        for i in mine:
+            by_length.setdefault(len(prompts[i]), []).append(i)
         with torch.no_grad(), evaluating(model):
-            for s in range(0, len(mine), 16):
-                idx = mine[s: s + 16]
-                for i in idx:  # one at a time: prompts differ in length; no left padding needed
-                    p = torch.tensor([prompts[i]], dtype=torch.long, device=self.device)
-                    o = model.generate(input_ids=p, attention_mask=torch.ones_like(p), generation_config=gen)[0].tolist()
-                    if self.codec.eos in o[len(prompts[i]):]:
-                        o = o[: len(prompts[i]) + o[len(prompts[i]):].index(self.codec.eos) + 1]
-                    local.append((i, o[: self.args.max_length]))
+            for k, group in sorted(by_length.items()):
+                for s in range(0, len(group), 16):
+                    idx = group[s: s + 16]
+                    p = torch.tensor([prompts[i] for i in idx], dtype=torch.long, device=self.device)
+                    outs = model.generate(input_ids=p, attention_mask=torch.ones_like(p), generation_config=gen).tolist()
+                    for i, o in zip(idx, outs):
+                        new = o[k:]  # cut after the first EOS (generate pads finished rows)
+                        if self.codec.eos in new:
+                            new = new[: new.index(self.codec.eos) + 1]
+                        local.append((i, (o[:k] + new)[: self.args.max_length]))
         self.counts["generated"] += len(local)
         return self.gather(local)
 

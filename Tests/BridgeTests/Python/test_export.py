@@ -43,6 +43,25 @@ class ExportLoads(unittest.TestCase):
         for r in ex["validation"] + ex["eval"]:  # mean of the fold models, as written
             self.assertTrue(bridge.close(ex["ghat"](r["text"]), r["ghat"], rel=1e-9), r["text"])
 
+    def test_lower_is_better_outcomes_are_oriented(self):
+        """Outcomes stay as in the data in the export; the trainer orients them (−y, or 1 − y for
+        binary), as OutcomeDataset.oriented does."""
+        self.assertEqual(T.orient(3.0, {"kind": "continuous", "lower_is_better": True}), -3.0)
+        self.assertEqual(T.orient(1.0, {"kind": "binary", "lower_is_better": True}), 0.0)
+        self.assertEqual(T.orient(3.0, {"kind": "continuous", "lower_is_better": False}), 3.0)
+        with tempfile.TemporaryDirectory() as d:
+            for name in os.listdir(self.dir):
+                with open(os.path.join(self.dir, name), "rb") as src, open(os.path.join(d, name), "wb") as dst:
+                    dst.write(src.read())
+            with open(os.path.join(d, "config.json"), encoding="utf-8") as f:
+                config = json.load(f)
+            config["outcome"]["lower_is_better"] = True
+            with open(os.path.join(d, "config.json"), "w", encoding="utf-8") as f:
+                json.dump(config, f)
+            ex = T.load_export(d)
+            for r in ex["train"] + ex["eval"]:
+                self.assertEqual(r["y"], T.orient(r["outcome"], config["outcome"]))
+
     def test_malformed_export_is_refused_with_the_line(self):
         with tempfile.TemporaryDirectory() as d:
             for name in os.listdir(self.dir):
