@@ -40,7 +40,8 @@ does not.
 Outputs in --out (only the main process writes): metrics.jsonl (a "run" line, then "ft_epoch",
 "step" and "epoch" lines, cpo-tui's schema), evals/rows-METHOD-seedK-epochE.csv and
 evals/f0-METHOD-seedK-epochE.csv at each evaluation (copied to rows-METHOD-seedK.csv and
-f0-METHOD-seedK.csv), and rank-R.json from every process (what it did: evidence of N processes).
+f0-METHOD-seedK.csv), f0_samples.jsonl (every f0 sample: id, split, text, logP_f0, ĝ), and
+rank-R.json from every process (what it did: evidence of N processes).
 
 On GPUs: `accelerate launch --mixed_precision bf16 ...` (log-softmax is taken in float32 here);
 DDP, FSDP or DeepSpeed as `accelerate config` sets them up. For 1-8B models, wrap the model in a
@@ -552,6 +553,10 @@ class Codec:
         ids = [self.bos] + self.tok.encode(text, add_special_tokens=False) + [self.eos]
         return ids[: self.max_length]
 
+    def prompt(self, text):
+        """BOS and the prompt's tokens (no EOS: generation continues it), room left for one more."""
+        return ([self.bos] + (self.tok.encode(text, add_special_tokens=False) if text else []))[: self.max_length - 1]
+
     def decode(self, ids):
         body = [i for i in ids[1:] if i != self.eos]
         return self.tok.decode(body, skip_special_tokens=True)
@@ -819,15 +824,26 @@ class Run:
         for part in ("train", "eval"):
             rows = ex[part]
             seqs = [codec.encode(r["text"]) for r in rows]
+            if logged and any(r.get("log_propensity") is None for r in rows):
+                raise SystemExit(f"{part}.jsonl: config.json says the propensity is logged, but some rows have no "
+                                 "log_propensity; export with the propensity column, or with --propensity model")
             logpr = [float(r["log_propensity"]) for r in rows] if logged else self.logprobs(self.ft, seqs)
-            prompts = [codec.encode(p.get("prompt") or "")[:-1] if p.get("prompt") else [codec.bos]
-                       for p in ex["f0_prompts"] if p.get("split", "train") == part]
-            f0 = self.sample(self.ft, prompts, f"f0-{part}")
+            wanted = [p for p in ex["f0_prompts"] if p.get("split", "train") == part]
+            f0 = self.sample(self.ft, [codec.prompt(p.get("prompt") or "") for p in wanted], f"f0-{part}")
             self.data[part] = dict(
                 seqs=seqs, texts=[r["text"] for r in rows], y=[r["y"] for r in rows], logpr=logpr,
                 ghat=[float(r["ghat"]) if r.get("ghat") is not None else ex["ghat"](r["text"]) for r in rows],
                 f0=f0, f0_texts=[codec.decode(s) for s in f0], f0_logp0=self.logprobs(self.ft, f0))
             self.data[part]["f0_ghat"] = [ex["ghat"](t) for t in self.data[part]["f0_texts"]]
+            self.data[part]["f0_ids"] = [p.get("id", f"f0-{part}-{j}") for j, p in enumerate(wanted)]
+        # The f0 samples as drawn, with ĝ: `cpo-tui ghat score --in f0_samples.jsonl` scores them again.
+        if self.acc.is_main_process:
+            with open(os.path.join(self.out, "f0_samples.jsonl.tmp"), "w", encoding="utf-8") as f:
+                for part in ("train", "eval"):
+                    d = self.data[part]
+                    for i, t, lp0, g in zip(d["f0_ids"], d["f0_texts"], d["f0_logp0"], d["f0_ghat"]):
+                        f.write(json.dumps(dict(id=i, split=part, text=t, logP_f0=lp0, ghat=g), ensure_ascii=False) + "\n")
+            os.replace(os.path.join(self.out, "f0_samples.jsonl.tmp"), os.path.join(self.out, "f0_samples.jsonl"))
 
     # ---- evaluation ----
     def evaluate(self, method, epoch, train_loss, seconds, model, is_reference):

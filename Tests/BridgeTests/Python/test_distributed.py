@@ -120,6 +120,12 @@ class TwoProcesses(unittest.TestCase):
                 f0 = list(csv.DictReader(f))
             self.assertEqual(len(f0), n_f0)
             self.assertEqual(list(f0[0].keys()), ["text", "logP_f0", "logP_f", "ghat", "weight"])
+        with open(os.path.join(self.two, "f0_samples.jsonl"), encoding="utf-8") as f:
+            samples = [json.loads(l) for l in f]
+        with open(os.path.join(self.export, "f0_prompts.jsonl"), encoding="utf-8") as f:
+            self.assertEqual([s["id"] for s in samples], [json.loads(l)["id"] for l in f])
+        ghat = T.Ghat(os.path.join(self.export, "ghat.json"))
+        self.assertTrue(all(bridge.close(s["ghat"], ghat(s["text"]), rel=1e-12) for s in samples))
         for name in ("rows-CPO-seed0.csv", "f0-CPO-seed0.csv", "rows-FT-seed0.csv", "f0-FT-seed0.csv"):
             self.assertTrue(os.path.exists(os.path.join(self.two, name)), name)
 

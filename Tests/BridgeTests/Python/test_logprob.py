@@ -34,6 +34,8 @@ class SequenceLogProb(unittest.TestCase):
         self.assertEqual(s[-1], self.codec.eos)
         self.assertEqual(len(self.codec.encode("word " * 200)), 40)
         self.assertEqual(self.codec.decode(s), "the river")
+        self.assertEqual(self.codec.prompt(""), [self.codec.bos])  # f0 from scratch
+        self.assertEqual(self.codec.prompt("the river"), s[:-1])  # a prefix: no EOS
 
     def test_batched_equals_manual_sum_and_padding_changes_nothing(self):
         with torch.no_grad():
