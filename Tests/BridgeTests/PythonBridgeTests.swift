@@ -1,3 +1,4 @@
+import Bridge
 @testable import CausalPO
 import CPOSupport
 import Foundation
@@ -79,7 +80,7 @@ struct PythonBridgeTests {
     @Test func exportLoadsAndAnyModelPathTrains() throws {
         let dir = try PythonBridge.temporaryDirectory("export")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try HandMadeExport.write(to: dir)
+        try TestExport.write(to: dir)
         try PythonBridge.runModule("test_export", environment: ["CPO_TUI_EXPORT": dir.path])
     }
 
@@ -88,7 +89,7 @@ struct PythonBridgeTests {
     @Test func twoProcessesTrainCPO() throws {
         let dir = try PythonBridge.temporaryDirectory("export")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try HandMadeExport.write(to: dir)
+        try TestExport.write(to: dir)
         try PythonBridge.runModule("test_distributed", environment: ["CPO_TUI_EXPORT": dir.path], timeout: 400)
     }
 }
@@ -145,7 +146,7 @@ struct ParityCases: Codable {
     var token_terms: [TokenCase] = []
     var controllers: [ControllerCase] = []
 
-    /// ObjectiveOptions are written as config.json's "objective" is: snake_case keys, no `clip` when off.
+    /// ObjectiveOptions with snake_case keys, as config.json's "objective" (no `clip` when off).
     func write(to url: URL) throws {
         let enc = JSONEncoder()
         enc.keyEncodingStrategy = .convertToSnakeCase
@@ -284,7 +285,7 @@ struct ParityCases: Codable {
 
 // MARK: - ĝ parity
 
-/// A ridge and a logistic ĝ fitted in Swift, written as ghat.json (BRIDGE-SPEC section 1), with
+/// A ridge and a logistic ĝ fitted in Swift, written as ghat.json is (`PortableOutcomeModel`), with
 /// Swift's words, features and predictions of awkward texts, and the featurizer's Unicode rules
 /// (which scalars are word characters, how each lower-cases), for test_parity.py.
 enum GhatParity {
@@ -294,18 +295,6 @@ enum GhatParity {
         "日本語のテキスト 한국어", "tabs\tand\nnew lines\r\n", "", "   ", "a", "A b c d e f g", "O'Neil's O’Brien's", "well--known 'tis",
     ]
 
-    struct Model: Codable { var intercept: Double; var indices: [Int]; var values: [Double] }
-    struct Featurizer: Codable {
-        var dimension: Int; var bigrams: Bool; var sign_hashing: Bool; var normalization: String; var hash: String; var words: String
-    }
-    struct File: Codable {
-        var format = "cpo-tui-ghat", version = 1
-        var kind: String
-        var featurizer: Featurizer
-        var combine = "mean"
-        var negated_outcomes: Bool
-        var models: [Model]
-    }
     struct Text: Codable {
         var text: String; var words: [String]; var indices: [Int]; var values: [Double]; var ridge, logistic: Double
     }
@@ -313,20 +302,6 @@ enum GhatParity {
         var word_ranges: [[UInt32]]
         var lowercase: [String: String]
         var texts: [Text]
-    }
-
-    /// ghat.json of a fitted model in the portable form.
-    static func file(_ m: CrossFittedOutcomeModel) -> File {
-        let c = m.featurizer.config
-        return File(kind: m.kind.rawValue,
-                    featurizer: Featurizer(dimension: c.dimension, bigrams: c.bigrams, sign_hashing: c.signHashing,
-                                           normalization: c.normalization.rawValue, hash: "fnv1a64",
-                                           words: "see CausalPO/Features.swift, TextFeaturizer"),
-                    negated_outcomes: m.negatedOutcomes,
-                    models: m.models.map { fold in
-                        let nz = fold.weights.indices.filter { fold.weights[$0] != 0 }
-                        return Model(intercept: fold.intercept, indices: nz, values: nz.map { fold.weights[$0] })
-                    })
     }
 
     static func write(to dir: URL) throws {
@@ -342,8 +317,8 @@ enum GhatParity {
         let logistic = try CrossFittedOutcomeModel.fit(texts: texts, outcomes: y.map { $0 > median ? 1 : 0 }, kind: .logistic,
                                                        folds: 3, seed: 2)
         let enc = JSONEncoder()
-        try enc.encode(file(ridge)).write(to: dir.appendingPathComponent("ridge.json"))
-        try enc.encode(file(logistic)).write(to: dir.appendingPathComponent("logistic.json"))
+        try enc.encode(PortableOutcomeModel(ridge)).write(to: dir.appendingPathComponent("ridge.json"))
+        try enc.encode(PortableOutcomeModel(logistic)).write(to: dir.appendingPathComponent("logistic.json"))
 
         var ranges: [[UInt32]] = []
         var lower: [String: String] = [:]
@@ -366,64 +341,16 @@ enum GhatParity {
     }
 }
 
-// MARK: - A hand-made export
+// MARK: - The export
 
-/// `options` as config.json holds them: snake_case keys (klToFT → kl_to_ft), `clip` absent when off.
-func snakeCase(_ options: ObjectiveOptions) throws -> Any {
-    let enc = JSONEncoder()
-    enc.keyEncodingStrategy = .convertToSnakeCase
-    return try JSONSerialization.jsonObject(with: enc.encode(options))
-}
-
-/// The export directory of BRIDGE-SPEC section 1 written from a shipped world, for the tests of
-/// train_cpo.py until `cpo-tui export` lands (then these tests use it instead).
-enum HandMadeExport {
-    static func write(to dir: URL, rows: Int = 48, evalRows: Int = 24, validationRows: Int = 16) throws {
-        var config = LabConfig(rows: rows, evalRows: evalRows, validationRows: validationRows, epochs: 1, batchSize: 12, f0Ratio: 1,
-                               folds: 3)
+/// `cpo-tui export` of the default world, small: 48 training, 16 validation and 24 held-out
+/// rows, batches of 12, one f0 sample per row.
+enum TestExport {
+    static func write(to dir: URL) throws {
+        var config = LabConfig(rows: 48, evalRows: 24, validationRows: 16, epochs: 1, batchSize: 12, f0Ratio: 1, folds: 3)
         config.learningRate = 1e-3
-        let data = try PreparedData.make(config, seed: 0)
-        let featurizer = TextFeaturizer()
-        let ghat = try CrossFittedOutcomeModel.fit(texts: data.train.map(\.text), outcomes: data.train.map(\.outcome),
-                                                   kind: data.outcomeKind == .binary ? .logistic : .ridge, folds: config.folds,
-                                                   seed: 3, featurizer: featurizer)
-        func line(_ part: String, _ i: Int, _ r: OutcomeRow, fold: Int?, ghat g: Double) throws -> String {
-            var o: [String: Any] = ["id": "\(part)-\(i)", "text": r.text, "outcome": r.outcome, "split": part,
-                                    "fold": fold.map { $0 as Any } ?? NSNull(), "ghat": g]
-            if let lp = r.logPropensity { o["log_propensity"] = lp }
-            if let t = r.trait { o["trait"] = t }
-            if let v = r.trueValue { o["true_value"] = v }
-            return String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
-        }
-        func put(_ name: String, _ lines: [String]) throws {
-            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: dir.appendingPathComponent(name))
-        }
-        try put("train.jsonl", data.train.enumerated().map { try line("train", $0, $1, fold: ghat.folds[$0], ghat: ghat.predictions[$0]) })
-        try put("validation.jsonl", data.validation.enumerated().map {
-            try line("validation", $0, $1, fold: nil, ghat: ghat.predict([$1.text])[0])
-        })
-        try put("eval.jsonl", data.eval.enumerated().map { try line("eval", $0, $1, fold: nil, ghat: ghat.predict([$1.text])[0]) })
-        let prompts = ["train": data.train.count, "eval": data.eval.count].sorted { $0.key > $1.key }.flatMap { split, n in
-            (0..<(n * config.f0Ratio)).map { "{\"id\":\"f0-\(split)-\($0)\",\"prompt\":\"\",\"split\":\"\(split)\"}" }
-        }
-        try put("f0_prompts.jsonl", prompts)
-        let y = data.train.map(\.outcome)
-        let mean = y.reduce(0, +) / Double(y.count)
-        let sd = (y.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(y.count - 1)).squareRoot()
-        let cfg: [String: Any] = [
-            "format": "cpo-tui-export", "version": 1, "cpo_tui_version": "test", "source": ["kind": "world", "name": data.sourceLabel],
-            "seed": 0, "methods": config.methods.map(\.rawValue), "epochs": config.epochs, "lr": Double(config.learningRate),
-            "batch_size": config.batchSize,
-            "outcome": ["kind": data.outcomeKind.rawValue, "lower_is_better": !data.higherIsBetter, "orientation": 1, "sd": sd,
-                        "min": y.min() ?? 0],
-            "propensity": config.propensity.rawValue,
-            "ghat": ["from": config.ghatFrom.rawValue, "folds": config.folds, "file": "ghat.json"],
-            "f0": ["from": "scratch", "ratio": config.f0Ratio],
-            "objective": try snakeCase(config.objective),
-            "context_tokens": 80,
-        ]
-        try JSONSerialization.data(withJSONObject: cfg, options: [.sortedKeys, .prettyPrinted])
-            .write(to: dir.appendingPathComponent("config.json"))
-        try JSONEncoder().encode(GhatParity.file(ghat)).write(to: dir.appendingPathComponent("ghat.json"))
+        let export = try Export.prepare(config: config, seed: 0, source: ExportSource(kind: .world, name: ShippedWorlds.defaultName))
+        let trainer = try Data(contentsOf: PythonBridge.trainer)
+        try Export.write(try export.files(trainer: [UInt8](trainer)), to: dir.path, force: true)
     }
 }

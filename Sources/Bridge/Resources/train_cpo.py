@@ -624,6 +624,10 @@ class Run:
         self.batch_size = args.batch_size or int(cfg.get("batch_size", 16))
         self.epochs = args.epochs if args.epochs is not None else int(cfg.get("epochs", 3))
         self.lr = args.lr or float(cfg.get("lr", 2e-5))
+        ft = cfg.get("ft") or {}
+        self.ft_epochs = args.ft_epochs if args.ft_epochs is not None else int(ft.get("max_epochs", 30))
+        self.ft_patience = args.ft_patience or int(ft.get("patience", 2))
+        self.eval_samples = args.eval_samples or int(cfg.get("eval_samples", 64))
         if args.tiny:
             self.model, tok = tiny_model_and_tokenizer([r["text"] for r in self.ex["train"]], self.seed, args.max_length)
         else:
@@ -772,7 +776,7 @@ class Run:
         for group in opt.param_groups:
             group["base_lr"] = group["lr"]
         best, best_state, since, step = math.inf, None, 0, 0
-        for epoch in range(1, args.ft_epochs + 1):
+        for epoch in range(1, self.ft_epochs + 1):
             t0, losses = time.time(), []
             for batch in self.batches(len(train), f"ft-epoch-{epoch}"):
                 for group in opt.param_groups:
@@ -804,7 +808,7 @@ class Run:
                 if vloss < best:
                     best, best_state = vloss, copy.deepcopy(self.acc.unwrap_model(model).state_dict())
                 since += 1
-                if since >= args.ft_patience:
+                if since >= self.ft_patience:
                     break
                 for group in opt.param_groups:
                     group["base_lr"] *= 0.3
@@ -851,7 +855,7 @@ class Run:
         logp = d["logpr"] if is_reference and self.ex["config"].get("propensity", "model") != "logged" \
             else self.logprobs(model, d["seqs"])
         f0_logp = d["f0_logp0"] if is_reference else self.logprobs(model, d["f0"])
-        own = self.sample(model, [[self.codec.bos]] * self.args.eval_samples, f"eval-samples-{method}-{epoch}")
+        own = self.sample(model, [[self.codec.bos]] * self.eval_samples, f"eval-samples-{method}-{epoch}")
         own_lp = self.logprobs(model, own)
         ft_lp = own_lp if is_reference else self.logprobs(self.ft, own)
         diffs = [a - b for a, b in zip(own_lp, ft_lp)]
@@ -982,10 +986,10 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, help="rows per step, global over processes (default: config.json)")
     p.add_argument("--lr", type=float, help="method learning rate (default: config.json)")
     p.add_argument("--ft-lr", type=float, help="FT learning rate (default 5e-5; 3e-3 with --tiny)")
-    p.add_argument("--ft-epochs", type=int, default=30, help="FT: at most this many epochs (early-stopped)")
-    p.add_argument("--ft-patience", type=int, default=2, help="FT: stop after this many epochs without improving")
+    p.add_argument("--ft-epochs", type=int, help="FT: at most this many epochs, early-stopped (default: config.json)")
+    p.add_argument("--ft-patience", type=int, help="FT: stop after this many epochs without improving (config.json)")
     p.add_argument("--max-length", type=int, default=256, help="tokens per sequence, BOS and EOS included")
-    p.add_argument("--eval-samples", type=int, default=64, help="texts drawn from the policy per evaluation (KL to FT)")
+    p.add_argument("--eval-samples", type=int, help="texts drawn from the policy per evaluation, KL to FT (config.json)")
     p.add_argument("--dropout", action="store_true", help="keep dropout on while training the method")
     p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is present")
     args = p.parse_args(argv)
