@@ -85,12 +85,28 @@ struct PythonBridgeTests {
     }
 
     /// Two processes (torchrun, gloo) train CPO on an export of a shipped world; one process
-    /// computes the same first step.
+    /// computes the same first step; the f0 samples the run drew score the same through
+    /// `ghat score` (GhatScoring) as in the trainer.
     @Test func twoProcessesTrainCPO() throws {
         let dir = try PythonBridge.temporaryDirectory("export")
         defer { try? FileManager.default.removeItem(at: dir) }
-        try TestExport.write(to: dir)
-        try PythonBridge.runModule("test_distributed", environment: ["CPO_TUI_EXPORT": dir.path], timeout: 400)
+        let export = dir.appendingPathComponent("export"), run = dir.appendingPathComponent("run")
+        try TestExport.write(to: export)
+        try PythonBridge.runModule("test_distributed", environment: ["CPO_TUI_EXPORT": export.path, "CPO_TUI_RUN_OUT": run.path],
+                                   timeout: 400)
+
+        let drawn = run.appendingPathComponent("f0_samples.jsonl"), scored = dir.appendingPathComponent("scored.jsonl")
+        let model = try GhatScoring.loadModel(export.appendingPathComponent("ghat.json").path)
+        let count = try GhatScoring.score(model: model, input: drawn.path, output: scored.path)
+        func ghats(_ url: URL) throws -> [Double] {
+            try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { line in
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return try #require(object?["ghat"] as? Double)
+            }
+        }
+        let python = try ghats(drawn), swift = try ghats(scored)
+        #expect(count == 24 + 48 && python.count == count)
+        for (p, s) in zip(python, swift) { #expect(abs(p - s) <= 1e-9 * max(1, abs(s)), "ĝ in train_cpo.py \(p), ghat score \(s)") }
     }
 }
 

@@ -54,7 +54,7 @@ class TwoProcesses(unittest.TestCase):
     def setUpClass(cls):
         cls.export = bridge.input_path("CPO_TUI_EXPORT")
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.two = os.path.join(cls.tmp.name, "two")
+        cls.two = os.environ.get("CPO_TUI_RUN_OUT") or os.path.join(cls.tmp.name, "two")  # the Swift suite reads it after
         # Without FT (whose Adam steps amplify float32 rounding), one and two processes start
         # from the same model: their first step must agree.
         cls.two_no_ft = os.path.join(cls.tmp.name, "two-no-ft")
