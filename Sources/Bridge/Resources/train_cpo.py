@@ -11,7 +11,7 @@ writes what `cpo-tui watch` and `cpo-tui estimate` read. Not TRL's `CPOTrainer`:
 
 Stages (one seed, one method per run):
   1. FT: next-token training on train.jsonl, early-stopped on validation.jsonl's token loss
-     (the best epoch's weights are kept), as cpo-tui's FT.
+     (warm-up, rate cut on a plateau, the best epoch's weights kept), as cpo-tui's FT.
   2. P^R of every row: FT's sequence log-probability, or the logged `log_propensity` when
      config.json says "propensity": "logged".
   3. f0 samples: drawn from FT with `generate` (temperature 1, no top-k/top-p: exactly FT),
@@ -49,6 +49,9 @@ PEFT LoRA adapter after loading: FT is then the base model with the adapter off,
 replace the full FT copy this script keeps (the reference of the KL terms and of the evaluation's
 KL to FT). vLLM, if present, samples faster, but must sample at temperature 1 without top-k or
 top-p, and log P^f0 must still come from `sequence_terms` (the same shift and mask as training).
+
+Seeded (--seed, default config.json's): batches, f0 cycling, sampling and the tiny model.
+Not bit-for-bit the Swift lab's streams: its SeededRandom is not reproduced here.
 
 Test only: --tiny builds a random GPT-2-shaped model and a byte-level BPE tokenizer trained
 in-process on the training texts (nothing downloaded).
@@ -990,7 +993,7 @@ def main(argv=None):
     p.add_argument("--ft-patience", type=int, help="FT: stop after this many epochs without improving (config.json)")
     p.add_argument("--max-length", type=int, default=256, help="tokens per sequence, BOS and EOS included")
     p.add_argument("--eval-samples", type=int, help="texts drawn from the policy per evaluation, KL to FT (config.json)")
-    p.add_argument("--dropout", action="store_true", help="keep dropout on while training the method")
+    p.add_argument("--dropout", action="store_true", help="dropout on while training (off by default, as in cpo-tui)")
     p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is present")
     args = p.parse_args(argv)
     if not args.tiny and not args.model:
