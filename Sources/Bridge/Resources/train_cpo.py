@@ -658,9 +658,19 @@ class Run:
 
     # ---- output ----
     def emit(self, obj):
+        """Appends one metrics.jsonl line; non-finite numbers as "nan"/"inf"/"-inf", as cpo-tui writes them."""
+        def finite(v):
+            if isinstance(v, float) and not math.isfinite(v):
+                return "nan" if v != v else ("inf" if v > 0 else "-inf")
+            if isinstance(v, dict):
+                return {k: finite(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [finite(x) for x in v]
+            return v
+
         if self.acc.is_main_process:
             with open(os.path.join(self.out, "metrics.jsonl"), "a", encoding="utf-8") as f:
-                f.write(json.dumps(obj, ensure_ascii=False, allow_nan=True) + "\n")
+                f.write(json.dumps(finite(obj), ensure_ascii=False, allow_nan=False) + "\n")
 
     def write_csv(self, name, header, records):
         """RFC 4180, as cpo-tui's CSVWriter: a field is quoted (quotes doubled) when it holds a
