@@ -86,7 +86,7 @@ struct PythonBridgeTests {
 
     /// Two processes (torchrun, gloo) train CPO on an export of a shipped world; one process
     /// computes the same first step; the f0 samples the run drew score the same through
-    /// `ghat score` (GhatScoring) as in the trainer.
+    /// `ghat score` (GhatScoring) as in the trainer; `estimate` and `watch` read the run.
     @Test func twoProcessesTrainCPO() throws {
         let dir = try PythonBridge.temporaryDirectory("export")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -107,6 +107,20 @@ struct PythonBridgeTests {
         let python = try ghats(drawn), swift = try ghats(scored)
         #expect(count == 24 + 48 && python.count == count)
         for (p, s) in zip(python, swift) { #expect(abs(p - s) <= 1e-9 * max(1, abs(s)), "ĝ in train_cpo.py \(p), ghat score \(s)") }
+
+        // `cpo-tui estimate` reads the run's rows and f0 files: every weight matches its log-probs.
+        let estimate = RowsEstimate(rows: try RowsFile(path: run.appendingPathComponent("rows-CPO-seed0.csv").path),
+                                    f0: try F0File(path: run.appendingPathComponent("f0-CPO-seed0.csv").path))
+        #expect(estimate.rowCount == 24 && estimate.f0Count == 24)
+        #expect(estimate.rowsCheck.matches && estimate.f0Check?.matches == true)
+        // `cpo-tui watch` reads metrics.jsonl and the files each epoch line names: FT at epoch 0, CPO trained one epoch.
+        var watch = WatchModel(directory: run.path)
+        _ = watch.ingest(try Data(contentsOf: run.appendingPathComponent("metrics.jsonl")))
+        let snapshot = watch.snapshot()
+        #expect(snapshot.methods.map(\.method) == [.ft, .cpo])
+        let cpo = try #require(snapshot.methods.first { $0.method == .cpo })
+        #expect(cpo.epochs.map(\.epoch) == [0, 1] && !cpo.steps.isEmpty)
+        #expect(watch.waitingEpochs == 0)
     }
 }
 
