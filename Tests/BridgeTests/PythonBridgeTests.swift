@@ -15,6 +15,8 @@ enum PythonBridge {
         return p
     }()
     static var available: Bool { interpreter != nil }
+    /// The `cpo-tui` binary `swift test` built beside the test bundle.
+    static let binary: URL? = Spawn.builtBinary
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
@@ -91,9 +93,15 @@ struct PythonBridgeTests {
         let dir = try PythonBridge.temporaryDirectory("export")
         defer { try? FileManager.default.removeItem(at: dir) }
         let export = dir.appendingPathComponent("export"), run = dir.appendingPathComponent("run")
-        try TestExport.write(to: export)
+        // The user's first command, by the binary: the same options as TestExport.
+        let binary = try #require(PythonBridge.binary, "the cpo-tui binary is not built beside the tests")
+        let exported = try Spawn.run(binary.path, ["export", "--to", export.path] + TestExport.arguments, timeout: 300)
+        #expect(exported.status == 0, "cpo-tui export failed:\n\(exported.stdout)\(exported.stderr)")
         try PythonBridge.runModule("test_distributed", environment: ["CPO_TUI_EXPORT": export.path, "CPO_TUI_RUN_OUT": run.path],
                                    timeout: 400)
+        // The user's last commands, by the binary: `estimate --json` equals a numpy
+        // recomputation from the run's files; `watch --once` renders the two-process run.
+        try PythonBridge.runModule("test_readback", environment: ["CPO_TUI_RUN_OUT": run.path, "CPO_TUI_BINARY": binary.path])
 
         let drawn = run.appendingPathComponent("f0_samples.jsonl"), scored = dir.appendingPathComponent("scored.jsonl")
         let model = try GhatScoring.loadModel(export.appendingPathComponent("ghat.json").path)
@@ -376,6 +384,10 @@ enum GhatParity {
 /// `cpo-tui export` of the default world, small: 48 training, 16 validation and 24 held-out
 /// rows, batches of 12, one f0 sample per row.
 enum TestExport {
+    /// The same export by the command line.
+    static let arguments = ["--world", ShippedWorlds.defaultName, "--rows", "48", "--eval-rows", "24", "--validation-rows", "16",
+                            "--epochs", "1", "--batch-size", "12", "--f0-ratio", "1", "--folds", "3", "--lr", "1e-3", "--seed", "0"]
+
     static func write(to dir: URL) throws {
         var config = LabConfig(rows: 48, evalRows: 24, validationRows: 16, epochs: 1, batchSize: 12, f0Ratio: 1, folds: 3)
         config.learningRate = 1e-3

@@ -3,17 +3,7 @@ import Testing
 
 /// Runs the real `cpo-tui` binary that `swift test` built beside the test bundle.
 enum CLI {
-    static let binary: URL? = {
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("cpo-tui")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        // `swift test` runs from the package root.
-        let fallback = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/cpo-tui")
-        return FileManager.default.isExecutableFile(atPath: fallback.path) ? fallback : nil
-    }()
+    static let binary: URL? = Spawn.builtBinary
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }

@@ -32,6 +32,20 @@ enum Spawn {
 
     private static let counter = Mutex(0)
 
+    /// The `cpo-tui` binary `swift test` built beside the test bundle (searched upward from the
+    /// test runner), else `.build/debug/cpo-tui` under the current directory (`swift test` runs
+    /// from the package root).
+    static let builtBinary: URL? = {
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("cpo-tui")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let fallback = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug/cpo-tui")
+        return FileManager.default.isExecutableFile(atPath: fallback.path) ? fallback : nil
+    }()
+
     /// Starts `executable` with `arguments` in `directory`; stdin is /dev/null and stdout and
     /// stderr go to fresh temporary files. All signals are reset to their defaults and none is
     /// blocked in the child, whatever the test process had set up.

@@ -613,8 +613,15 @@ class Run:
         from accelerate.utils import set_seed
 
         self.args = args
-        self.acc = Accelerator(cpu=args.cpu)
+        # Without a GPU, accelerate sets up several processes only when told it runs on the CPU:
+        # under torchrun it would otherwise start N independent single-process runs that all
+        # write the same files. So no GPU means --cpu.
+        self.acc = Accelerator(cpu=args.cpu or not torch.cuda.is_available())
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched != self.world:
+            raise SystemExit(f"train_cpo.py: the launcher started {launched} processes but accelerate set up "
+                             f"{self.world}; pass --cpu on a machine without GPUs, or check `accelerate config`")
         self.ex = load_export(args.export)
         cfg = self.ex["config"]
         self.seed = args.seed if args.seed is not None else int(cfg.get("seed", 0))
