@@ -200,10 +200,8 @@ public struct WatchModel: Sendable {
                 return
             }
         } else {
-            let decoder = JSONDecoder()
-            decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             do {
-                metrics = try decoder.decode(EpochMetrics.self, from: Data(bytes))
+                metrics = try MetricsJSON.decoder().decode(EpochMetrics.self, from: Data(bytes))
             } catch {
                 note("\(fileName):\(number): an epoch line needs \"rows\" (a rows file) or the lab's estimates; line skipped")
                 return

@@ -136,18 +136,9 @@ enum Checkpoint {
     static let version: UInt32 = 4
     static let readableVersions: ClosedRange<UInt32> = 1...version
 
-    static func jsonEncoder() -> JSONEncoder {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return enc
-    }
+    static func jsonEncoder() -> JSONEncoder { MetricsJSON.encoder() }
 
-    static func jsonDecoder() -> JSONDecoder {
-        let dec = JSONDecoder()
-        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return dec
-    }
+    static func jsonDecoder() -> JSONDecoder { MetricsJSON.decoder() }
 
     static func json(_ value: some Encodable) -> [UInt8] {
         // Every type here is plain data with non-finite numbers as strings: encoding cannot fail.

@@ -176,3 +176,21 @@ public struct DataCorrelations: Sendable, Hashable, Codable {
             traitOutcome: hasTrait ? Diagnostics.correlation(traits, y) : nil)
     }
 }
+
+/// The JSON of metrics.jsonl and of the checkpoints' metadata: sorted keys, and the non-finite
+/// numbers JSON has no word for written as the strings "inf", "-inf" and "nan". Every writer and
+/// reader of those files (the report, checkpoints, `cpo-tui watch`) takes its coder from here.
+public enum MetricsJSON {
+    public static func encoder() -> JSONEncoder {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return enc
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return dec
+    }
+}

@@ -169,9 +169,7 @@ public struct ReportWriter {
     // MARK: metrics.jsonl
 
     func metricsJSONL() -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let enc = MetricsJSON.encoder()
         var lines: [String] = []
         func add(_ kind: String, _ seed: UInt64, _ method: String, _ value: some Encodable) {
             guard let d = try? enc.encode(value), var obj = String(data: d, encoding: .utf8), obj.hasPrefix("{") else { return }
