@@ -7,6 +7,10 @@ public enum DashboardEffect: Hashable, Sendable {
     case send(LabCommand)
     /// Leave the dashboard.
     case quit
+    /// Write the screen as it is now (plain text and SVG) into the run directory.
+    case exportScreen
+    /// Turn the terminal's mouse reporting on or off (`ViewState.mouse` says which).
+    case setMouse(Bool)
 }
 
 /// The dashboard's interactive state, as a value (bottom's app state): what is on screen
@@ -81,6 +85,16 @@ public struct DashboardState: Sendable {
             return [.send(.save)]
         case .resample: return selected.map { [.send(.generate($0, prefix: ""))] } ?? []
         case .editPrompt: view.promptDraft = ""
+        case .cursorLeft, .cursorRight, .zoomIn, .zoomOut, .resetZoom, .cycleSmoothing, .toggleLogScale:
+            applyChart(action, snapshot: snapshot)
+        case .toggleCurves: view.showCurves.toggle()
+        case .pageUp, .pageDown, .scrollTop, .scrollBottom, .filter, .nextMatch, .previousMatch:
+            applyList(action, snapshot: snapshot)
+        case .toggleMouse:
+            view.mouse.toggle()
+            view.status = view.mouse ? "mouse on" : "mouse off (the terminal's text selection works)"
+            return [.setMouse(view.mouse)]
+        case .exportScreen: return [.exportScreen]
         }
         return []
     }

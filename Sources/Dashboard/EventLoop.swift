@@ -25,13 +25,18 @@ public struct DashboardLoop {
     public var shouldStop: () -> Bool
     /// Called after each frame is drawn, with the number of frames so far.
     public var afterFrame: (Int) -> Void
+    /// Writes the screen (the last frame drawn) on the export key; returns the status line to
+    /// show ("screen written to ...", or what went wrong).
+    public var exportScreen: (CellBuffer, LabSnapshot) -> String
 
     public init(framesPerSecond: Int = 15, maxFrames: Int? = nil, shouldStop: @escaping () -> Bool = { false },
-                afterFrame: @escaping (Int) -> Void = { _ in }) {
+                afterFrame: @escaping (Int) -> Void = { _ in },
+                exportScreen: @escaping (CellBuffer, LabSnapshot) -> String = { _, _ in "export is not available here" }) {
         self.framesPerSecond = framesPerSecond
         self.maxFrames = maxFrames
         self.shouldStop = shouldStop
         self.afterFrame = afterFrame
+        self.exportScreen = exportScreen
     }
 
     /// Runs the dashboard on `backend` until it ends; returns the number of frames drawn. The
@@ -40,6 +45,8 @@ public struct DashboardLoop {
     @discardableResult
     public func run(_ state: inout DashboardState, backend: some TerminalBackend, source: some SnapshotSource) -> Int {
         state.setColors(backend.colors)
+        backend.setMouse(state.view.mouse)
+        var lastFrame: CellBuffer?
         let frameMS = 1000 / max(1, framesPerSecond)
         var drawn: (version: Int, size: TerminalSize)?
         var dirty = true
@@ -48,7 +55,9 @@ public struct DashboardLoop {
             let snapshot = source.snapshot()
             let size = backend.size
             if dirty || drawn?.version != snapshot.version || drawn?.size != size {
-                backend.draw(DashboardView.render(snapshot, state.view, width: size.width, height: size.height))
+                let frame = DashboardView.render(snapshot, state.view, width: size.width, height: size.height)
+                backend.draw(frame)
+                lastFrame = frame
                 drawn = (snapshot.version, size)
                 dirty = false
                 frames += 1
@@ -65,8 +74,14 @@ public struct DashboardLoop {
                     switch effect {
                     case .send(let command): source.send(command)
                     case .quit: break events
+                    case .exportScreen:
+                        if let lastFrame { state.view.status = exportScreen(lastFrame, snapshot) }
+                    case .setMouse(let on): backend.setMouse(on)
                     }
                 }
+                dirty = true
+            case .mouse(let event):
+                state.handleMouse(event, snapshot: snapshot, size: size)
                 dirty = true
             }
         }

@@ -10,11 +10,21 @@ public enum Action: String, CaseIterable, Sendable {
     case stepAll, stepSelected, runPause, selectNext, selectPrevious, focusNext, focusPrevious, zoom
     case viewDashboard, viewCompare, viewData, help, cycleTheme, toggleASCII, writeReport, saveRun
     case resample, editPrompt, quit
+    /// Charts: the cursor (a step in the loss chart, an epoch in the others), the loss chart's
+    /// step-range zoom, its smoothing and its log scale.
+    case cursorLeft, cursorRight, zoomIn, zoomOut, resetZoom, cycleSmoothing, toggleLogScale
+    /// The top-right panel: the loss chart or the learning curves.
+    case toggleCurves
+    /// Lists: scroll the focused list, filter it, jump between matches of the filter.
+    case pageUp, pageDown, scrollTop, scrollBottom, filter, nextMatch, previousMatch
+    /// The mouse on / off; the screen written as text and SVG.
+    case toggleMouse, exportScreen
 }
 
 /// A key press as the backend decodes it. Ctrl-C is not a key: it stays a signal (cbreak mode).
 public enum Key: Hashable, Sendable {
     case char(Character), up, down, left, right, tab, backTab, enter, escape, backspace, ctrl(Character), f(Int)
+    case pageUp, pageDown, home, end
 
     /// How the key is written in labels: `n`, `space`, `↑`, `Tab`, `Shift-Tab`, `Esc`, `Ctrl-L`, `F1`.
     public var name: String {
@@ -32,6 +42,10 @@ public enum Key: Hashable, Sendable {
         case .backspace: "Backspace"
         case .ctrl(let c): "Ctrl-" + String(c).uppercased()
         case .f(let n): "F\(n)"
+        case .pageUp: "PgUp"
+        case .pageDown: "PgDn"
+        case .home: "Home"
+        case .end: "End"
         }
     }
 }
@@ -99,6 +113,29 @@ public struct Keymap: Sendable {
         KeyBinding(keys: [.char("g")], action: .resample, label: "g", help: "resample generations (selected method)"),
         KeyBinding(keys: [.char("p")], action: .editPrompt, label: "p",
                    help: "type a prompt prefix for generations (Enter: sample, Esc: cancel)"),
+        KeyBinding(keys: [.left], action: .cursorLeft, label: "←",
+                   help: "chart cursor back (loss: a step; weights, curves: an epoch)", inHintBar: true, hint: "←→ cursor"),
+        KeyBinding(keys: [.right], action: .cursorRight, label: "→", help: "chart cursor forward"),
+        KeyBinding(keys: [.char("+"), .char("=")], action: .zoomIn, label: "+ =", help: "loss chart: zoom in on the steps around the cursor"),
+        KeyBinding(keys: [.char("-")], action: .zoomOut, label: "-", help: "loss chart: zoom out"),
+        KeyBinding(keys: [.char("0")], action: .resetZoom, label: "0", help: "loss chart: every step, cursor off"),
+        KeyBinding(keys: [.char("e")], action: .cycleSmoothing, label: "e",
+                   help: "loss chart: smoothed over raw / smoothed only / raw only"),
+        KeyBinding(keys: [.char("l")], action: .toggleLogScale, label: "l", help: "loss chart: log scale on / off"),
+        KeyBinding(keys: [.char("c")], action: .toggleCurves, label: "c",
+                   help: "top-right panel: loss chart / learning curves", inHintBar: true, hint: "c curves"),
+        KeyBinding(keys: [.pageUp], action: .pageUp, label: "PgUp", help: "scroll the focused list up a page"),
+        KeyBinding(keys: [.pageDown], action: .pageDown, label: "PgDn", help: "scroll the focused list down a page"),
+        KeyBinding(keys: [.home], action: .scrollTop, label: "Home", help: "scroll to the top of the focused list"),
+        KeyBinding(keys: [.end], action: .scrollBottom, label: "End", help: "scroll to the end of the focused list"),
+        KeyBinding(keys: [.char("/")], action: .filter, label: "/",
+                   help: "filter the focused list (Enter: keep, Esc: clear)", inHintBar: true, hint: "/ filter"),
+        KeyBinding(keys: [.char("]")], action: .nextMatch, label: "]", help: "next match of the filter"),
+        KeyBinding(keys: [.char("[")], action: .previousMatch, label: "[", help: "previous match of the filter"),
+        KeyBinding(keys: [.char("M")], action: .toggleMouse, label: "M",
+                   help: "mouse on / off (off: the terminal's own text selection works)"),
+        KeyBinding(keys: [.char("x")], action: .exportScreen, label: "x",
+                   help: "export the screen as text and SVG (into the run directory)", inHintBar: true, hint: "x export"),
         KeyBinding(keys: [.char("q"), .escape], action: .quit, label: "q Esc", help: "quit (the terminal is restored)",
                    inHintBar: true, hint: "q quit"),
     ])

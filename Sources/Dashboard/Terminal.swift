@@ -6,10 +6,31 @@
 /// a change of size, or nothing within the time it waited.
 public enum InputEvent: Hashable, Sendable {
     case key(Key)
+    /// A click or a wheel turn (only while the mouse is on).
+    case mouse(MouseEvent)
     /// The terminal changed size; the loop measures it again and redraws.
     case resize
     /// Nothing arrived in time (an unknown key counts as nothing).
     case timeout
+}
+
+/// What the mouse did, at a cell (column `x`, row `y`, from the top left).
+public struct MouseEvent: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        /// The left button pressed (or clicked).
+        case click
+        case wheelUp, wheelDown
+    }
+
+    public var kind: Kind
+    public var x: Int
+    public var y: Int
+
+    public init(_ kind: Kind, x: Int, y: Int) {
+        self.kind = kind
+        self.x = x
+        self.y = y
+    }
 }
 
 /// A terminal's size in cells.
@@ -36,4 +57,7 @@ public protocol TerminalBackend: AnyObject {
     func draw(_ frame: CellBuffer)
     /// The next event, waiting at most `milliseconds` for one.
     func nextEvent(timeout milliseconds: Int) -> InputEvent
+    /// Reports clicks and wheel turns as `.mouse` events (true) or leaves the mouse to the
+    /// terminal, whose own text selection then works (false).
+    func setMouse(_ on: Bool)
 }

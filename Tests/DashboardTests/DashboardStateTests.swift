@@ -91,7 +91,7 @@ func colours(_ t: Theme) -> [Color] {
         #expect(press([.char("w")], &s, snapshot: Lab3.snapshot(runDirectory: nil)) == [.send(.save)])
         #expect(s.view.status == "this run is not saved (--no-save)")
         // An unbound key leaves the message; a bound one clears it.
-        #expect(press([.char("x")], &s).isEmpty)
+        #expect(press([.char("u")], &s).isEmpty)
         #expect(s.view.status == "this run is not saved (--no-save)")
         #expect(press([.char("r")], &s) == [.send(.writeReport("reports/x"))])
         #expect(s.view.status == "writing the report to reports/x/")

@@ -8,6 +8,7 @@ import Testing
 final class FakeTerminal: TerminalBackend {
     enum Step {
         case key(Key)
+        case mouse(MouseEvent)
         /// The terminal becomes `width` x `height` and reports a resize.
         case resize(Int, Int)
         case timeout
@@ -45,6 +46,7 @@ final class FakeTerminal: TerminalBackend {
         }
         switch script.removeFirst() {
         case .key(let k): return .key(k)
+        case .mouse(let m): return .mouse(m)
         case let .resize(w, h):
             size = TerminalSize(width: w, height: h)
             return .resize
@@ -54,6 +56,10 @@ final class FakeTerminal: TerminalBackend {
             return .timeout
         }
     }
+
+    /// Every mouse on/off the loop asked for, in order.
+    private(set) var mouseSettings: [Bool] = []
+    func setMouse(_ on: Bool) { mouseSettings.append(on) }
 
     var lastText: String { frames.last?.plainText() ?? "" }
 }
@@ -100,7 +106,7 @@ final class FakeLab: SnapshotSource {
     @Test func framesAreDrawnOnlyWhenSomethingChanged() {
         let lab = FakeLab()
         let terminal = FakeTerminal([.timeout, .timeout, .meanwhile { lab.publish { $0.phase = .running } }, .timeout,
-                                     .resize(120, 40), .key(.char("x")), .timeout])
+                                     .resize(120, 40), .key(.char("u")), .timeout])
         var state = DashboardState()
         _ = run(terminal, lab, state: &state)
         // The first frame; the new snapshot; a resize (even to the same size) and a key (even

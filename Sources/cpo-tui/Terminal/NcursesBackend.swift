@@ -145,6 +145,10 @@ final class NcursesBackend: TerminalBackend {
         case KEY_BTAB: return .backTab
         case KEY_ENTER: return .enter
         case KEY_BACKSPACE: return .backspace
+        case KEY_PPAGE: return .pageUp
+        case KEY_NPAGE: return .pageDown
+        case KEY_HOME: return .home
+        case KEY_END: return .end
         case KEY_F0...(KEY_F0 + 12): return .f(Int(code - KEY_F0))
         default: return nil
         }
@@ -161,6 +165,9 @@ final class NcursesBackend: TerminalBackend {
         default: return UnicodeScalar(UInt32(ch)).map { .char(Character($0)) }
         }
     }
+
+    /// Mouse reporting on or off (issue 13, item 6: decoding clicks and the wheel).
+    func setMouse(_ on: Bool) {}
 
     /// Gives the terminal back (idempotent).
     func shutdown() {
