@@ -40,10 +40,30 @@ public struct ViewState: Sendable {
     public var promptDraft: String?
     /// The zone clock times (the last save) are shown in: the machine's own; tests fix it.
     public var timeZone: TimeZone = .current
+    /// The charts' cursor, zoom, smoothing and scale.
+    public var chart = ChartViewState()
     /// The top-right panel shows the learning curves instead of the loss chart.
     public var showCurves = false
     /// Clicks and the wheel are the dashboard's (else the terminal's, for text selection).
     public var mouse = false
+    public init() {}
+}
+
+/// How the user set the charts up (keys in `Action`: cursor, zoom, smoothing, log scale).
+public struct ChartViewState: Sendable, Hashable {
+    /// What the loss chart draws: an EMA line over the faint raw points, or one of them.
+    public enum Smoothing: String, Sendable, Hashable, CaseIterable {
+        case smoothedOverRaw, smoothed, raw
+    }
+
+    public var smoothing: Smoothing = .smoothedOverRaw
+    public var logScale = false
+    /// The loss chart's cursor (a step; nil: off) and the steps it shows (nil: all).
+    public var stepCursor: Int?
+    public var stepWindow: ClosedRange<Int>?
+    /// The epoch the Weights panel and the learning curves read out (nil: the last).
+    public var epochCursor: Int?
+
     public init() {}
 }
 
