@@ -1,5 +1,7 @@
 import ArgumentParser
+import Dashboard
 import Foundation
+import Lab
 import TinyLM
 
 struct Bench: ParsableCommand {
@@ -30,7 +32,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Minimum seconds of timed training steps.")
     var seconds: Double = 3
 
+    @Flag(help: "Only measure the dashboard: frame render times at 120x40 and 300x100, and the idle loop's CPU use.")
+    var frames = false
+
     func run() throws {
+        if frames { return try runFrames() }
         let compute = try makeCompute()
         var gemm: [(String, Double)] = []
         var notes: [String: String] = [:]
@@ -98,6 +104,29 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// `--frames`: each screen rendered at 120x40 and 300x100 (median and 95th percentile ms),
+    /// then the frame loop left idle for two seconds at 15 frames per second (CPU share of one core).
+    private func runFrames() throws {
+        if !json { progress("rendering frames ...") }
+        let sizes = [TerminalSize(width: 120, height: 40), TerminalSize(width: 300, height: 100)]
+        let results = FrameBenchmark.run(sizes: sizes)
+        if !json { progress("idle loop (2 s) ...") }
+        let idle = MainActor.assumeIsolated { IdleLoopProbe.cpuShare(seconds: 2) }
+        if json {
+            let frames = results.map { r -> [String: Any] in
+                ["screen": r.name, "size": r.size.description, "median_ms": r.medianMS, "p95_ms": r.p95MS, "frames": r.frames]
+            }
+            try printJSON(["frames": frames, "idle_cpu_percent": idle * 100])
+            return
+        }
+        print("cpo-tui bench --frames: a long run's snapshot (4 methods x 10 epochs x 200 steps, 2,000 rows, 300 generations)")
+        for r in results {
+            print("  " + "\(r.name) \(r.size)".padding(toLength: 34, withPad: " ", startingAt: 0)
+                  + String(format: "median %6.2f ms   p95 %6.2f ms   (%d frames)", r.medianMS, r.p95MS, r.frames))
+        }
+        print(String(format: "  idle frame loop at 15 fps: %.2f%% of one core (nothing changes, nothing is drawn)", idle * 100))
+    }
+
     private func makeCompute() throws -> Compute {
         guard let kernels else { return Compute(threads: threads) }
         guard let path = KernelPath(rawValue: kernels) else {
@@ -120,5 +149,50 @@ struct Bench: ParsableCommand {
     private func printJSON(_ obj: [String: Any]) throws {
         let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// The dashboard's frame loop over a terminal that never has input and a snapshot that never
+/// changes (what an idle dashboard does between frames), timed by the process's CPU clock.
+@MainActor
+enum IdleLoopProbe {
+    final class Quiet: TerminalBackend {
+        let size = TerminalSize(width: 120, height: 40)
+        let colors = 256
+        func draw(_ frame: CellBuffer) {}
+        func nextEvent(timeout milliseconds: Int) -> InputEvent {
+            usleep(useconds_t(max(0, milliseconds) * 1000))
+            return .timeout
+        }
+        func setMouse(_ on: Bool) {}
+    }
+
+    final class Still: SnapshotSource {
+        let picture = FrameBenchmark.snapshot()
+        func snapshot() -> LabSnapshot { picture }
+        func send(_ command: LabCommand) {}
+    }
+
+    /// CPU seconds per wall second of the idle loop, counted from the end of its first frame.
+    static func cpuShare(seconds: Double) -> Double {
+        let source = Still()
+        final class Clock: @unchecked Sendable {
+            var start: (wall: Date, cpu: Double)?
+        }
+        let clock = Clock()
+        let loop = DashboardLoop(framesPerSecond: 15,
+                                 shouldStop: { clock.start.map { Date().timeIntervalSince($0.wall) >= seconds } ?? false },
+                                 afterFrame: { _ in clock.start = (Date(), processCPUSeconds()) })
+        var state = DashboardState()
+        loop.run(&state, backend: Quiet(), source: source)
+        guard let start = clock.start else { return .nan }
+        return (processCPUSeconds() - start.cpu) / Date().timeIntervalSince(start.wall)
+    }
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
 }
