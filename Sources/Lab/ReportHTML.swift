@@ -175,7 +175,10 @@ extension ReportWriter {
         let levels = (epochs.first?.weights.quantileLevels ?? WeightSummary.defaultQuantileLevels).sorted()
         let x = epochs.map { Double($0.epoch) }
         func at(_ level: Double) -> [Double] {
-            epochs.map { e in e.weights.quantileLevels.firstIndex(of: level).map { e.weights.logRatioQuantiles[$0] } ?? .nan }
+            epochs.map { e in
+                let q = e.weights.logRatioQuantiles
+                return e.weights.quantileLevels.firstIndex(of: level).map { $0 < q.count ? q[$0] : .nan } ?? .nan
+            }
         }
         func percent(_ l: Double) -> String { l == 0 ? "min" : l == 1 ? "max" : String(format: "%g%%", 100 * l) }
         var layers: [XYLayer] = []

@@ -43,11 +43,13 @@ public struct Ticks: Sendable, Hashable {
     /// of the value, or by 1 around 0) so that a constant series still gets an axis; with
     /// `integer` the step is at least 1 (epochs, steps).
     public static func nice(lower: Double, upper: Double, count: Int = 5, integer: Bool = false) -> Ticks {
+        guard lower.isFinite, upper.isFinite else { return Ticks(lower: -1, upper: 1, step: 1, values: [-1, 0, 1]) }
         var lo = min(lower, upper), hi = max(lower, upper)
-        if hi - lo <= 0 || !(hi - lo).isFinite {
-            let pad = lo == 0 || !lo.isFinite ? 1 : abs(lo) * 0.05
-            lo = lo.isFinite ? lo - pad : -1
-            hi = hi.isFinite ? hi + pad : 1
+        // A span too small for doubles to step through (or none) is widened around the value.
+        if !(hi - lo > max(abs(lo), abs(hi), 1e-200) * 1e-12) {
+            let pad = lo == 0 ? 1 : abs(lo) * 0.05
+            lo -= pad
+            hi += pad
         }
         let raw = (hi - lo) / Double(max(1, count - 1))
         let magnitude = Foundation.pow(10, (Foundation.log10(raw)).rounded(.down))
@@ -55,6 +57,7 @@ public struct Ticks: Sendable, Hashable {
         // The nice step nearest the raw one (on a log scale: the cut between 1 and 2 is √2).
         var step = (f >= 50.0.squareRoot() ? 10 : f >= 10.0.squareRoot() ? 5 : f >= 2.0.squareRoot() ? 2 : 1) * magnitude
         if integer { step = max(1, step.rounded(.up)) }
+        guard step.isFinite, step > 0, (hi - lo).isFinite else { return Ticks(lower: lo, upper: hi, step: hi - lo, values: [lo, hi]) }
         let first = (lo / step).rounded(.down) * step
         let last = (hi / step).rounded(.up) * step
         let n = Int(((last - first) / step).rounded()) + 1

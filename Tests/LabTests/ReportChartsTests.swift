@@ -19,6 +19,11 @@ struct ReportChartsTests {
         #expect(flat.lower < 5 && flat.upper > 5)
         let around0 = Ticks.nice(lower: 0, upper: 0)
         #expect(around0.lower == -1 && around0.upper == 1 && !around0.values.map(around0.label).contains("-0.0"))
+        // Spans doubles cannot step through are widened; huge ones still get a few ticks.
+        for (lo, hi) in [(1.0, 1 + 1e-15), (0, Double.leastNonzeroMagnitude), (-1e299, 1e299), (1e15, 1e15 + 1)] {
+            let t = Ticks.nice(lower: lo, upper: hi)
+            #expect(t.values.count >= 2 && t.values.count <= 12 && t.lower <= lo && t.upper >= hi && t.values.allSatisfy(\.isFinite), "\(lo) \(hi)")
+        }
         let negative = Ticks.nice(lower: -0.31, upper: 0.12)
         #expect(negative.values.first! <= -0.31 && negative.values.last! >= 0.12 && negative.values.contains(0))
     }
