@@ -31,6 +31,8 @@ let package = Package(
         // Documentation only: `swift package generate-documentation --target T` builds the DocC
         // catalogs in Sources/T/T.docc. A command plugin: `swift build` does not compile it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // report.html: an HTML and XML DSL (small, no dependencies) for the page and its SVG charts.
+        .package(url: "https://github.com/JohnSundell/Plot", from: "0.14.0"),
     ],
     targets: [
         // Shared plumbing every layer needs: seeded RNG, checksums, atomic file writes.
@@ -49,7 +51,10 @@ let package = Package(
         .target(name: "TOMLSupport", dependencies: ["CPOSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "OutcomeData", dependencies: ["CPOSupport", "TOMLSupport", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
-        .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO"]),
+        // SVG charts and the HTML page of report.html, from plain series (no Lab types), so
+        // anything that draws a run can reuse them. Only this target imports Plot.
+        .target(name: "ReportCharts", dependencies: [.product(name: "Plot", package: "Plot")]),
+        .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO", "ReportCharts"]),
         // The scale-out bridge: export for an external trainer (PyTorch + transformers +
         // accelerate), the reference trainer train_cpo.py shipped as a resource, estimates from
         // any rows file, and the read-only view of a run another program writes.
@@ -72,8 +77,9 @@ let package = Package(
         .testTarget(name: "TinyLMTests", dependencies: ["TinyLM", "CPOSupport"]),
         .testTarget(name: "OutcomeDataTests", dependencies: ["OutcomeData", "CPOSupport", "TOMLSupport"]),
         .testTarget(name: "CausalPOTests", dependencies: ["CausalPO"]),
-        // Fixtures/: saved runs written by earlier versions, which must keep loading.
-        .testTarget(name: "LabTests", dependencies: ["Lab"], exclude: ["Fixtures"]),
+        // Fixtures/: saved runs written by earlier versions, which must keep loading. Also the
+        // tests of ReportCharts, whose page and charts report.html is made of.
+        .testTarget(name: "LabTests", dependencies: ["Lab", "ReportCharts"], exclude: ["Fixtures"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Lab", "CausalPO", "OutcomeData"], exclude: ["Golden"]),
         // Python/: the reference trainer's tests (parity, two processes, datasets), run by
         // PythonBridgeTests with the interpreter .ci/run prepares.

@@ -91,6 +91,12 @@ public struct SeedSummary: Sendable, Hashable {
 
 func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 
+/// A table of the report: report.md writes it in markdown, report.html in HTML.
+struct ReportTable {
+    var header: [String]
+    var rows: [[String]]
+}
+
 /// Who judged the win rates, and whether its judgments mean anything.
 public enum JudgeStatus: Sendable, Hashable {
     /// The world's oracle g*: exact.
@@ -111,7 +117,8 @@ public enum JudgeStatus: Sendable, Hashable {
     }
 }
 
-/// Writes metrics.jsonl, rows-<method>-seed<k>.csv, f0-<method>-seed<k>.csv, summary.json and report.md.
+/// Writes metrics.jsonl, rows-<method>-seed<k>.csv, f0-<method>-seed<k>.csv, summary.json, report.md and
+/// report.html (the same numbers with SVG charts, `ReportHTML.swift`).
 public struct ReportWriter {
     public let config: LabConfig
     public let data: PreparedData
@@ -164,6 +171,7 @@ public struct ReportWriter {
         }
         try put("summary.json", [UInt8](summaryData))
         try put("report.md", Array(markdown().utf8))
+        try put("report.html", Array(html().utf8))
     }
 
     // MARK: metrics.jsonl
@@ -315,19 +323,50 @@ public struct ReportWriter {
 
     /// A markdown table with one row per method: its name, then `cells(method)`.
     func table(_ header: [String], cells: (Method) -> [String]) -> String {
-        var md = "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
-        for m in config.methods { md += "| " + ([m.rawValue] + cells(m)).joined(separator: " | ") + " |\n" }
+        markdownTable(ReportTable(header: header, rows: rows(cells)))
+    }
+
+    /// One row per method: its name, then `cells(method)`.
+    func rows(_ cells: (Method) -> [String]) -> [[String]] { config.methods.map { [$0.rawValue] + cells($0) } }
+
+    func markdownTable(_ t: ReportTable) -> String {
+        var md = "| " + t.header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: t.header.count) + "\n"
+        for row in t.rows { md += "| " + row.joined(separator: " | ") + " |\n" }
         return md
+    }
+
+    /// Table 1 (report.md and report.html): each method's value under every estimator, the
+    /// unreliable ones marked †.
+    var valueTable: ReportTable {
+        ReportTable(header: ["method"] + Estimator.allCases.map(\.longName), rows: rows { m in
+            let unreliable = unreliableEstimators(m)
+            return Estimator.allCases.map { e in over(m) { $0.estimates[e] }.text + (unreliable.contains(e) ? " †" : "") }
+        })
+    }
+
+    /// The worlds' true-value table (report.md and report.html).
+    var trueValueTable: ReportTable {
+        ReportTable(header: ["method", "true value", "normalized gain", "invalid-text rate", "KL to FT", "ESS fraction"], rows: rows { m in
+            [over(m) { $0.trueValue }.text, overScalar(m) { $0.normalizedGain }.text, overScalar(m) { $0.invalidRate }.text,
+             overScalar(m) { $0.klToFT.value }.text, overScalar(m) { $0.weights.essFraction }.text]
+        })
+    }
+
+    /// What the † of table 1 means.
+    static let unreliableNote = "† Unreliable: the weighted estimate rests on a few texts, and its interval does not mean what it says."
+
+    /// Why the estimates marked † in table 1 mean nothing, one sentence per method and seed.
+    var reliabilityReasons: [String] {
+        config.methods.flatMap { m in
+            results.compactMap { r in r.final(m)?.reliability.reason.map { "\(m.rawValue), seed \(r.seed): \($0)." } }
+        }
     }
 
     /// Why the estimates marked † in table 1 mean nothing, one line per method and seed.
     func reliabilityNotes() -> String {
-        let lines = config.methods.flatMap { m in
-            results.compactMap { r in r.final(m)?.reliability.reason.map { "- \(m.rawValue), seed \(r.seed): \($0)." } }
-        }
+        let lines = reliabilityReasons
         guard !lines.isEmpty else { return "" }
-        return "\n† Unreliable: the weighted estimate rests on a few texts, and its interval does not mean what it says.\n\n"
-            + lines.joined(separator: "\n") + "\n"
+        return "\n" + Self.unreliableNote + "\n\n" + lines.map { "- " + $0 }.joined(separator: "\n") + "\n"
     }
 
     /// Section 2: what judged, whether it can tell texts apart, and the win rates only if so,
@@ -396,10 +435,7 @@ public struct ReportWriter {
         md += "Values are means over seeds with 95% intervals (across seeds when there are several, otherwise the estimate's own).\n\n"
 
         md += "## 1. Value of each trained model under the objectives\n\n"
-        md += table(["method"] + Estimator.allCases.map(\.longName)) { m in
-            let unreliable = unreliableEstimators(m)
-            return Estimator.allCases.map { e in over(m) { $0.estimates[e] }.text + (unreliable.contains(e) ? " †" : "") }
-        }
+        md += markdownTable(valueTable)
         md += reliabilityNotes()
 
         md += "\n## 2. Pairwise win rates (row method over column method)\n\n"
@@ -423,10 +459,7 @@ public struct ReportWriter {
 
         if let w = data.world {
             md += "\n## \(config.ghatFrom != .same ? 4 : 3). True value (world `\(w.name)`, V* = \(String(format: "%.3f", w.bestValue)))\n\n"
-            md += table(["method", "true value", "normalized gain", "invalid-text rate", "KL to FT", "ESS fraction"]) { m in
-                [over(m) { $0.trueValue }.text, overScalar(m) { $0.normalizedGain }.text, overScalar(m) { $0.invalidRate }.text,
-                 overScalar(m) { $0.klToFT.value }.text, overScalar(m) { $0.weights.essFraction }.text]
-            }
+            md += markdownTable(trueValueTable)
             md += "\nAttribute shares in each model's samples (what each method learned to write):\n\n"
             md += table(["method"] + w.attributes.map(\.name)) { m in
                 w.attributes.map { a in String(format: "%.2f", overScalar(m) { $0.attributeShares?[a.name] }.mean) }
@@ -437,7 +470,8 @@ public struct ReportWriter {
         if !failures.isEmpty { md += "\n## Failures\n\n" + failures.map { "- " + $0 }.joined(separator: "\n") + "\n" }
         md += "\nFiles: `summary.json` (the numbers above), `metrics.jsonl` (one line per step and per epoch per method and seed), "
         md += "`rows-METHOD-seedK.csv` (held-out rows with logP_f, logP_R, ĝ and weight) and `f0-METHOD-seedK.csv` (held-out f0 "
-        md += "samples with logP_f0, logP_f, ĝ and weight): V_IPW, V_SNIPW, V_OUT and V_DR can be recomputed from these two alone.\n"
+        md += "samples with logP_f0, logP_f, ĝ and weight): V_IPW, V_SNIPW, V_OUT and V_DR can be recomputed from these two alone. "
+        md += "`report.html`: " + Self.htmlDescription + ".\n"
         return md
     }
 }

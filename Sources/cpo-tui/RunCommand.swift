@@ -178,7 +178,7 @@ struct RunCommand: ParsableCommand {
     @OptionGroup var options: RunOptions
     @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
     @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
-    @Option(help: "Write metrics.jsonl, rows-*.csv, f0-*.csv, summary.json and report.md into this directory.") var report: String?
+    @Option(help: "Write metrics.jsonl, rows-*.csv, f0-*.csv, summary.json, report.md and report.html (charts, opens offline) into this directory.") var report: String?
 
     func run() throws {
         let (cfg, dir) = try saving.plan(options)
@@ -222,7 +222,7 @@ enum HeadlessRun {
         do { try ReportWriter(config: config, data: data, results: results).write(to: report) } catch {
             throw CLIError(error.description + (dir.map { " The run itself is saved: write the report later with cpo-tui run --resume \($0.path) --report DIR." } ?? ""))
         }
-        HeadlessPrinter.write("report written to \(report)/ (report.md, summary.json, metrics.jsonl, rows-*.csv, f0-*.csv)")
+        HeadlessPrinter.write("report written to \(report)/ (report.md, report.html, summary.json, metrics.jsonl, rows-*.csv, f0-*.csv)")
     }
 
     /// Fails before hours of work if `path` cannot hold output files: creates it and writes

@@ -94,7 +94,7 @@ struct CLITests {
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.contains { $0.contains("CPO") && $0.contains("epoch 1") && $0.contains("V_DR") && $0.contains("true") })
-        for f in ["report.md", "summary.json", "metrics.jsonl", "rows-CPO-seed0.csv"] {
+        for f in ["report.md", "report.html", "summary.json", "metrics.jsonl", "rows-CPO-seed0.csv"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + f), "\(f)")
         }
         let md = try String(contentsOfFile: dir + "/report.md", encoding: .utf8)

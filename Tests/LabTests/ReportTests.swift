@@ -5,9 +5,14 @@ import Testing
 import TinyLM
 @testable import Lab
 
-@Suite("reports and the direction of learning")
-struct ReportTests {
-    @Test func reportFilesFollowTheContract() throws {
+/// The tiny world run the report tests share: two seeds (3 and 4) of FT, OO-RLHF, CPO and
+/// DR-CPO, one epoch each, trained once per test process.
+struct TinyReportRun: Sendable {
+    var config: LabConfig
+    var data: PreparedData
+    var results: [SeedResult]
+
+    static let shared = Result { () throws -> TinyReportRun in
         var cfg = tinyConfig(methods: [.ft, .ooRLHF, .cpo, .drCPO])
         cfg.seeds = 2
         var results: [SeedResult] = []
@@ -19,10 +24,22 @@ struct ReportTests {
             results.append(SeedResult(exp))
             data = data ?? exp.data
         }
+        guard let data else { throw LabError.failed("no seed ran") }
+        return TinyReportRun(config: cfg, data: data, results: results)
+    }
+
+    var writer: ReportWriter { ReportWriter(config: config, data: data, results: results) }
+}
+
+@Suite("reports and the direction of learning")
+struct ReportTests {
+    @Test func reportFilesFollowTheContract() throws {
+        let run = try TinyReportRun.shared.get()
+        let results = run.results
         let dir = NSTemporaryDirectory() + "cpo-report-\(getpid())"
-        try ReportWriter(config: cfg, data: data!, results: results).write(to: dir)
+        try run.writer.write(to: dir)
         let names = Set(try FileManager.default.contentsOfDirectory(atPath: dir))
-        for f in ["metrics.jsonl", "summary.json", "report.md", "rows-DR-CPO-seed3.csv", "rows-CPO-seed4.csv"] {
+        for f in ["metrics.jsonl", "summary.json", "report.md", "report.html", "rows-DR-CPO-seed3.csv", "rows-CPO-seed4.csv"] {
             #expect(names.contains(f), "\(f) missing")
         }
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/summary.json"))) as! [String: Any]
