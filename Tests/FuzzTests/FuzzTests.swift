@@ -16,6 +16,7 @@ struct FuzzTests {
     @Test func jsonlDatasets() { Fuzz.run(DataFuzz.target(name: "jsonl", slot: 1, seeds: DataFuzz.jsonlSeeds)) }
     @Test func worldFiles() { Fuzz.run(TOMLFuzz.world) }
     @Test func themeFiles() { Fuzz.run(TOMLFuzz.theme) }
+    @Test func configFiles() { Fuzz.run(TOMLFuzz.config) }
     @Test func weightFiles() { Fuzz.run(WeightFuzz.target) }
 
     /// The mutator is deterministic per seed and actually changes its input.
@@ -230,6 +231,26 @@ enum TOMLFuzz {
                                                    "bold = ", "dim = ", "reverse = true", "series = [",
                                                    "text = {", "focused_border = { fg = 1 }", "underline = 1"]
 
+    static let smallConfig = """
+        theme = "light"    # a comment
+        ascii = true
+        mouse = false
+        world = 'seawall-survey'
+        fps = 10
+        [keys]
+        stepAll = ["N", "F5"]
+        exportScreen = "Ctrl-E"
+        selectNext = ["down", "J", "↓"]
+        quit = ["q", "Esc", "\\"]
+
+        """
+    static let configDictionary = tomlDictionary + ["[keys]", "theme = ", "ascii = ", "mouse = ", "world = ", "fps = ",
+                                                    "\"dark\"", "\"light\"", "\"mine.toml\"", "\"/dev/null\"", "\"space\"",
+                                                    "\"Tab\"", "\"Shift-Tab\"", "\"Ctrl-C\"", "\"Ctrl-\"", "\"F13\"", "\"F0\"",
+                                                    "\"↑\"", "\"PgUp\"", "\"n\"", "\"s\"", "\"q\"", "quit = []", "stepAll = [",
+                                                    "help = \"?\"", "zoom = [\"z\", \"z\"]", "keys.quit = 1", "16", "0"]
+    static let configSeeds: [[UInt8]] = [Array(smallConfig.utf8), Array(DashboardConfig().tomlText().utf8)]
+
     static let worldSeeds: [[UInt8]] = files(in: "sample-data/worlds", ext: ".toml") + [Array(smallWorld.utf8)]
     static let themeSeeds: [[UInt8]] = files(in: "themes", ext: ".toml") + [Array(smallTheme.utf8)]
 
@@ -300,6 +321,50 @@ enum TOMLFuzz {
                 }
             })
     }()
+}
+
+extension TOMLFuzz {
+    /// Config files: parsed and checked (the theme and world files they name are not read).
+    static let config: FuzzTarget = {
+        let seeds = configSeeds
+        let mutator = Mutator(dictionary: configDictionary, seeds: seeds, numbers: hostileNumbers)
+        let file = "fuzz-case.toml"
+        return FuzzTarget(
+            name: "config", slot: 5,
+            input: { seed in
+                var rng = SeededRandom(seed: seed)
+                return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
+            },
+            run: { bytes, _ in
+                do throws(InputError) {
+                    let c = try DashboardConfig.parse(bytes: bytes, file: file)
+                    return .accepted(problem: problem(c))
+                } catch {
+                    return .refused(description: error.description,
+                                    problem: Fuzz.positionProblem(description: error.description, file: file,
+                                                                  line: error.line, column: error.column, input: bytes))
+                }
+            })
+    }()
+
+    /// What an accepted config must be: a frame rate in range, a keymap with no key bound
+    /// twice and quit bound, and a `config show` text that loads back the same.
+    static func problem(_ c: DashboardConfig) -> String? {
+        if !DashboardConfig.fpsRange.contains(c.fps) { return "fps \(c.fps)" }
+        if c.theme.isEmpty || c.world.isEmpty { return "an empty theme or world" }
+        if !c.keymap.duplicateKeys.isEmpty { return "keys bound twice: \(c.keymap.duplicateKeys.map(\.name))" }
+        if c.keymap.binding(for: .quit)?.keys.isEmpty != false { return "quit unbound" }
+        do {
+            let back = try DashboardConfig.parse(c.tomlText(), file: "shown.toml")
+            if back.keymap.bindings.map(\.keys) != c.keymap.bindings.map(\.keys) || back.fps != c.fps || back.ascii != c.ascii
+                || back.mouse != c.mouse || back.theme != c.theme || back.world != c.world {
+                return "config show does not load back the same"
+            }
+        } catch {
+            return "config show does not load back: \(error)"
+        }
+        return nil
+    }
 }
 
 // MARK: - Weight files
