@@ -30,14 +30,15 @@ struct ConfigOption: ParsableArguments {
         FileHandle.standardError.write(Data("warning: \(error.description)\nwarning: the config file is ignored: the built-in defaults are used.\n".utf8))
     }
 
-    /// The dashboard's status line for a config file that did not load.
+    /// The dashboard's status line for a config file that did not load: what happened and
+    /// where the details are first, as the header cuts it at the screen's edge.
     static func status(_ error: InputError, log: String?) -> String {
-        var place = error.file
+        var place = (error.file as NSString).lastPathComponent
         if let line = error.line {
             place += ":\(line)"
             if let column = error.column { place += ":\(column)" }
         }
-        return "config not loaded (\(place): \(error.message)): built-in defaults" + (log.map { ", details in \($0)" } ?? "")
+        return "config ignored, defaults used" + (log.map { " (see \($0))" } ?? "") + ": \(place): \(error.message)"
     }
 }
 
