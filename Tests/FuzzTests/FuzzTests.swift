@@ -254,16 +254,21 @@ enum TOMLFuzz {
     static let worldSeeds: [[UInt8]] = files(in: "sample-data/worlds", ext: ".toml") + [Array(smallWorld.utf8)]
     static let themeSeeds: [[UInt8]] = files(in: "themes", ext: ".toml") + [Array(smallTheme.utf8)]
 
+    /// Case inputs: a seed file picked and mutated, both by the case's seed.
+    static func mutations(of seeds: [[UInt8]], by mutator: Mutator) -> @Sendable (UInt64) -> [UInt8] {
+        { seed in
+            var rng = SeededRandom(seed: seed)
+            return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
+        }
+    }
+
     static let world: FuzzTarget = {
         let seeds = worldSeeds
         let mutator = Mutator(dictionary: tomlDictionary, seeds: seeds, numbers: hostileNumbers)
         let file = "fuzz-case.toml"
         return FuzzTarget(
             name: "world", slot: 2,
-            input: { seed in
-                var rng = SeededRandom(seed: seed)
-                return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
-            },
+            input: mutations(of: seeds, by: mutator),
             run: { bytes, _ in
                 do throws(InputError) {
                     let w = try World.parse(bytes: bytes, file: file)
@@ -302,10 +307,7 @@ enum TOMLFuzz {
         let file = "fuzz-case.toml"
         return FuzzTarget(
             name: "theme", slot: 3,
-            input: { seed in
-                var rng = SeededRandom(seed: seed)
-                return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
-            },
+            input: mutations(of: seeds, by: mutator),
             run: { bytes, _ in
                 do throws(ThemeError) {
                     let t = try Theme.parse(bytes: bytes, file: file)
@@ -331,10 +333,7 @@ extension TOMLFuzz {
         let file = "fuzz-case.toml"
         return FuzzTarget(
             name: "config", slot: 5,
-            input: { seed in
-                var rng = SeededRandom(seed: seed)
-                return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
-            },
+            input: mutations(of: seeds, by: mutator),
             run: { bytes, _ in
                 do throws(InputError) {
                     let c = try DashboardConfig.parse(bytes: bytes, file: file)
