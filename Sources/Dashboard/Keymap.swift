@@ -143,9 +143,12 @@ public struct Keymap: Sendable {
 
     /// The keys of `cpo-tui watch`, which shows a run another program writes: everything that
     /// would train, sample, save or write a report is left out, and the hint bar says read-only.
-    public static let readOnly: Keymap = {
+    public static let readOnly = standard.withoutTrainingKeys()
+
+    /// This keymap as `cpo-tui watch` uses it (see `readOnly`): the training keys left out.
+    public func withoutTrainingKeys() -> Keymap {
         let training: Set<Action> = [.stepAll, .stepSelected, .runPause, .writeReport, .saveRun, .resample, .editPrompt]
-        return Keymap(bindings: standard.bindings.compactMap { b in
+        return Keymap(bindings: bindings.compactMap { b in
             if training.contains(b.action) { return nil }
             guard b.action == .help else { return b }
             var help = b
@@ -153,7 +156,7 @@ public struct Keymap: Sendable {
             help.help = b.help + " (watching a run: training keys are off)"
             return help
         })
-    }()
+    }
 
     /// The action bound to `key` (the first binding that lists it), or nil.
     public func action(for key: Key) -> Action? {

@@ -168,6 +168,8 @@ public enum DashboardView {
         case .failed(let m): (phase, short) = ("FAILED: \(m)", "FAILED")
         }
         if !v.status.isEmpty {
+            // During preparation the stage's message gives way to the status (a bad config, a file written).
+            if case .preparing = s.phase { phase = short }
             phase += " | " + v.status
             short += " | " + v.status
         }

@@ -10,7 +10,7 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write the prepared experiment for an external trainer (PyTorch + transformers + accelerate): rows with the cross-fitted ĝ, f0 prompts, configuration, ĝ, TRL baselines and train_cpo.py.",
         discussion: """
-            The source is a world (--world, default \(ShippedWorlds.defaultName)) or your data (--data) with the same options as \
+            The source is a world (--world, default: the config file's world, else \(ShippedWorlds.defaultName)) or your data (--data) with the same options as \
             `cpo-tui run`, or a saved run (--run DIR: its configuration, rows and fitted ĝ). The export prepares the \
             rows and fits ĝ exactly as the lab does, but trains no model: the external trainer does FT itself.
 
@@ -34,6 +34,7 @@ struct ExportCommand: ParsableCommand {
     var savedRun: String?
     @Option(help: "Directory to write the export into (created if missing).") var to: String
     @Flag(help: "Write into a non-empty directory that holds no earlier export.") var force = false
+    @OptionGroup var configFile: ConfigOption
 
     func validate() throws {
         if savedRun != nil && (options.world != nil || options.data.path != nil) {
@@ -49,6 +50,8 @@ struct ExportCommand: ParsableCommand {
             if let savedRun {
                 export = try Export.fromRun(savedRun, progress: progress)
             } else {
+                var options = self.options
+                options.useDefaultWorld(configFile.loadOrWarn().world)
                 let cfg = try options.makeConfig()
                 let source: ExportSource
                 switch cfg.source {

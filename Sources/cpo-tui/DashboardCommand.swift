@@ -18,6 +18,7 @@ struct DashboardCommand: ParsableCommand {
     @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
 
     @OptionGroup var display: DisplayOptions
+    @OptionGroup var configFile: ConfigOption
 
     @Option(help: "While the dashboard is up, anything the program prints goes to this file.")
     var log: String = "runs/cpo-tui.log"
@@ -29,29 +30,50 @@ struct DashboardCommand: ParsableCommand {
     var frames: Int?
 
     func run() throws {
-        let initialTheme = try Themes.load(display.theme)
+        let (config, configError) = configFile.load()
+        let shown = try display.settings(config)
+        var options = self.options
+        options.useDefaultWorld(config.world)
         let (cfg, dir) = try saving.plan(options)
         try MainActor.assumeIsolated {
-            try DashboardApp(config: cfg, runDirectory: dir, theme: initialTheme, ascii: display.ascii, fps: display.fps, logPath: log,
-                             reportDir: reportDir, maxFrames: frames).run()
+            try DashboardApp(config: cfg, runDirectory: dir, display: shown, keymap: config.keymap, configError: configError,
+                             logPath: log, reportDir: reportDir, maxFrames: frames).run()
         }
     }
 }
 
-/// How the dashboard draws (`dashboard` and `watch`).
+/// How the dashboard draws (`dashboard` and `watch`). Each flag, when given, overrides the
+/// config file, which overrides the built-in default.
 struct DisplayOptions: ParsableArguments {
-    @Option(help: "Theme: dark, light, high-contrast, monochrome, or a theme file (.toml).")
-    var theme: String = "dark"
+    @Option(help: "Theme: dark, light, high-contrast, monochrome, or a theme file (.toml). Default: the config file's, else dark.")
+    var theme: String?
 
-    @Flag(help: "Draw with ASCII only (no box drawing or braille).")
-    var ascii = false
+    @Flag(inversion: .prefixedNo, help: "Draw with ASCII only (no box drawing or braille). Default: the config file's, else off.")
+    var ascii: Bool?
 
-    @Option(help: "Frames per second at most (1-15).")
-    var fps: Int = 15
+    @Flag(inversion: .prefixedNo, help: "Clicks and the mouse wheel (M toggles it; off: the terminal's text selection works). Default: the config file's, else off.")
+    var mouse: Bool?
+
+    @Option(help: "Frames per second at most (1-15). Default: the config file's, else 15.")
+    var fps: Int?
 
     func validate() throws {
-        guard (1...15).contains(fps) else { throw ValidationError("--fps must be between 1 and 15") }
+        if let fps, !DashboardConfig.fpsRange.contains(fps) { throw ValidationError("--fps must be between 1 and 15") }
     }
+
+    /// What the dashboard draws with: these flags over `config`.
+    func settings(_ config: DashboardConfig) throws -> DisplaySettings {
+        DisplaySettings(theme: try theme.map(Themes.load) ?? config.loadedTheme, ascii: ascii ?? config.ascii,
+                        mouse: mouse ?? config.mouse, fps: fps ?? config.fps)
+    }
+}
+
+/// The display settings in effect (flags, else the config file, else the defaults).
+struct DisplaySettings {
+    var theme: Theme
+    var ascii: Bool
+    var mouse: Bool
+    var fps: Int
 }
 
 /// Finds themes by name (themes/NAME.toml beside the repository or the executable, else the
@@ -90,9 +112,10 @@ extension LabSession: SnapshotSource {}
 struct DashboardApp {
     let config: LabConfig
     let runDirectory: RunDirectory?
-    let theme: Theme
-    let ascii: Bool
-    let fps: Int
+    let display: DisplaySettings
+    let keymap: Keymap
+    /// The config file's problem, if it did not load (the defaults are used).
+    let configError: InputError?
     let logPath: String
     let reportDir: String
     let maxFrames: Int?
@@ -105,21 +128,34 @@ struct DashboardApp {
         let logFolder = (logPath as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: logFolder.isEmpty ? "." : logFolder, withIntermediateDirectories: true)
         guard let backend = NcursesBackend(logPath: logPath) else {
+            if let configError { ConfigOption.warn(configError) }
             FileHandle.standardError.write(Data("note: no usable terminal (not a TTY, or TERM unset/unknown/dumb): running headless; see `cpo-tui run --help`\n".utf8))
             try HeadlessRun.run(config: config, runDirectory: runDirectory, report: nil, showSamples: false)
             return
         }
         defer { backend.shutdown() }
-        var state = DashboardState(theme: theme, themes: Themes.cycle(), colors: backend.colors,
-                                   glyphs: backend.utf8 && !ascii ? .unicode : .ascii, reportDirectory: reportDir)
+        var state = DashboardState(theme: display.theme, themes: Themes.cycle(), colors: backend.colors,
+                                   glyphs: backend.utf8 && !display.ascii ? .unicode : .ascii, reportDirectory: reportDir)
+        state.view.keymap = keymap
+        state.view.mouse = display.mouse
+        if let configError {
+            ConfigOption.warn(configError)   // into the log: the backend took stderr
+            state.view.status = ConfigOption.status(configError, log: logPath)
+        }
         let session = LabSession(config: config, runDirectory: runDirectory)
         session.start()
-        let loop = DashboardLoop(framesPerSecond: fps, maxFrames: maxFrames,
+        let reportDir = reportDir
+        let loop = DashboardLoop(framesPerSecond: display.fps, maxFrames: maxFrames,
                                  shouldStop: { stopRequested.load(ordering: .relaxed) },
                                  afterFrame: { frames in
                                      if let crashAt = Self.testCrashFrame, frames >= crashAt {
                                          fatalError("CPO_TEST_CRASH_AFTER_FRAMES: a deliberate crash, to test that the terminal is restored")
                                      }
+                                 },
+                                 exportScreen: { frame, snapshot in
+                                     // Into the run directory; with --no-save, the report directory.
+                                     ScreenExport.write(frame, palette: .inferred(from: frame),
+                                                        into: snapshot.runDirectory ?? reportDir)
                                  })
         loop.run(&state, backend: backend, source: session)
         backend.shutdown()

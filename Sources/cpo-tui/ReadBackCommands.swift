@@ -88,6 +88,7 @@ struct WatchCommand: ParsableCommand {
     var height: Int = 40
 
     @OptionGroup var display: DisplayOptions
+    @OptionGroup var configFile: ConfigOption
 
     @Option(help: "Quit after this many frames (for scripted tests).")
     var frames: Int?
@@ -103,24 +104,36 @@ struct WatchCommand: ParsableCommand {
     func run() throws {
         var follower = WatchFollower(directory: directory, seed: seed)
         follower.poll()
+        // The config file's keys apply here too, less the training ones.
+        let (config, configError) = configFile.load()
+        if let configError { ConfigOption.warn(configError) }
+        let shown = try display.settings(config)
+        let keymap = config.keymap.withoutTrainingKeys()
         if once {
             var view = ViewState()
-            view.keymap = .readOnly
-            view.glyphs = display.ascii ? .ascii : .unicode
+            view.keymap = keymap
+            view.glyphs = shown.ascii ? .ascii : .unicode
             view.timeZone = TimeZone(identifier: "UTC") ?? .current
             print(DashboardView.render(follower.model.snapshot(), view, width: width, height: height).plainText())
             return
         }
-        let initialTheme = try Themes.load(display.theme)
+        let directory = directory
         try MainActor.assumeIsolated {
             guard let backend = NcursesBackend(logPath: "/dev/null") else {
                 throw CLIError("watch needs a terminal (not a TTY, or TERM unset/unknown/dumb); pass --once to print one frame as text")
             }
             defer { backend.shutdown() }
-            var state = DashboardState(theme: initialTheme, themes: Themes.cycle(), colors: backend.colors,
-                                       glyphs: backend.utf8 && !display.ascii ? .unicode : .ascii)
-            state.view.keymap = .readOnly
-            DashboardLoop(framesPerSecond: display.fps, maxFrames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) })
+            var state = DashboardState(theme: shown.theme, themes: Themes.cycle(), colors: backend.colors,
+                                       glyphs: backend.utf8 && !shown.ascii ? .unicode : .ascii)
+            state.view.keymap = keymap
+            state.view.mouse = shown.mouse
+            if let configError { state.view.status = ConfigOption.status(configError, log: nil) }
+            DashboardLoop(framesPerSecond: shown.fps, maxFrames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) },
+                          exportScreen: { frame, _ in
+                              // Into the watched run directory if it is writable, else the current one.
+                              ScreenExport.write(frame, palette: .inferred(from: frame),
+                                                 into: FileManager.default.isWritableFile(atPath: directory) ? directory : ".")
+                          })
                 .run(&state, backend: backend, source: WatchSource(follower))
         }
     }

@@ -11,7 +11,7 @@ import TinyLM
 struct RunOptions: ParsableArguments {
     private static let defaults = LabConfig()
 
-    @Option(help: "A world file or shipped world name (default: \(ShippedWorlds.defaultName)); ignored with --data.")
+    @Option(help: "A world file or shipped world name (default: the config file's world, else \(ShippedWorlds.defaultName)); ignored with --data.")
     var world: String?
 
     /// --data FILE and its column flags (the same as `cpo-tui data check`).
@@ -179,8 +179,11 @@ struct RunCommand: ParsableCommand {
     @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
     @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
     @Option(help: "Write metrics.jsonl, rows-*.csv, f0-*.csv, summary.json, report.md and report.html (charts, opens offline) into this directory.") var report: String?
+    @OptionGroup var configFile: ConfigOption
 
     func run() throws {
+        var options = self.options
+        options.useDefaultWorld(configFile.loadOrWarn().world)
         let (cfg, dir) = try saving.plan(options)
         try HeadlessRun.run(config: cfg, runDirectory: dir, report: report, showSamples: showSamples)
     }

@@ -8,8 +8,12 @@ enum CLI {
 
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    static func run(_ args: [String], timeout: Double = 600) throws -> Result {
-        let r = try Spawn.run(binary!.path, args, directory: packageRoot.path, timeout: timeout)
+    /// Runs `cpo-tui args`. The user's own config file is never read: XDG_CONFIG_HOME points
+    /// to an empty folder unless `environment` says otherwise.
+    static func run(_ args: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> Result {
+        let isolated = ["XDG_CONFIG_HOME": NSTemporaryDirectory() + "cpo-cli-no-config-\(getpid())", "CPO_TUI_CONFIG": ""]
+        let r = try Spawn.run(binary!.path, args, directory: packageRoot.path,
+                              environment: isolated.merging(environment) { $1 }, timeout: timeout)
         if r.timedOut { Issue.record("cpo-tui \(args.joined(separator: " ")) did not finish in \(Int(timeout)) s") }
         return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }

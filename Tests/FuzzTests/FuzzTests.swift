@@ -16,6 +16,7 @@ struct FuzzTests {
     @Test func jsonlDatasets() { Fuzz.run(DataFuzz.target(name: "jsonl", slot: 1, seeds: DataFuzz.jsonlSeeds)) }
     @Test func worldFiles() { Fuzz.run(TOMLFuzz.world) }
     @Test func themeFiles() { Fuzz.run(TOMLFuzz.theme) }
+    @Test func configFiles() { Fuzz.run(TOMLFuzz.config) }
     @Test func weightFiles() { Fuzz.run(WeightFuzz.target) }
 
     /// The mutator is deterministic per seed and actually changes its input.
@@ -230,8 +231,36 @@ enum TOMLFuzz {
                                                    "bold = ", "dim = ", "reverse = true", "series = [",
                                                    "text = {", "focused_border = { fg = 1 }", "underline = 1"]
 
+    static let smallConfig = """
+        theme = "light"    # a comment
+        ascii = true
+        mouse = false
+        world = 'seawall-survey'
+        fps = 10
+        [keys]
+        stepAll = ["N", "F5"]
+        exportScreen = "Ctrl-E"
+        selectNext = ["down", "J", "↓"]
+        quit = ["q", "Esc", "\\"]
+
+        """
+    static let configDictionary = tomlDictionary + ["[keys]", "theme = ", "ascii = ", "mouse = ", "world = ", "fps = ",
+                                                    "\"dark\"", "\"light\"", "\"mine.toml\"", "\"/dev/null\"", "\"space\"",
+                                                    "\"Tab\"", "\"Shift-Tab\"", "\"Ctrl-C\"", "\"Ctrl-\"", "\"F13\"", "\"F0\"",
+                                                    "\"↑\"", "\"PgUp\"", "\"n\"", "\"s\"", "\"q\"", "quit = []", "stepAll = [",
+                                                    "help = \"?\"", "zoom = [\"z\", \"z\"]", "keys.quit = 1", "16", "0"]
+    static let configSeeds: [[UInt8]] = [Array(smallConfig.utf8), Array(DashboardConfig().tomlText().utf8)]
+
     static let worldSeeds: [[UInt8]] = files(in: "sample-data/worlds", ext: ".toml") + [Array(smallWorld.utf8)]
     static let themeSeeds: [[UInt8]] = files(in: "themes", ext: ".toml") + [Array(smallTheme.utf8)]
+
+    /// Case inputs: a seed file picked and mutated, both by the case's seed.
+    static func mutations(of seeds: [[UInt8]], by mutator: Mutator) -> @Sendable (UInt64) -> [UInt8] {
+        { seed in
+            var rng = SeededRandom(seed: seed)
+            return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
+        }
+    }
 
     static let world: FuzzTarget = {
         let seeds = worldSeeds
@@ -239,10 +268,7 @@ enum TOMLFuzz {
         let file = "fuzz-case.toml"
         return FuzzTarget(
             name: "world", slot: 2,
-            input: { seed in
-                var rng = SeededRandom(seed: seed)
-                return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
-            },
+            input: mutations(of: seeds, by: mutator),
             run: { bytes, _ in
                 do throws(InputError) {
                     let w = try World.parse(bytes: bytes, file: file)
@@ -281,10 +307,7 @@ enum TOMLFuzz {
         let file = "fuzz-case.toml"
         return FuzzTarget(
             name: "theme", slot: 3,
-            input: { seed in
-                var rng = SeededRandom(seed: seed)
-                return mutator.mutate(seeds[rng.int(below: seeds.count)], rng: &rng)
-            },
+            input: mutations(of: seeds, by: mutator),
             run: { bytes, _ in
                 do throws(ThemeError) {
                     let t = try Theme.parse(bytes: bytes, file: file)
@@ -300,6 +323,47 @@ enum TOMLFuzz {
                 }
             })
     }()
+}
+
+extension TOMLFuzz {
+    /// Config files: parsed and checked (the theme and world files they name are not read).
+    static let config: FuzzTarget = {
+        let seeds = configSeeds
+        let mutator = Mutator(dictionary: configDictionary, seeds: seeds, numbers: hostileNumbers)
+        let file = "fuzz-case.toml"
+        return FuzzTarget(
+            name: "config", slot: 5,
+            input: mutations(of: seeds, by: mutator),
+            run: { bytes, _ in
+                do throws(InputError) {
+                    let c = try DashboardConfig.parse(bytes: bytes, file: file)
+                    return .accepted(problem: problem(c))
+                } catch {
+                    return .refused(description: error.description,
+                                    problem: Fuzz.positionProblem(description: error.description, file: file,
+                                                                  line: error.line, column: error.column, input: bytes))
+                }
+            })
+    }()
+
+    /// What an accepted config must be: a frame rate in range, a keymap with no key bound
+    /// twice and quit bound, and a `config show` text that loads back the same.
+    static func problem(_ c: DashboardConfig) -> String? {
+        if !DashboardConfig.fpsRange.contains(c.fps) { return "fps \(c.fps)" }
+        if c.theme.isEmpty || c.world.isEmpty { return "an empty theme or world" }
+        if !c.keymap.duplicateKeys.isEmpty { return "keys bound twice: \(c.keymap.duplicateKeys.map(\.name))" }
+        if c.keymap.binding(for: .quit)?.keys.isEmpty != false { return "quit unbound" }
+        do {
+            let back = try DashboardConfig.parse(c.tomlText(), file: "shown.toml")
+            if back.keymap.bindings.map(\.keys) != c.keymap.bindings.map(\.keys) || back.fps != c.fps || back.ascii != c.ascii
+                || back.mouse != c.mouse || back.theme != c.theme || back.world != c.world {
+                return "config show does not load back the same"
+            }
+        } catch {
+            return "config show does not load back: \(error)"
+        }
+        return nil
+    }
 }
 
 // MARK: - Weight files
