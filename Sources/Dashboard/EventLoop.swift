@@ -25,13 +25,13 @@ public struct DashboardLoop {
     public var shouldStop: () -> Bool
     /// Called after each frame is drawn, with the number of frames so far.
     public var afterFrame: (Int) -> Void
-    /// Writes the screen (the last frame drawn) on the export key; returns the status line to
-    /// show ("screen written to ...", or what went wrong).
-    public var exportScreen: (CellBuffer, LabSnapshot) -> String
+    /// Writes the screen (the last frame drawn, in the theme it was drawn in) on the export key;
+    /// returns the status line to show ("screen written to ...", or what went wrong).
+    public var exportScreen: (CellBuffer, LabSnapshot, Theme) -> String
 
     public init(framesPerSecond: Int = 15, maxFrames: Int? = nil, shouldStop: @escaping () -> Bool = { false },
                 afterFrame: @escaping (Int) -> Void = { _ in },
-                exportScreen: @escaping (CellBuffer, LabSnapshot) -> String = { _, _ in "export is not available here" }) {
+                exportScreen: @escaping (CellBuffer, LabSnapshot, Theme) -> String = { _, _, _ in "export is not available here" }) {
         self.framesPerSecond = framesPerSecond
         self.maxFrames = maxFrames
         self.shouldStop = shouldStop
@@ -75,7 +75,7 @@ public struct DashboardLoop {
                     case .send(let command): source.send(command)
                     case .quit: break events
                     case .exportScreen:
-                        if let lastFrame { state.view.status = exportScreen(lastFrame, snapshot) }
+                        if let lastFrame { state.view.status = exportScreen(lastFrame, snapshot, state.view.theme) }
                     case .setMouse(let on): backend.setMouse(on)
                     }
                 }

@@ -230,12 +230,6 @@ public struct ScreenPalette: Hashable, Sendable {
         self = Self.forText(theme.text.fg)
     }
 
-    /// The palette for the theme a frame was drawn in, read from the frame: the top row is
-    /// the header, drawn in the theme's title style (its text colour, in the shipped themes).
-    public static func inferred(from frame: CellBuffer) -> ScreenPalette {
-        forText(frame[0, 0].style.fg)
-    }
-
     static func forText(_ c: Color) -> ScreenPalette {
         guard let i = c.index else { return .dark }
         return RGB(index: i).luma < 128 ? .light : .dark

@@ -152,9 +152,9 @@ struct DashboardApp {
                                          fatalError("CPO_TEST_CRASH_AFTER_FRAMES: a deliberate crash, to test that the terminal is restored")
                                      }
                                  },
-                                 exportScreen: { frame, snapshot in
+                                 exportScreen: { frame, snapshot, theme in
                                      // Into the run directory; with --no-save, the report directory.
-                                     ScreenExport.write(frame, palette: .inferred(from: frame),
+                                     ScreenExport.write(frame, palette: ScreenPalette(theme: theme),
                                                         into: snapshot.runDirectory ?? reportDir)
                                  })
         loop.run(&state, backend: backend, source: session)

@@ -129,9 +129,9 @@ struct WatchCommand: ParsableCommand {
             state.view.mouse = shown.mouse
             if let configError { state.view.status = ConfigOption.status(configError, log: nil) }
             DashboardLoop(framesPerSecond: shown.fps, maxFrames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) },
-                          exportScreen: { frame, _ in
+                          exportScreen: { frame, _, theme in
                               // Into the watched run directory if it is writable, else the current one.
-                              ScreenExport.write(frame, palette: .inferred(from: frame),
+                              ScreenExport.write(frame, palette: ScreenPalette(theme: theme),
                                                  into: FileManager.default.isWritableFile(atPath: directory) ? directory : ".")
                           })
                 .run(&state, backend: backend, source: WatchSource(follower))

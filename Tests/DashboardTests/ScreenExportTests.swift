@@ -123,15 +123,11 @@ final class SVGReader: NSObject, XMLParserDelegate {
         #expect(r.texts.contains { $0.text == "e\u{301}" && $0.attributes["x"] == "279" })
     }
 
-    @Test func theLightPaletteAndInference() {
+    @Test func theLightPalette() {
         var b = CellBuffer(width: 10, height: 2)
         b.put("title", x: 0, y: 0, style: Theme.light.title)
-        #expect(ScreenPalette.inferred(from: b) == .light)
         #expect(ScreenPalette(theme: .light) == .light)
         #expect(ScreenPalette(theme: .dark) == .dark && ScreenPalette(theme: .monochrome) == .dark)
-        let frame = DashboardView.render(Lab3.snapshot(), { var v = ViewState(); v.theme = .light; return v }(), width: 120, height: 40)
-        #expect(ScreenPalette.inferred(from: frame) == .light)
-        #expect(ScreenPalette.inferred(from: DashboardView.render(Lab3.snapshot(), ViewState(), width: 120, height: 40)) == .dark)
         let svg = ScreenExport.svg(b, palette: .light)
         #expect(svg.contains("fill=\"#ffffff\"/>") && SVGReader.read(svg).error == nil)
     }
@@ -139,7 +135,7 @@ final class SVGReader: NSObject, XMLParserDelegate {
     /// A whole dashboard frame: valid XML, every panel title and method name in it.
     @Test func aDashboardFrameExports() throws {
         let frame = DashboardView.render(Lab3.snapshot(), ViewState(), width: 120, height: 40)
-        let r = SVGReader.read(ScreenExport.svg(frame, palette: .inferred(from: frame)))
+        let r = SVGReader.read(ScreenExport.svg(frame, palette: ScreenPalette(theme: .dark)))
         #expect(r.error == nil, "\(String(describing: r.error))")
         let all = r.texts.map(\.text).joined(separator: "\n")
         for s in ["Methods", "Loss", "Weights", "Confounding", "Generations", "FT ", "CPO ", "DR-CPO"] {
@@ -183,7 +179,7 @@ final class SVGReader: NSObject, XMLParserDelegate {
         var state = DashboardState()
         var exported: [CellBuffer] = []
         DashboardLoop(framesPerSecond: 10, shouldStop: { terminal.finished },
-                      exportScreen: { frame, _ in
+                      exportScreen: { frame, _, _ in
                           exported.append(frame)
                           return "screen written to somewhere.svg (+ .txt)"
                       })
