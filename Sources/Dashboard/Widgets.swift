@@ -288,23 +288,37 @@ public enum Widgets {
         }
         for (s, ser) in series.enumerated() {
             let layer = ser.faint ? 1 : 0
+            // Consecutive points in one dot column join into a vertical stroke over their range,
+            // so a run of them is drawn as that stroke (the same dots, far fewer of them set
+            // when there are many more points than columns): the line from the previous point
+            // to the run's first, the run's range, and on from its last.
             var previous: (Int, Int)?
+            var run: (col: Int, first: Int, last: Int, lo: Int, hi: Int)?
+            func flush() {
+                guard let r = run else { return }
+                if let q = previous { line(from: q, to: (r.col, r.first)) { setDot($0, $1, s, layer) } }
+                for d in r.lo...r.hi { setDot(r.col, d, s, layer) }
+                previous = (r.col, r.last)
+                run = nil
+            }
             let first = max(0, xs.lowerBound - xStart), end = min(ser.values.count, xs.upperBound - xStart + 1)
             guard first < end else { continue }
             for i in first..<end {
                 let v = ser.values[i]
                 guard scale.axis.forward(v).isFinite else {
+                    flush()
                     previous = nil
                     continue
                 }
-                let p = (dotCol(xStart + i), scale.dotRow(v))
-                if let q = previous {
-                    line(from: q, to: p) { setDot($0, $1, s, layer) }
+                let col = dotCol(xStart + i), row = scale.dotRow(v)
+                if let r = run, r.col == col {
+                    run = (col, r.first, row, min(r.lo, row), max(r.hi, row))
                 } else {
-                    setDot(p.0, p.1, s, layer)
+                    flush()
+                    run = (col, row, row, row, row)
                 }
-                previous = p
             }
+            flush()
         }
         // ASCII marks by position among the plain series, as the legend numbers them.
         var mark = [Int](repeating: 0, count: series.count)
