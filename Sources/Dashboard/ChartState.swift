@@ -41,8 +41,10 @@ extension DashboardState {
             }
         case .toggleLogScale:
             view.chart.logScale.toggle()
-            view.status = view.chart.logScale
-                ? "loss chart: log scale (symmetric log, sign(y)·log10(1+|y|), where a loss is negative)" : "loss chart: linear scale"
+            let losses = LossChartData.of(snapshot).lines.map { $0.records.map(\.loss) }
+            view.status = !view.chart.logScale ? "loss chart: linear scale"
+                : DashboardView.lossAxis(true, losses) == .log ? "loss chart: log scale"
+                : "loss chart: symmetric log scale (sign·log10(1+|loss|): some losses are not positive)"
         case .resetZoom:
             view.chart.stepWindow = nil
             view.chart.stepCursor = nil

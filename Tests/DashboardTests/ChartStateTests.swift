@@ -36,9 +36,16 @@ import Testing
         apply([.cycleSmoothing], &st)
         #expect(st.view.chart.smoothing == .smoothedOverRaw)
         apply([.toggleLogScale], &st)
-        #expect(st.view.chart.logScale && st.view.status.contains("symmetric log"))
+        #expect(st.view.chart.logScale && st.view.status.hasPrefix("loss chart: symmetric log scale"))
         apply([.toggleLogScale], &st)
         #expect(!st.view.chart.logScale && st.view.status == "loss chart: linear scale")
+        // Positive losses (FT's) get a plain log scale.
+        var ft = Lab3.snapshot()
+        ft.ftSteps = (1...30).map { StepRecord(step: $0, epoch: 1, loss: 5 / Double($0), batchESSFraction: nil, clippedShare: 0,
+                                               gradNorm: .nan, skipped: false) }
+        _ = st.apply(.toggleLogScale, snapshot: ft)
+        #expect(st.view.status == "loss chart: log scale")
+        _ = st.apply(.toggleLogScale, snapshot: ft)
         // The keys are the ones the key map binds.
         #expect(st.handle(.char("e"), snapshot: Self.snapshot()).isEmpty && st.view.chart.smoothing == .smoothed)
         _ = st.handle(.char("l"), snapshot: Self.snapshot())
