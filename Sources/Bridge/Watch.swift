@@ -37,6 +37,8 @@ public struct WatchModel: Sendable {
     private var ghatFrom: GhatSource?
     private var design: WorldDesign?
     private var ftHistory: [FTEpoch] = []
+    /// FT's step lines: the snapshot's `ftSteps`, as the lab shows FT's training steps.
+    private var ftSteps: [StepRecord] = []
     private var steps: [Method: [StepRecord]] = [:]
     private var epochs: [Method: [EpochMetrics]] = [:]
     /// Epoch lines whose rows/f0 files could not be read yet (retried on every poll), with
@@ -177,11 +179,13 @@ public struct WatchModel: Sendable {
             note("\(fileName):\(number): step line without a numeric 'loss'; line skipped")
             return
         }
-        steps[m, default: []].append(StepRecord(
-            step: JSONValue.int(o["step"]) ?? (steps[m]?.count ?? 0) + 1, epoch: JSONValue.int(o["epoch"]) ?? 0, loss: loss,
+        let earlier = m == .reference ? ftSteps : steps[m] ?? []
+        let record = StepRecord(
+            step: JSONValue.int(o["step"]) ?? earlier.count + 1, epoch: JSONValue.int(o["epoch"]) ?? 0, loss: loss,
             batchESSFraction: JSONValue.double(o["batchESSFraction"]), clippedShare: JSONValue.double(o["clippedShare"]) ?? 0,
             gradNorm: JSONValue.double(o["gradNorm"]) ?? .nan, skipped: JSONValue.bool(o["skipped"]) ?? false,
-            klOwnSamples: JSONValue.double(o["klOwnSamples"]), klCoefficient: JSONValue.double(o["klCoefficient"])))
+            klOwnSamples: JSONValue.double(o["klOwnSamples"]), klCoefficient: JSONValue.double(o["klCoefficient"]))
+        if m == .reference { ftSteps.append(record) } else { steps[m, default: []].append(record) }
         version += 1
     }
 
@@ -252,10 +256,11 @@ public struct WatchModel: Sendable {
     // MARK: output
 
     /// The picture the dashboard draws: every method seen, its steps and evaluations (a trained
-    /// method without its own epoch 0 starts from FT's, as in the lab), FT's epochs, messages.
+    /// method without its own epoch 0 starts from FT's, as in the lab), FT's epochs and steps
+    /// (FT's step lines go to `ftSteps`, as the lab publishes them, not to FT's own steps), messages.
     public func snapshot() -> LabSnapshot {
         var cfg = LabConfig()
-        let shown = Method.allCases.filter { steps[$0] != nil || epochs[$0] != nil }
+        let shown = Method.allCases.filter { steps[$0] != nil || epochs[$0] != nil || ($0 == .reference && !ftSteps.isEmpty) }
         cfg.methods = shown
         cfg.batchSize = batchSize
         cfg.objective.normalization = normalization
@@ -280,7 +285,7 @@ public struct WatchModel: Sendable {
             : finished ? .finished : .running
         // The directory is the title when no run line named the trainer; else it stands on the right.
         return LabSnapshot(config: cfg, seed: seed ?? 0, phase: phase, version: version, messages: messages,
-                           sourceLabel: sourceLabel.isEmpty ? directory : sourceLabel, ftHistory: ftHistory,
+                           sourceLabel: sourceLabel.isEmpty ? directory : sourceLabel, ftHistory: ftHistory, ftSteps: ftSteps,
                            runDirectory: sourceLabel.isEmpty ? nil : directory, methods: methods)
     }
 }

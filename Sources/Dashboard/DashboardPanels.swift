@@ -89,50 +89,6 @@ extension DashboardView {
         }
     }
 
-    static func lossPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        let inner = panelBox(.loss, r, v, &b, extra: " (per step, raw)")
-        var series: [(name: String, values: [Double], color: Color)] = []
-        for (i, m) in s.methods.enumerated() where !m.steps.isEmpty {
-            series.append((m.method.rawValue, m.steps.map(\.loss), v.theme.seriesColor(i)))
-        }
-        if series.isEmpty && !s.ftHistory.isEmpty {
-            series.append(("FT eval loss", s.ftHistory.map(\.evalLoss), v.theme.seriesColor(0)))
-        }
-        Widgets.lineChart(series, in: inner, buffer: &b, theme: v.theme, glyphs: v.glyphs, xLabel: "step")
-    }
-
-    static func weightsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        let m = selected(s, v)
-        let inner = panelBox(.weights, r, v, &b, extra: m.map { " — \($0.method.rawValue), held-out log-ratios" } ?? "")
-        guard let m, let w = m.epochs.last?.weights else {
-            b.put("no evaluation yet", x: inner.x, y: inner.y, style: v.theme.dim)
-            return
-        }
-        let lines = [
-            String(format: "ESS %.0f%% of %d  max weight %.1f%%  overlap %@ %.0f%%",
-                   100 * w.essFraction, w.count, 100 * w.maxWeightShare, w.overlap.triggered ? "ALARM" : "ok", 100 * w.overlap.share),
-            "in-batch ESS " + f(w.meanBatchESSFraction, 2) + "   clipped " + f(m.steps.last?.clippedShare, 2)
-                + "   epochs: " + m.epochs.map { f($0.weights.essFraction, 2) }.joined(separator: " → "),
-        ]
-        // Percentile bands of log w over the epochs (5% / 50% / 95%), TensorBoard-distribution style.
-        func band(_ e: EpochMetrics) -> String {
-            let q = e.weights.logRatioQuantiles, levels = e.weights.quantileLevels
-            func at(_ l: Double) -> String { levels.firstIndex(of: l).map { f(q[$0], 1) } ?? "–" }
-            return "[\(at(0.05)) \(at(0.5)) \(at(0.95))]"
-        }
-        let bands = "log w 5/50/95%: " + m.epochs.map { "e\($0.epoch) " + band($0) }.joined(separator: " ")
-        var all = lines
-        if inner.height >= Layout.weightsHeightForBands { all.append(bands) }
-        for (i, l) in all.enumerated() where i < inner.height {
-            b.put(l, x: inner.x, y: inner.y + i, style: i == 0 && w.overlap.triggered ? v.theme.warning : v.theme.text, maxWidth: inner.width)
-        }
-        if inner.height > all.count + 1 {
-            let h = Rect(x: inner.x, y: inner.y + all.count, width: inner.width, height: inner.height - all.count)
-            Widgets.histogram(w.histogram.counts, edges: w.histogram.edges, in: h, buffer: &b, style: v.theme.accent,
-                              theme: v.theme, glyphs: v.glyphs)
-        }
-    }
-
     static func confoundingPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         let inner = panelBox(.confounding, r, v, &b)
         var lines: [(String, Style)] = []

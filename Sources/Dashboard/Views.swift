@@ -76,8 +76,6 @@ public enum DashboardView {
     enum Layout {
         /// The run directory in the header is cut from the left, but not below this.
         static let minDirectoryWidth = 12
-        /// The weights panel adds the log-weight percentile bands from this inner height.
-        static let weightsHeightForBands = 9
         /// Attribute name columns: the confounding panel's and the data summary's.
         static let confoundingNameWidth = 13
         static let summaryNameWidth = 14

@@ -8,9 +8,10 @@ public enum Alignment: Sendable, Hashable {
 /// Drawing primitives for panels: pure functions that draw into a buffer, inside a rectangle,
 /// and never outside it. They keep no state between frames; the caller passes everything.
 ///
-/// Honesty rules (Dashboard.docc/Dashboard.md, "Honest charts"): charts show raw values (no smoothing), have numeric axis
-/// labels, skip NaN/inf instead of letting them wreck the scale, and say "no data yet" rather
-/// than draw an empty frame that looks like zeros.
+/// Honesty rules (Dashboard.docc/Dashboard.md, "Honest charts"): charts show the raw values (a
+/// smoothed line is drawn over them, labelled as such, never instead of them by default), have
+/// numeric axis labels, skip NaN/inf instead of letting them wreck the scale, and say "no data
+/// yet" rather than draw an empty frame that looks like zeros.
 public enum Widgets {
     /// What an empty chart says.
     public static let noDataMessage = "no data yet"
@@ -42,29 +43,139 @@ public enum Widgets {
     public static func lineChart(_ series: [(name: String, values: [Double], color: Color)], in r: Rect,
                                  buffer: inout CellBuffer, theme: Theme, glyphs: Glyphs, xLabel: String? = nil,
                                  xStart: Int = 0) {
-        guard !r.isEmpty else { return }
-        guard let range = ChartScale.range(of: series.flatMap(\.values)) else {
+        lineChart(series.map { ChartSeries(name: $0.name, values: $0.values, color: $0.color) }, in: r, buffer: &buffer,
+                  theme: theme, glyphs: glyphs, options: ChartOptions(xLabel: xLabel, xStart: xStart))
+    }
+
+    /// The line chart above with what `options` adds: faint series (raw points under their
+    /// smoothed line), a window of x, a cursor column, a log or symmetric-log y axis and a note
+    /// after the legend. With default options and no faint series it draws exactly as above.
+    ///
+    /// - Faint series are drawn dim and under the others: a cell holding a dot of a non-faint
+    ///   series shows only those dots; the other cells show the faint dots (ASCII: `.`). They
+    ///   are left out of the legend (the caller's note says what they are).
+    /// - `xWindow` (x values, as `xStart` counts them): only the points in it are drawn, the y
+    ///   range is theirs, and the x labels are its ends.
+    /// - `cursorX`: a vertical marker (`│`, ASCII `|`, in `theme.accent`) on that x's column,
+    ///   in the cells no dot uses.
+    /// - `yScale`: values are placed by `AxisScale.forward`; the labels are the values
+    ///   themselves at the rows they label (so a log axis reads in the data's own units).
+    /// - `legendNote`: after the legend entries in `theme.dim`, when it fits whole.
+    @discardableResult
+    public static func lineChart(_ series: [ChartSeries], in r: Rect, buffer: inout CellBuffer, theme: Theme,
+                                 glyphs: Glyphs, options o: ChartOptions) -> ChartLayout {
+        var layout = ChartLayout()
+        guard !r.isEmpty else { return layout }
+        let count = series.map(\.values.count).max() ?? 0
+        let xs = o.xWindow ?? o.xStart...(o.xStart + max(0, count - 1))
+        let shown = max(0, xs.lowerBound - o.xStart)..<max(0, min(count, xs.upperBound - o.xStart + 1))
+        var lo = Double.infinity, hi = -Double.infinity
+        for ser in series where !shown.isEmpty {
+            for v in ser.values[min(shown.lowerBound, ser.values.count)..<min(shown.upperBound, ser.values.count)] {
+                let t = o.yScale.forward(v)
+                guard t.isFinite else { continue }
+                lo = min(lo, t)
+                hi = max(hi, t)
+            }
+        }
+        guard let range = ChartScale.range(of: lo <= hi ? [lo, hi] : []) else {
             message(noDataMessage, in: r, buffer: &buffer, style: theme.dim)
-            return
+            return layout
         }
         // Rows: legend, plot, x labels.
         let legendRows = r.height >= ChartScale.minHeightForLegend ? 1 : 0
         let xRows = r.height >= ChartScale.minHeightForXLabels ? 1 : 0
         let plotRows = r.height - legendRows - xRows
-        let scale = ChartScale(lo: range.lo, hi: range.hi, rows: plotRows, glyphs: glyphs)
+        let scale = ChartScale(lo: range.lo, hi: range.hi, rows: plotRows, glyphs: glyphs, axis: o.yScale)
         let labels = scale.yLabels()
         // Too narrow for labels beside a useful plot: no labels and no axis line.
         let labelW = r.width - ChartScale.labelWidth(labels) - 1 < ChartScale.minPlotWidth ? -1 : ChartScale.labelWidth(labels)
         let plot = Rect(x: r.x + labelW + 1, y: r.y + legendRows, width: r.maxX - (r.x + labelW + 1), height: plotRows)
-        guard plot.width > 0, plot.height > 0 else { return }
+        guard plot.width > 0, plot.height > 0 else { return layout }
+        layout.plot = plot
 
         if labelW >= 0 { drawYAxis(labels, left: plot, buffer: &buffer, theme: theme, glyphs: glyphs) }
-        let count = series.map(\.values.count).max() ?? 0
-        plotLines(series, count: count, scale: scale, in: plot, buffer: &buffer, glyphs: glyphs)
-        if legendRows == 1 { drawLegend(series, in: r.row(0), buffer: &buffer, glyphs: glyphs) }
+        plotLines(series, xs: xs, xStart: o.xStart, scale: scale, in: plot, buffer: &buffer, glyphs: glyphs,
+                  cursor: o.cursorX.map { (x: $0, style: theme.accent) })
+        if legendRows == 1 {
+            layout.noteShown = drawLegend(series, in: r.row(0), buffer: &buffer, glyphs: glyphs,
+                                          note: o.legendNote.map { ($0, theme.dim) })
+        }
         if xRows == 1, count > 0 {
-            drawXLabels(first: xStart, last: xStart + count - 1, label: xLabel, under: plot, row: r.maxY - 1,
+            drawXLabels(first: xs.lowerBound, last: xs.upperBound, label: o.xLabel, under: plot, row: r.maxY - 1,
                         right: r.maxX, buffer: &buffer, theme: theme)
+        }
+        return layout
+    }
+
+    /// One line of `lineChart`: a name, values (x = index + `ChartOptions.xStart`), a colour,
+    /// and whether it is drawn faint (raw points under a smoothed line).
+    public struct ChartSeries: Sendable {
+        public var name: String
+        public var values: [Double]
+        public var color: Color
+        public var faint: Bool
+
+        public init(name: String, values: [Double], color: Color, faint: Bool = false) {
+            self.name = name
+            self.values = values
+            self.color = color
+            self.faint = faint
+        }
+    }
+
+    /// What `lineChart` draws beyond the series (see there).
+    public struct ChartOptions: Sendable {
+        public var xLabel: String?
+        public var xStart: Int
+        public var xWindow: ClosedRange<Int>?
+        public var cursorX: Int?
+        public var yScale: AxisScale
+        public var legendNote: String?
+
+        public init(xLabel: String? = nil, xStart: Int = 0, xWindow: ClosedRange<Int>? = nil, cursorX: Int? = nil,
+                    yScale: AxisScale = .linear, legendNote: String? = nil) {
+            self.xLabel = xLabel
+            self.xStart = xStart
+            self.xWindow = xWindow
+            self.cursorX = cursorX
+            self.yScale = yScale
+            self.legendNote = legendNote
+        }
+    }
+
+    /// Where `lineChart` drew: its plot area (empty when it drew none), and whether the
+    /// legend note fitted.
+    public struct ChartLayout: Sendable {
+        public var plot = Rect(width: 0, height: 0)
+        public var noteShown = false
+    }
+
+    /// How a chart places values on its y axis.
+    public enum AxisScale: Sendable, Hashable {
+        case linear
+        /// log10 y: for positive values only (others are not drawn).
+        case log
+        /// sign(y)·log10(1 + |y|): logarithmic in |y| beyond about ±1, linear near 0, so
+        /// negative values (CPO's losses) have a log scale too.
+        case symlog
+
+        /// Where `y` goes on the axis.
+        public func forward(_ y: Double) -> Double {
+            switch self {
+            case .linear: y
+            case .log: y > 0 ? Foundation.log10(y) : .nan
+            case .symlog: y < 0 ? -Foundation.log10(1 - y) : Foundation.log10(1 + y)
+            }
+        }
+
+        /// The value at axis position `t` (`forward`'s inverse).
+        public func inverse(_ t: Double) -> Double {
+            switch self {
+            case .linear: t
+            case .log: Foundation.pow(10, t)
+            case .symlog: t < 0 ? 1 - Foundation.pow(10, -t) : Foundation.pow(10, t) - 1
+            }
         }
     }
 
@@ -79,15 +190,18 @@ public enum Widgets {
         /// Relative spread below which a series counts as constant (rounding noise).
         static let constantTolerance = 1e-12
 
+        /// The range on the axis (after `axis.forward`).
         let lo: Double, hi: Double
         /// Plot height in cells, and dots per cell.
         let rows: Int
         let dotsPerCell: (columns: Int, rows: Int)
+        let axis: AxisScale
 
-        init(lo: Double, hi: Double, rows: Int, glyphs: Glyphs) {
+        init(lo: Double, hi: Double, rows: Int, glyphs: Glyphs, axis: AxisScale = .linear) {
             self.lo = lo
             self.hi = hi
             self.rows = rows
+            self.axis = axis
             dotsPerCell = glyphs.hasBraille ? (2, 4) : (1, 1)
         }
 
@@ -108,8 +222,9 @@ public enum Widgets {
             return (lo, hi)
         }
 
-        /// Dot row counted from the bottom for value `v` (clamped to lo...hi).
+        /// Dot row counted from the bottom for value `v` (placed by `axis`, clamped to lo...hi).
         func dotRow(_ v: Double) -> Int {
+            let v = axis.forward(v)
             // Halves keep the arithmetic finite for values near ±Double.greatestFiniteMagnitude.
             let t = (v / 2 - lo / 2) / (hi / 2 - lo / 2)
             return Int((min(1, max(0, t)) * Double(dotRows - 1)).rounded())
@@ -119,16 +234,16 @@ public enum Widgets {
         func cellRow(ofDotRow d: Int) -> Int { (dotRows - 1 - d) / dotsPerCell.rows }
 
         /// Y labels: max on the top row, min on the bottom row, and the mid value on the row
-        /// that holds it (when that is neither).
+        /// that holds it (when that is neither); on a log axis, the values at those positions.
         func yLabels() -> [(row: Int, text: String)] {
             let mid = lo / 2 + hi / 2
             var rowsAndValues = [(0, hi)]
             if rows >= 2 { rowsAndValues.append((rows - 1, lo)) }
             if rows >= 3 {
-                let m = cellRow(ofDotRow: dotRow(mid))
+                let m = cellRow(ofDotRow: dotRow(axis.inverse(mid)))
                 if m > 0 && m < rows - 1 { rowsAndValues.append((m, mid)) }
             }
-            return zip(rowsAndValues.map(\.0), axisLabels(rowsAndValues.map(\.1))).map { (row: $0, text: $1) }
+            return zip(rowsAndValues.map(\.0), axisLabels(rowsAndValues.map { axis.inverse($0.1) })).map { (row: $0, text: $1) }
         }
 
         static func labelWidth(_ labels: [(row: Int, text: String)]) -> Int { labels.map(\.text.count).max() ?? 0 }
@@ -147,64 +262,105 @@ public enum Widgets {
         }
     }
 
-    /// Every series as lines through its points (x = index of `count` spread over the width)
-    /// on a dot canvas, then the canvas into `plot`: braille cells, or each series' ASCII mark.
-    /// A cell takes the colour of the last series with a dot in it.
-    static func plotLines(_ series: [(name: String, values: [Double], color: Color)], count n: Int, scale: ChartScale,
-                          in plot: Rect, buffer: inout CellBuffer, glyphs: Glyphs) {
+    /// Every series as lines through its points (x = `xStart` + index; the x values `xs` spread
+    /// over the width, points outside them left out) on a dot canvas, then the canvas into
+    /// `plot`: braille cells, or each series' ASCII mark. A cell takes the colour of the last
+    /// series with a dot in it; faint series only show in cells without another series' dots.
+    /// `cursor`: a marker down the column of that x, in the cells without dots.
+    static func plotLines(_ series: [ChartSeries], xs: ClosedRange<Int>, xStart: Int, scale: ChartScale,
+                          in plot: Rect, buffer: inout CellBuffer, glyphs: Glyphs, cursor: (x: Int, style: Style)? = nil) {
         let (cw, ch) = scale.dotsPerCell
         let dotCols = plot.width * cw, dotRows = scale.dotRows
-        var bits = [UInt8](repeating: 0, count: plot.width * plot.height)
-        var owner = [Int](repeating: -1, count: plot.width * plot.height)
-        func dotCol(_ i: Int) -> Int {
-            n <= 1 ? 0 : Int((Double(i) * Double(dotCols - 1) / Double(n - 1)).rounded())
+        let cells = plot.width * plot.height
+        // Two layers: 0 the series drawn plainly, 1 the faint ones.
+        var bits = [[UInt8]](repeating: [UInt8](repeating: 0, count: cells), count: 2)
+        var owner = [[Int]](repeating: [Int](repeating: -1, count: cells), count: 2)
+        let span = xs.upperBound - xs.lowerBound
+        func dotCol(_ x: Int) -> Int {
+            span <= 0 ? 0 : Int((Double(x - xs.lowerBound) * Double(dotCols - 1) / Double(span)).rounded())
         }
-        func setDot(_ dx: Int, _ dyFromBottom: Int, _ s: Int) {
+        func setDot(_ dx: Int, _ dyFromBottom: Int, _ s: Int, _ layer: Int) {
             let dy = dotRows - 1 - dyFromBottom
             guard dx >= 0, dx < dotCols, dy >= 0, dy < dotRows else { return }
             let cell = (dy / ch) * plot.width + dx / cw
-            bits[cell] |= brailleBit(column: dx % cw, row: dy % ch)
-            owner[cell] = s
+            bits[layer][cell] |= brailleBit(column: dx % cw, row: dy % ch)
+            owner[layer][cell] = s
         }
         for (s, ser) in series.enumerated() {
+            let layer = ser.faint ? 1 : 0
+            // Consecutive points in one dot column join into a vertical stroke over their range,
+            // so a run of them is drawn as that stroke (the same dots, far fewer of them set
+            // when there are many more points than columns): the line from the previous point
+            // to the run's first, the run's range, and on from its last.
             var previous: (Int, Int)?
-            for (i, v) in ser.values.enumerated() {
-                guard v.isFinite else {
+            var run: (col: Int, first: Int, last: Int, lo: Int, hi: Int)?
+            func flush() {
+                guard let r = run else { return }
+                if let q = previous { line(from: q, to: (r.col, r.first)) { setDot($0, $1, s, layer) } }
+                for d in r.lo...r.hi { setDot(r.col, d, s, layer) }
+                previous = (r.col, r.last)
+                run = nil
+            }
+            let first = max(0, xs.lowerBound - xStart), end = min(ser.values.count, xs.upperBound - xStart + 1)
+            guard first < end else { continue }
+            for i in first..<end {
+                let v = ser.values[i]
+                guard scale.axis.forward(v).isFinite else {
+                    flush()
                     previous = nil
                     continue
                 }
-                let p = (dotCol(i), scale.dotRow(v))
-                if let q = previous {
-                    line(from: q, to: p) { setDot($0, $1, s) }
+                let col = dotCol(xStart + i), row = scale.dotRow(v)
+                if let r = run, r.col == col {
+                    run = (col, r.first, row, min(r.lo, row), max(r.hi, row))
                 } else {
-                    setDot(p.0, p.1, s)
+                    flush()
+                    run = (col, row, row, row, row)
                 }
-                previous = p
             }
+            flush()
         }
-        for row in 0..<plot.height {
-            for col in 0..<plot.width where owner[row * plot.width + col] >= 0 {
-                let s = owner[row * plot.width + col]
-                let char: Character = glyphs.hasBraille
-                    ? brailleCharacter(bits[row * plot.width + col])
-                    : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
-                buffer[plot.x + col, plot.y + row] = Cell(char: char, style: Style(fg: series[s].color))
+        // ASCII marks by position among the plain series, as the legend numbers them.
+        var mark = [Int](repeating: 0, count: series.count)
+        var plain = 0
+        for (s, ser) in series.enumerated() where !ser.faint {
+            mark[s] = plain
+            plain += 1
+        }
+        for cell in 0..<cells {
+            let layer = owner[0][cell] >= 0 ? 0 : 1
+            let s = owner[layer][cell]
+            guard s >= 0 else { continue }
+            let char: Character = glyphs.hasBraille
+                ? brailleCharacter(bits[layer][cell])
+                : layer == 1 ? "." : Glyphs.asciiMarks[mark[s] % Glyphs.asciiMarks.count]
+            buffer[plot.x + cell % plot.width, plot.y + cell / plot.width] = Cell(char: char, style: Style(fg: series[s].color, dim: layer == 1))
+        }
+        if let cursor, xs.contains(cursor.x) {
+            let col = dotCol(cursor.x) / cw
+            for row in 0..<plot.height where owner[0][row * plot.width + col] < 0 && owner[1][row * plot.width + col] < 0 {
+                buffer[plot.x + col, plot.y + row] = Cell(char: glyphs.axisVertical, style: cursor.style)
             }
         }
     }
 
-    /// `━ name` per series in its colour (its ASCII mark instead of `━` in ASCII), two
-    /// spaces apart, cut at the edge of `row`.
-    static func drawLegend(_ series: [(name: String, values: [Double], color: Color)], in row: Rect,
-                           buffer: inout CellBuffer, glyphs: Glyphs) {
+    /// `━ name` per plain series in its colour (its ASCII mark instead of `━` in ASCII), two
+    /// spaces apart, cut at the edge of `row`; then `note` when it fits whole. Returns whether
+    /// the note was drawn.
+    @discardableResult
+    static func drawLegend(_ series: [ChartSeries], in row: Rect, buffer: inout CellBuffer, glyphs: Glyphs,
+                           note: (text: String, style: Style)? = nil) -> Bool {
         var x = row.x
-        for (s, ser) in series.enumerated() {
+        for (s, ser) in series.filter({ !$0.faint }).enumerated() {
             let mark = glyphs.hasBraille ? glyphs.legendMarker : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
             let entry = "\(mark) \(ser.name)"
             guard x < row.maxX else { break }
             buffer.put(entry, x: x, y: row.y, style: Style(fg: ser.color), maxWidth: row.maxX - x)
             x += entry.count + 2
         }
+        guard let note, !note.text.isEmpty, x + note.text.count <= row.maxX else { return false }
+        buffer.put(note.text, x: x, y: row.y, style: note.style)
+        return true
     }
 
     /// On `row`: the first x under the plot's first column, the last x ending at `right` (when

@@ -54,6 +54,9 @@ public final class Experiment: @unchecked Sendable {
     /// How the model fits the data: the chosen shape and the texts its context cuts.
     public private(set) var fit: ModelFit?
     public private(set) var ftHistory: [FTEpoch] = []
+    /// FT's training steps (loss per step, epoch), as preparation trained it; empty in an
+    /// experiment restored from a checkpoint (saved runs keep FT's epochs, not its steps).
+    public private(set) var ftSteps: [StepRecord] = []
     public private(set) var ghatQuality: OutcomeModelQuality?
     /// ĝ's quality against the true outcomes (differs from `ghatQuality` for a negated ĝ).
     public private(set) var ghatQualityVersusOutcomes: OutcomeModelQuality?
@@ -145,7 +148,8 @@ public final class Experiment: @unchecked Sendable {
     /// held-out f0 texts (scoring the rows under FT comes first).
     static let f0TrainSamplingProgress = 0.2
     static let f0EvalSamplingProgress = 0.7
-    /// FT reports its progress every this many steps.
+    /// FT's progress message names a new step every this many steps (the progress itself, with
+    /// FT's steps for the Loss panel, comes every step).
     static let ftProgressInterval = 10
     /// How many of a model's texts are kept for display (the Generations panel): per evaluation,
     /// and per request (`generate`).
@@ -209,14 +213,19 @@ public final class Experiment: @unchecked Sendable {
             throw .invalidConfig(error.description)
         }
         let stepsPerEpoch = (train.count + cfg.batchSize - 1) / cfg.batchSize
+        var message = "FT training"
+        ftSteps = []
         ftHistory = FineTuning.train(
             ft, train: train, validation: validation, config: cfg, seed: derived("ft"),
             onEpoch: { e in progress(.ft, Double(e.epoch) / Double(cfg.ftMaxEpochs),
                                      String(format: "FT epoch %d: train loss %.3f, validation loss %.3f (%.1f s)", e.epoch, e.trainLoss, e.evalLoss, e.seconds)) },
-            onStep: { s, loss in
-                if s % Self.ftProgressInterval == 0 {
-                    progress(.ft, Double(s) / Double(stepsPerEpoch * cfg.ftMaxEpochs), String(format: "FT step %d, loss %.3f", s, loss))
-                }
+            onStep: { s, epoch, loss in
+                // Every step reaches the progress (the Loss panel draws FT's steps live); the
+                // message changes every `ftProgressInterval` steps, so it can be read.
+                ftSteps.append(StepRecord(step: s, epoch: epoch, loss: loss, batchESSFraction: nil, clippedShare: 0,
+                                          gradNorm: .nan, skipped: !loss.isFinite))
+                if s % Self.ftProgressInterval == 0 || s == 1 { message = String(format: "FT step %d, loss %.3f", s, loss) }
+                progress(.ft, Double(s) / Double(stepsPerEpoch * cfg.ftMaxEpochs), message)
             }, cancelled: cancelled)
         self.ft = ft
         if cancelled() { throw .failed("cancelled") }

@@ -12,6 +12,8 @@ public struct PrepProgress: Sendable, Hashable {
     public var isMilestone: Bool
     /// FT's epochs, once FT has trained (empty before).
     public var ftHistory: [FTEpoch]
+    /// FT's training steps so far (live while FT trains; the arrays are shared, not copied).
+    public var ftSteps: [StepRecord] = []
 }
 
 /// What a `SeedRun` reports while it works, in order, on the thread that drives it. The
@@ -159,7 +161,8 @@ public final class SeedRun {
             try experiment.prepare(progress: { stage, fraction, message in
                 self.events(.preparing(PrepProgress(
                     stage: stage, fraction: fraction, message: message,
-                    isMilestone: stage != .ft || message.hasPrefix("FT epoch"), ftHistory: self.experiment.ftHistory)))
+                    isMilestone: stage != .ft || message.hasPrefix("FT epoch"), ftHistory: self.experiment.ftHistory,
+                    ftSteps: self.experiment.ftSteps)))
             }, cancelled: cancelled)
         } catch {
             throw .lab(error)

@@ -155,6 +155,7 @@ public final class LabSession: Sendable {
             publish { s in
                 s.phase = .preparing(stage: p.stage, fraction: p.fraction, message: p.message)
                 s.ftHistory = p.ftHistory
+                s.ftSteps = p.ftSteps
             }
             if p.isMilestone { log(p.message) }
         case .ready(let exp):

@@ -110,6 +110,9 @@ public struct LabSnapshot: Sendable, Hashable {
     /// the oracle judges); when it cannot (`informative` false), win rates are not evidence.
     public var judge: JudgeAssessment?
     public var ftHistory: [FTEpoch]
+    /// FT's training steps (the Loss panel draws them while FT trains); empty for a resumed
+    /// run, whose checkpoint keeps FT's epochs only.
+    public var ftSteps: [StepRecord]
     /// The training rows' outcomes (oriented), for the data view's histogram.
     public var trainOutcomes: [Double]
     /// How the outcomes are measured; nil until the rows are loaded.
@@ -131,7 +134,7 @@ public struct LabSnapshot: Sendable, Hashable {
                 worldName: String? = nil, attributeNames: [String] = [], vStar: Double? = nil,
                 ghatQuality: OutcomeModelQuality? = nil, ghatQualityVersusOutcomes: OutcomeModelQuality? = nil,
                 attributeEffects: [AttributeEffect] = [], traitImbalance: [Double] = [], judge: JudgeAssessment? = nil,
-                ftHistory: [FTEpoch] = [],
+                ftHistory: [FTEpoch] = [], ftSteps: [StepRecord] = [],
                 trainOutcomes: [Double] = [], outcomeKind: OutcomeKind? = nil, split: DataSplit.Record? = nil,
                 dataPreview: [OutcomeRow] = [], dataCorrelations: DataCorrelations? = nil, runDirectory: String? = nil,
                 lastSave: SaveStatus? = nil, methods: [MethodSnapshot]? = nil, generations: [Method: RequestedSamples] = [:]) {
@@ -152,6 +155,7 @@ public struct LabSnapshot: Sendable, Hashable {
         self.traitImbalance = traitImbalance
         self.judge = judge
         self.ftHistory = ftHistory
+        self.ftSteps = ftSteps
         self.trainOutcomes = trainOutcomes
         self.outcomeKind = outcomeKind
         self.split = split
@@ -186,6 +190,7 @@ public struct LabSnapshot: Sendable, Hashable {
         traitImbalance = exp.traitImbalance
         judge = exp.judgeAssessment
         ftHistory = exp.ftHistory
+        ftSteps = exp.ftSteps
         methods = config.methods.map { exp.snapshot(of: $0) }
     }
 

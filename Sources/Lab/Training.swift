@@ -74,7 +74,8 @@ enum FineTuning {
     static let plateauFactor: Float = 0.3
 
     static func train(_ model: Transformer, train: [[Int32]], validation: [[Int32]], config: LabConfig, seed: UInt64,
-                      onEpoch: (FTEpoch) -> Void, onStep: (Int, Double) -> Void, cancelled: () -> Bool) -> [FTEpoch] {
+                      onEpoch: (FTEpoch) -> Void, onStep: (_ step: Int, _ epoch: Int, _ loss: Double) -> Void,
+                      cancelled: () -> Bool) -> [FTEpoch] {
         let stepsPerEpoch = max(1, (train.count + config.batchSize - 1) / config.batchSize)
         let opt = AdamW(config: AdamWConfig(learningRate: config.ftLearningRate, weightDecay: weightDecay,
                                             warmupSteps: min(warmupSteps, stepsPerEpoch)),
@@ -95,7 +96,7 @@ enum FineTuning {
                 sum += loss
                 count += 1
                 step += 1
-                onStep(step, loss)
+                onStep(step, epoch, loss)
             }
             let validationLoss = validation.isEmpty ? Double.nan : Batches.meanTokenLoss(model, validation)
             let rec = FTEpoch(epoch: epoch, trainLoss: sum / Double(max(1, count)), evalLoss: validationLoss,
