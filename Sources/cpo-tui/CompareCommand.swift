@@ -40,20 +40,23 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        // The display settings first: a bad --theme stops the command before the runs load.
+        let dashboard = try ReadOnlyDashboard(display: display, configFile: configFile)
         let snapshot: LabSnapshot
         do {
             snapshot = try RunComparison.load(directories) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         } catch {
             throw CLIError(error.description)
         }
-        let dashboard = try ReadOnlyDashboard(display: display, configFile: configFile)
+        // The first method that trains is selected (drawn bold; ← → step through its epochs).
+        let selected = snapshot.methods.firstIndex { $0.method.trains } ?? 0
         if text || isatty(1) == 0 {
-            print(dashboard.text(snapshot, view: .compare, width: size.width, height: size.height))
+            print(dashboard.text(snapshot, view: .compare, selected: selected, width: size.width, height: size.height))
             return
         }
         // x writes the screen into the current directory (the runs compared stay as they were saved).
-        try dashboard.run("compare", otherwise: "pass --text to print the view", view: .compare, frames: frames,
-                          exportDirectory: { "." }, source: FixedSource(snapshot))
+        try dashboard.run("compare", otherwise: "pass --text to print the view", view: .compare, selected: selected,
+                          frames: frames, exportDirectory: { "." }, source: FixedSource(snapshot))
     }
 }
 

@@ -20,20 +20,23 @@ struct ReadOnlyDashboard {
         self.configError = configError
     }
 
-    /// One frame of `snapshot` on the `kind` view, as plain text (clock times in UTC).
-    func text(_ snapshot: LabSnapshot, view kind: ViewKind, width: Int, height: Int) -> String {
+    /// One frame of `snapshot` on the `kind` view, as plain text (clock times in UTC), method
+    /// `selected` selected.
+    func text(_ snapshot: LabSnapshot, view kind: ViewKind, selected: Int = 0, width: Int, height: Int) -> String {
         var view = ViewState()
         view.view = kind
+        view.selectedMethod = selected
         view.keymap = keymap
         view.glyphs = shown.ascii ? .ascii : .unicode
         view.timeZone = TimeZone(identifier: "UTC") ?? .current
         return DashboardView.render(snapshot, view, width: width, height: height).plainText()
     }
 
-    /// The dashboard on `source` in the terminal, on the `kind` view, until q. The export key
+    /// The dashboard on `source` in the terminal, on the `kind` view with method `selected`
+    /// selected, until q. The export key
     /// writes into `exportDirectory()`. Without a terminal: an error naming `command`, ending in
     /// `otherwise` (what to pass instead).
-    func run(_ command: String, otherwise: String, view kind: ViewKind, frames: Int?,
+    func run(_ command: String, otherwise: String, view kind: ViewKind, selected: Int = 0, frames: Int?,
              exportDirectory: @escaping @Sendable () -> String, source: sending some SnapshotSource) throws {
         try MainActor.assumeIsolated {
             guard let backend = NcursesBackend(logPath: "/dev/null") else {
@@ -43,6 +46,7 @@ struct ReadOnlyDashboard {
             var state = DashboardState(theme: shown.theme, themes: Themes.cycle(), colors: backend.colors,
                                        glyphs: backend.utf8 && !shown.ascii ? .unicode : .ascii)
             state.view.view = kind
+            state.view.selectedMethod = selected
             state.view.keymap = keymap
             state.view.mouse = shown.mouse
             if let configError { state.view.status = ConfigOption.status(configError, log: nil) }
