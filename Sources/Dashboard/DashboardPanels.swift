@@ -25,7 +25,7 @@ extension DashboardView {
     static func draw(_ p: Panel, _ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         switch p {
         case .methods: methodsPanel(s, v, r, &b)
-        case .loss: lossPanel(s, v, r, &b)
+        case .loss: v.showCurves ? curvesPanel(s, v, r, &b) : lossPanel(s, v, r, &b)
         case .weights: weightsPanel(s, v, r, &b)
         case .confounding: confoundingPanel(s, v, r, &b)
         case .generations: generationsPanel(s, v, r, &b)

@@ -79,11 +79,6 @@ public enum DashboardView {
         /// Attribute name columns: the confounding panel's and the data summary's.
         static let confoundingNameWidth = 13
         static let summaryNameWidth = 14
-        /// The compare view's bars: the method name (cut to `compareNameWidth`), its value
-        /// from `compareValueColumn`, the bar from `compareBarColumn`.
-        static let compareNameWidth = 13
-        static let compareValueColumn = 14
-        static let compareBarColumn = 30
         /// The data view shows the outcome histogram beside the summary from this width, at
         /// this height.
         static let widthForOutcomeHistogram = 100
@@ -251,9 +246,11 @@ public enum DashboardView {
         for (i, l) in lines.prefix(h - 2).enumerated() { b.put(l, x: r.x + 2, y: r.y + 1 + i, style: t.text, maxWidth: w - 3) }
     }
 
-    static func panelBox(_ p: Panel, _ r: Rect, _ v: ViewState, _ b: inout CellBuffer, extra: String = "") -> Rect {
+    /// The panel's box (focused or not) titled `title` (default: the panel's) + `extra`; returns its inside.
+    static func panelBox(_ p: Panel, _ r: Rect, _ v: ViewState, _ b: inout CellBuffer, title: String? = nil,
+                         extra: String = "") -> Rect {
         let focused = v.focus == p && v.view == .dashboard
-        b.box(r, title: p.title + extra, style: focused ? v.theme.focusedBorder : v.theme.border, titleStyle: v.theme.title, glyphs: v.glyphs)
+        b.box(r, title: (title ?? p.title) + extra, style: focused ? v.theme.focusedBorder : v.theme.border, titleStyle: v.theme.title, glyphs: v.glyphs)
         return r.inset(by: 1)
     }
 }

@@ -82,19 +82,10 @@ public enum Widgets {
             message(noDataMessage, in: r, buffer: &buffer, style: theme.dim)
             return layout
         }
-        // Rows: legend, plot, x labels.
-        let legendRows = r.height >= ChartScale.minHeightForLegend ? 1 : 0
-        let xRows = r.height >= ChartScale.minHeightForXLabels ? 1 : 0
-        let plotRows = r.height - legendRows - xRows
-        let scale = ChartScale(lo: range.lo, hi: range.hi, rows: plotRows, glyphs: glyphs, axis: o.yScale)
-        let labels = scale.yLabels()
-        // Too narrow for labels beside a useful plot: no labels and no axis line.
-        let labelW = r.width - ChartScale.labelWidth(labels) - 1 < ChartScale.minPlotWidth ? -1 : ChartScale.labelWidth(labels)
-        let plot = Rect(x: r.x + labelW + 1, y: r.y + legendRows, width: r.maxX - (r.x + labelW + 1), height: plotRows)
-        guard plot.width > 0, plot.height > 0 else { return layout }
+        guard let (plot, scale, legendRows, xRows) = chartFrame(range, in: r, axis: o.yScale, buffer: &buffer, theme: theme,
+                                                                 glyphs: glyphs)
+        else { return layout }
         layout.plot = plot
-
-        if labelW >= 0 { drawYAxis(labels, left: plot, buffer: &buffer, theme: theme, glyphs: glyphs) }
         plotLines(series, xs: xs, xStart: o.xStart, scale: scale, in: plot, buffer: &buffer, glyphs: glyphs,
                   cursor: o.cursorX.map { (x: $0, style: theme.accent) })
         if legendRows == 1 {
@@ -109,18 +100,25 @@ public enum Widgets {
     }
 
     /// One line of `lineChart`: a name, values (x = index + `ChartOptions.xStart`), a colour,
-    /// and whether it is drawn faint (raw points under a smoothed line).
+    /// and whether it is drawn faint (raw points under a smoothed line). A `bold` line is drawn
+    /// bold (the selected method's); `mark` numbers its ASCII mark and legend mark (nil: its
+    /// position among the plain series), for a caller that draws series in another order than
+    /// it numbers them.
     public struct ChartSeries: Sendable {
         public var name: String
         public var values: [Double]
         public var color: Color
         public var faint: Bool
+        public var bold: Bool
+        public var mark: Int?
 
-        public init(name: String, values: [Double], color: Color, faint: Bool = false) {
+        public init(name: String, values: [Double], color: Color, faint: Bool = false, bold: Bool = false, mark: Int? = nil) {
             self.name = name
             self.values = values
             self.color = color
             self.faint = faint
+            self.bold = bold
+            self.mark = mark
         }
     }
 
@@ -177,6 +175,27 @@ public enum Widgets {
             case .symlog: t < 0 ? 1 - Foundation.pow(10, -t) : Foundation.pow(10, t) - 1
             }
         }
+    }
+
+    /// A chart's rows in `r` (legend, plot, x labels; the legend and then the x labels are left
+    /// out when `r` is low, the legend also when `legend` is false) and its y axis with labels
+    /// left of the plot (left out when they would leave the plot too narrow), drawn. Returns the
+    /// plot's rectangle and scale (`range` on the `axis`), and whether the legend and x-label
+    /// rows are there (0 or 1); nil when no plot fits.
+    static func chartFrame(_ range: (lo: Double, hi: Double), in r: Rect, legend: Bool = true, axis: AxisScale = .linear,
+                           buffer: inout CellBuffer, theme: Theme,
+                           glyphs: Glyphs) -> (plot: Rect, scale: ChartScale, legendRows: Int, xRows: Int)? {
+        let legendRows = legend && r.height >= ChartScale.minHeightForLegend ? 1 : 0
+        let xRows = r.height >= ChartScale.minHeightForXLabels ? 1 : 0
+        let plotRows = r.height - legendRows - xRows
+        let scale = ChartScale(lo: range.lo, hi: range.hi, rows: plotRows, glyphs: glyphs, axis: axis)
+        let labels = scale.yLabels()
+        // Too narrow for labels beside a useful plot: no labels and no axis line.
+        let labelW = r.width - ChartScale.labelWidth(labels) - 1 < ChartScale.minPlotWidth ? -1 : ChartScale.labelWidth(labels)
+        let plot = Rect(x: r.x + labelW + 1, y: r.y + legendRows, width: r.maxX - (r.x + labelW + 1), height: plotRows)
+        guard plot.width > 0, plot.height > 0 else { return nil }
+        if labelW >= 0 { drawYAxis(labels, left: plot, buffer: &buffer, theme: theme, glyphs: glyphs) }
+        return (plot, scale, legendRows, xRows)
     }
 
     /// How a line chart maps values to dot rows: the value range, the plot's height in cells
@@ -324,7 +343,7 @@ public enum Widgets {
         var mark = [Int](repeating: 0, count: series.count)
         var plain = 0
         for (s, ser) in series.enumerated() where !ser.faint {
-            mark[s] = plain
+            mark[s] = ser.mark ?? plain
             plain += 1
         }
         for cell in 0..<cells {
@@ -334,7 +353,8 @@ public enum Widgets {
             let char: Character = glyphs.hasBraille
                 ? brailleCharacter(bits[layer][cell])
                 : layer == 1 ? "." : Glyphs.asciiMarks[mark[s] % Glyphs.asciiMarks.count]
-            buffer[plot.x + cell % plot.width, plot.y + cell / plot.width] = Cell(char: char, style: Style(fg: series[s].color, dim: layer == 1))
+            buffer[plot.x + cell % plot.width, plot.y + cell / plot.width] = Cell(
+                char: char, style: Style(fg: series[s].color, bold: series[s].bold && layer == 0, dim: layer == 1))
         }
         if let cursor, xs.contains(cursor.x) {
             let col = dotCol(cursor.x) / cw
@@ -344,18 +364,22 @@ public enum Widgets {
         }
     }
 
-    /// `━ name` per plain series in its colour (its ASCII mark instead of `━` in ASCII), two
-    /// spaces apart, cut at the edge of `row`; then `note` when it fits whole. Returns whether
+    /// The mark of series `s` in a legend: `━`, or in ASCII its plot mark (`Glyphs.asciiMarks`).
+    public static func legendMark(_ s: Int, glyphs: Glyphs) -> Character {
+        glyphs.hasBraille ? glyphs.legendMarker : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
+    }
+
+    /// `━ name` per plain series in its colour (its ASCII mark instead of `━` in ASCII; bold
+    /// for a bold series), two spaces apart, cut at the edge of `row`; then `note` when it fits whole. Returns whether
     /// the note was drawn.
     @discardableResult
     static func drawLegend(_ series: [ChartSeries], in row: Rect, buffer: inout CellBuffer, glyphs: Glyphs,
                            note: (text: String, style: Style)? = nil) -> Bool {
         var x = row.x
         for (s, ser) in series.filter({ !$0.faint }).enumerated() {
-            let mark = glyphs.hasBraille ? glyphs.legendMarker : Glyphs.asciiMarks[s % Glyphs.asciiMarks.count]
-            let entry = "\(mark) \(ser.name)"
+            let entry = "\(legendMark(ser.mark ?? s, glyphs: glyphs)) \(ser.name)"
             guard x < row.maxX else { break }
-            buffer.put(entry, x: x, y: row.y, style: Style(fg: ser.color), maxWidth: row.maxX - x)
+            buffer.put(entry, x: x, y: row.y, style: Style(fg: ser.color, bold: ser.bold), maxWidth: row.maxX - x)
             x += entry.count + 2
         }
         guard let note, !note.text.isEmpty, x + note.text.count <= row.maxX else { return false }

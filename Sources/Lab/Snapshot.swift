@@ -128,6 +128,8 @@ public struct LabSnapshot: Sendable, Hashable {
     public var methods: [MethodSnapshot]
     /// Samples drawn on request, the latest per method.
     public var generations: [Method: RequestedSamples]
+    /// Saved runs side by side (`cpo-tui compare`), which the compare view then draws.
+    public var comparison: RunComparison?
 
     public init(config: LabConfig, seed: UInt64, phase: LabPhase = .preparing(stage: .data, fraction: 0, message: "starting"),
                 version: Int = 0, messages: [String] = [], sourceLabel: String = "", trainRows: Int = 0, evalRows: Int = 0,

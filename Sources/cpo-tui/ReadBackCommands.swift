@@ -105,37 +105,16 @@ struct WatchCommand: ParsableCommand {
         var follower = WatchFollower(directory: directory, seed: seed)
         follower.poll()
         // The config file's keys apply here too, less the training ones.
-        let (config, configError) = configFile.load()
-        if let configError { ConfigOption.warn(configError) }
-        let shown = try display.settings(config)
-        let keymap = config.keymap.withoutTrainingKeys()
+        let dashboard = try ReadOnlyDashboard(display: display, configFile: configFile)
         if once {
-            var view = ViewState()
-            view.keymap = keymap
-            view.glyphs = shown.ascii ? .ascii : .unicode
-            view.timeZone = TimeZone(identifier: "UTC") ?? .current
-            print(DashboardView.render(follower.model.snapshot(), view, width: width, height: height).plainText())
+            print(dashboard.text(follower.model.snapshot(), view: .dashboard, width: width, height: height))
             return
         }
         let directory = directory
-        try MainActor.assumeIsolated {
-            guard let backend = NcursesBackend(logPath: "/dev/null") else {
-                throw CLIError("watch needs a terminal (not a TTY, or TERM unset/unknown/dumb); pass --once to print one frame as text")
-            }
-            defer { backend.shutdown() }
-            var state = DashboardState(theme: shown.theme, themes: Themes.cycle(), colors: backend.colors,
-                                       glyphs: backend.utf8 && !shown.ascii ? .unicode : .ascii)
-            state.view.keymap = keymap
-            state.view.mouse = shown.mouse
-            if let configError { state.view.status = ConfigOption.status(configError, log: nil) }
-            DashboardLoop(framesPerSecond: shown.fps, maxFrames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) },
-                          exportScreen: { frame, _, theme in
-                              // Into the watched run directory if it is writable, else the current one.
-                              ScreenExport.write(frame, palette: ScreenPalette(theme: theme),
-                                                 into: FileManager.default.isWritableFile(atPath: directory) ? directory : ".")
-                          })
-                .run(&state, backend: backend, source: WatchSource(follower))
-        }
+        try dashboard.run("watch", otherwise: "pass --once to print one frame as text", view: .dashboard, frames: frames,
+                          // Into the watched run directory if it is writable, else the current one.
+                          exportDirectory: { FileManager.default.isWritableFile(atPath: directory) ? directory : "." },
+                          source: WatchSource(follower))
     }
 }
 
