@@ -82,6 +82,8 @@ public enum DashboardView {
         /// source likewise.
         static let minDirectoryWidth = 12
         static let minSourceWidth = 10
+        /// A phase too long for the header keeps at least this many cells (cut at the edge).
+        static let minPhaseWidth = 24
         /// Attribute name columns: the confounding panel's and the data summary's.
         static let confoundingNameWidth = 13
         static let summaryNameWidth = 14
@@ -173,8 +175,8 @@ public enum DashboardView {
         let failed: Bool = { if case .failed = s.phase { return true }; return false }()
         let phase = headerPhase(s, v)
         let place = headerLocation(s, v)
-        let source = s.sourceLabel.isEmpty ? "…" : s.sourceLabel
         // Short of room, "world:river-cleanup" is "river-cleanup", "csv:data/x.csv" "data/x.csv".
+        let source = s.sourceLabel.isEmpty ? "…" : s.sourceLabel
         let shortSource = source.split(separator: ":", maxSplits: 1).last.map(String.init) ?? source
         // The last save, right-aligned (one space from the edge), always shows.
         let save: (text: String, style: Style)? = s.runDirectory == nil ? nil : s.lastSave.map {
@@ -184,14 +186,16 @@ public enum DashboardView {
         /// What one arrangement shows; `fit` says whether it fits, with the directory and the
         /// source cut (from the left, their ends name the run and the data) where asked.
         struct Choice {
-            var app = true, seed = true, fullPlace = true, cutSource = false
+            var app = true, seed = true, fullPlace = true
+            var source = 2   // 2: whole, 1: without its kind, 0: that, cut from the left
             var dir: Int = 2   // 2: whole, 1: cut, 0: none
             /// The hints shown (indices into the phase's hints, in order).
             var hints: [Int]
         }
-        func left(_ c: Choice, source: String) -> (title: String, phase: String) {
+        /// The title and the phase of `c`, with the source written as `sourceText` if given.
+        func left(_ c: Choice, sourceText: String? = nil) -> (title: String, phase: String) {
             var parts = c.app ? ["cpo-tui"] : []
-            parts.append(source)
+            parts.append(sourceText ?? (c.source == 2 ? source : shortSource))
             if c.seed { parts.append("seed \(s.seed)") }
             parts.append(c.fullPlace ? place.full : place.short)
             return (" " + parts.joined(separator: " | ") + " | ", phase.text(c.hints))
@@ -206,12 +210,12 @@ public enum DashboardView {
         }
         /// The texts of `c` if they fit: (title, phase, directory shown).
         func fit(_ c: Choice) -> (String, String, String?)? {
-            var (title, text) = left(c, source: source)
-            if c.cutSource {
-                let (bare, _) = left(c, source: "")
+            var (title, text) = left(c)
+            if c.source == 0 {
+                let (bare, _) = left(c, sourceText: "")
                 let cells = width - bare.count - text.count - (rightWidth(nil) > 0 ? 2 + rightWidth(nil) : 0)
                 guard cells >= min(Layout.minSourceWidth, shortSource.count) else { return nil }
-                title = left(c, source: cut(shortSource, cells)).title
+                title = left(c, sourceText: cut(shortSource, cells)).title
             }
             var dir: String? = c.dir == 2 ? s.runDirectory : nil
             if c.dir == 1, let whole = s.runDirectory {
@@ -224,9 +228,10 @@ public enum DashboardView {
         }
 
         // What gives way, in order: the run directory (cut, then dropped), the hints beyond two,
-        // the program's name, the seed, the hints beyond one, the view's name, the source's kind
-        // (then the source is cut from the left), the first hint (for a shorter one), the last
-        // hint; then the phase is cut at the edge.
+        // the seed, the hints beyond one, the view's name, the source's kind, the program's name,
+        // the source's start (it is cut from the left), the first hint (for a shorter one), the
+        // last hint. When even that does not fit (a long progress message), the fullest title that
+        // leaves the phase `minPhaseWidth` cells is kept and the phase is cut at the edge.
         var c = Choice(hints: Array(0..<phase.hints))
         var choices: [Choice] = []
         if s.runDirectory != nil {
@@ -237,11 +242,12 @@ public enum DashboardView {
         }
         choices.append(c)
         while c.hints.count > 2 { c.hints.removeLast(); choices.append(c) }
-        c.app = false; choices.append(c)
         c.seed = false; choices.append(c)
         while c.hints.count > 1 { c.hints.removeLast(); choices.append(c) }
         c.fullPlace = false; choices.append(c)
-        c.cutSource = true; choices.append(c)
+        c.source = 1; choices.append(c)
+        c.app = false; choices.append(c)
+        c.source = 0; choices.append(c)
         for other in (0..<phase.hints).dropFirst() { c.hints = [other]; choices.append(c) }
         if !c.hints.isEmpty { c.hints = []; choices.append(c) }
 
@@ -249,10 +255,15 @@ public enum DashboardView {
         if let first = choices.lazy.compactMap(fit).first {
             shown = first
         } else {
-            let bare = left(c, source: "").title
-            let room = b.width - bare.count - rightWidth(nil) - 2 - 4
-            let (title, text) = left(c, source: cut(shortSource, max(Layout.minSourceWidth, room)))
-            shown = (title, text, nil)
+            let right = rightWidth(nil) > 0 ? 2 + rightWidth(nil) : 0
+            func title(_ c: Choice) -> (String, String) {
+                guard c.source == 0 else { return left(c) }
+                let bare = left(c, sourceText: "").title
+                return left(c, sourceText: cut(shortSource, max(Layout.minSourceWidth, width - bare.count - Layout.minPhaseWidth - right)))
+            }
+            let (t, p) = choices.lazy.filter { $0.dir == 0 }.map(title)
+                .first { $0.0.count + Layout.minPhaseWidth + right <= width } ?? title(c)
+            shown = (t, p, nil)
         }
         b.fill(Rect(x: 0, y: 0, width: b.width, height: 1), style: t.title)
         b.put(shown.title, x: 0, y: 0, style: t.title)

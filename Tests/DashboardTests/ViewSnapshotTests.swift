@@ -252,7 +252,7 @@ struct ViewSnapshotTests {
         var v = Self.state(.data)
         v.timeZone = TimeZone(secondsFromGMT: -5 * 3600)!
         let narrow = DashboardView.render(Fixture.snapshot, v, width: 80, height: 24).line(0)
-        #expect(narrow.hasSuffix(" | Training rows | ready — 2: compare" + String(repeating: " ", count: 8) + "saved 09:02:31 "), "\(narrow)")
+        #expect(narrow == " cpo-tui | river-cleanup | Training rows | ready — 2: compare    saved 09:02:31 ", "\(narrow)")
         // Less room: the directory is cut from the left before it goes.
         let middle = DashboardView.render(Fixture.snapshot, Self.state(.compare), width: 120, height: 30).line(0)
         #expect(middle.hasSuffix(" | compare | ready — 1: dashboard, n: next epoch  …cleanup-seed0  saved 14:02:31 "), "\(middle)")
