@@ -288,7 +288,7 @@ public enum DashboardView {
         case .dashboard:
             let method = selected(s, v).map { " (\($0.method.rawValue))" } ?? ""
             switch v.focus {
-            case .loss: what = v.showCurves ? "Learning curves" : "Loss"
+            case .loss: what = v.showCurves ? "Curves" : "Loss"
             case .methods, .weights, .confounding, .generations: what = v.focus.title + method
             }
             let zoom = v.zoomed ? " zoomed" : ""
