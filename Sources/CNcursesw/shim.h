@@ -48,6 +48,31 @@ static inline int cn_winsize(int fd, int *rows, int *cols) {
   return 0;
 }
 
+/* Mouse reporting on (button 1 presses and the wheel, reported at once: no click interval)
+   or off (the terminal's own text selection works again). The button masks are macros. */
+static inline void cn_set_mouse(int on) {
+  mmask_t mask = BUTTON1_PRESSED | BUTTON4_PRESSED;
+#ifdef BUTTON5_PRESSED
+  mask |= BUTTON5_PRESSED;
+#endif
+  mousemask(on ? mask : 0, NULL);
+  mouseinterval(0);
+}
+
+/* The mouse event behind a KEY_MOUSE: 1 a press of button 1, 2 the wheel up, 3 the wheel down,
+   0 anything else (a release, another button, no event); its cell in *x, *y. */
+static inline int cn_get_mouse(int *x, int *y) {
+  MEVENT e;
+  if (getmouse(&e) != OK) return 0;
+  *x = e.x; *y = e.y;
+  if (e.bstate & BUTTON4_PRESSED) return 2;
+#ifdef BUTTON5_PRESSED
+  if (e.bstate & BUTTON5_PRESSED) return 3;
+#endif
+  if (e.bstate & BUTTON1_PRESSED) return 1;
+  return 0;
+}
+
 /* ncursesw needs a UTF-8 LC_CTYPE before newterm. Only LC_CTYPE: LC_ALL would also change
    LC_NUMERIC and number formatting. Returns 1 when a UTF-8 codeset is active. */
 static inline int cn_setup_utf8_locale(void) {

@@ -10,6 +10,15 @@ import OutcomeData
 extension DashboardView {
     // MARK: - compare
 
+    /// The compare view's layout in `r`: the table's box, the curves' room below it, and the
+    /// method of each table row (a run comparison lists every run's methods). The mouse finds
+    /// the row under it with the same rectangles.
+    static func compareLayout(_ s: LabSnapshot, _ r: Rect) -> (table: Rect, rest: Rect, methods: [Method]) {
+        let methods = s.comparison.map { $0.groups.flatMap(\.config.methods) } ?? s.methods.map(\.method)
+        let (top, rest) = r.cutTop(compareTableHeight(rows: methods.count, in: r))
+        return (top, rest, methods)
+    }
+
     static func compare(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         if let c = s.comparison {
             compareRuns(c, s, v, r, &b)
@@ -22,7 +31,7 @@ extension DashboardView {
     static func compareMethods(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         let t = v.theme
         let cursor = v.chart.epochCursor
-        let (top, rest) = r.cutTop(compareTableHeight(rows: s.methods.count, in: r))
+        let (top, rest, _) = compareLayout(s, r)
         b.box(top, title: "Compare: all methods, " + (cursor.map { "epoch \($0)" } ?? "last epoch"), style: t.border,
               titleStyle: t.title, glyphs: v.glyphs)
         let world = s.worldName != nil
@@ -73,7 +82,7 @@ extension DashboardView {
         let selectedMethod = selected(s, v)?.method
         let highlighted = Set(rowsInfo.indices.filter { rowsInfo[$0].method == selectedMethod })
 
-        let (top, rest) = r.cutTop(compareTableHeight(rows: rowsInfo.count, in: r))
+        let (top, rest, _) = compareLayout(s, r)
         let runs = c.groups.map { g in "\(g.label) (seed\(g.seeds.count > 1 ? "s" : "") \(g.seeds.map(String.init).joined(separator: ", ")))" }
         b.box(top, title: "Compare runs, \(cursor.map { "epoch \($0)" } ?? "last epoch"): " + runs.joined(separator: ", "),
               style: t.border, titleStyle: t.title, glyphs: v.glyphs)

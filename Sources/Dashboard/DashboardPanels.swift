@@ -8,18 +8,17 @@ extension DashboardView {
     // MARK: - dashboard
 
     static func dashboard(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        if v.zoomed {
-            draw(v.focus, s, v, r, &b)
-            return
-        }
+        for (panel, rect) in dashboardLayout(r, v) { draw(panel, s, v, rect, &b) }
+    }
+
+    /// Where the panels go in `r`, in drawing order: the focused panel alone when zoomed, else
+    /// all five. The mouse finds what is under it with the same rectangles.
+    static func dashboardLayout(_ r: Rect, _ v: ViewState) -> [(panel: Panel, rect: Rect)] {
+        if v.zoomed { return [(v.focus, r)] }
         let rows = r.splitRows([3, 3, 3])
         let top = rows[0].splitColumns([3, 2])
         let mid = rows[1].splitColumns([1, 1])
-        draw(.methods, s, v, top[0], &b)
-        draw(.loss, s, v, top[1], &b)
-        draw(.weights, s, v, mid[0], &b)
-        draw(.confounding, s, v, mid[1], &b)
-        draw(.generations, s, v, rows[2], &b)
+        return [(.methods, top[0]), (.loss, top[1]), (.weights, mid[0]), (.confounding, mid[1]), (.generations, rows[2])]
     }
 
     static func draw(_ p: Panel, _ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
@@ -58,12 +57,14 @@ extension DashboardView {
     }
 
     static func methodsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        let inner = panelBox(.methods, r, v, &b)
+        // The methods the filter keeps (all without one).
+        let listed = listedMethods(s, v), filter = v.lists[.methods].filter
+        let inner = panelBox(.methods, r, v, &b, extra: filter.isEmpty ? "" : ": \(listed.count) of \(s.methods.count) match '\(filter)'")
         let world = s.worldName != nil
         var header = ["method", "epoch", "loss", "V_DR ± CI"]
         if world { header += ["true value", "gain"] }
         header += ["state"]
-        var rows: [[String]] = s.methods.map { m in
+        var rows: [[String]] = listed.map { s.methods[$0] }.map { m in
             let last = m.epochs.last
             var row = [m.method.rawValue, String(m.epoch), f(last?.trainLoss, 2), pm(last, .dr)]
             if world { row += [pm(last?.trueValue), f(last?.normalizedGain)] }
@@ -74,16 +75,16 @@ extension DashboardView {
         // Short of room, the skip count replaces "idle" rather than being cut off.
         let natural = header.indices.map { c in rows.map { $0[c].count }.max().map { max($0, header[c].count) } ?? header[c].count }
         if natural.reduce(0, +) + 2 * (header.count - 1) > inner.width {
-            for (i, m) in s.methods.enumerated() where m.skippedSteps > 0 && m.state == .idle {
+            for (i, m) in listed.map({ s.methods[$0] }).enumerated() where m.skippedSteps > 0 && m.state == .idle {
                 rows[i][rows[i].count - 1] = "skip \(m.skippedSteps)"
             }
         }
         let align: [Alignment] = [.left, .right, .right, .right] + (world ? [.right, .right] : []) + [.left]
         let stateColumn = header.count - 1
         Widgets.table(header: header, rows: rows, alignments: align, in: inner, buffer: &b, theme: v.theme,
-                      selectedRow: selectedRow(s, v), glyphs: v.glyphs) { row, column in
-            guard column == stateColumn, row < s.methods.count else { return nil }
-            let m = s.methods[row]
+                      selectedRow: selectedRow(s, v).flatMap { listed.firstIndex(of: $0) }, glyphs: v.glyphs) { row, column in
+            guard column == stateColumn, row < listed.count else { return nil }
+            let m = s.methods[listed[row]]
             if case .failed = m.state { return v.theme.bad }
             return m.skippedSteps > 0 ? v.theme.warning : nil
         }
@@ -119,27 +120,30 @@ extension DashboardView {
         }
     }
 
+    /// Every text of the selected method's last evaluation (or of the latest request), each
+    /// wrapped to the width; scrolled and filtered as `ViewState.lists[.generations]` says.
     static func generationsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         let m = selected(s, v)
         let fresh = m.flatMap { s.generations[$0.method] }
-        let inner = panelBox(.generations, r, v, &b, extra: m.map { " — \($0.method.rawValue)" + (fresh.map { $0.prefix.isEmpty ? " (resampled)" : " (prefix: \($0.prefix))" } ?? "") } ?? "")
-        let texts = fresh?.texts ?? m?.epochs.last?.samples ?? []
+        let inner = r.inset(by: 1)
+        let win = listWindow(.generations, s, v, width: inner.width, height: inner.height)
+        let p = v.lists[.generations]
+        let source = m.map { " — \($0.method.rawValue)" + (fresh.map { $0.prefix.isEmpty ? " (resampled)" : " (prefix: \($0.prefix))" } ?? "") } ?? ""
+        _ = panelBox(.generations, r, v, &b, extra: source + (win.total == 0 ? "" : listTitle(win, p)))
+        let texts = generationTexts(s, v)
         if texts.isEmpty {
             b.put("no samples yet", x: inner.x, y: inner.y, style: v.theme.dim)
             return
         }
-        var items: [(String, Style)] = []
-        for g in texts {
-            // A text from another trainer (`cpo-tui watch`) may come without a score or a ratio to FT.
-            var parts: [String] = []
-            if g.score.isFinite { parts.append(String(format: "%.2f", g.score)) }
-            if g.logRatioToFT.isFinite { parts.append(String(format: "log f/FT %+.2f", g.logRatioToFT)) }
-            if !g.attributes.isEmpty { parts.append(g.attributes.joined(separator: ",")) }
-            let meta = parts.isEmpty ? "" : "[" + parts.joined(separator: " | ") + "] "
-            let invalid = !g.invalidSegments.isEmpty
-            items.append((meta + g.text + (invalid ? (v.glyphs == .ascii ? "  ! invalid: " : "  ⚠ invalid: ") + g.invalidSegments.joined(separator: " / ") : ""),
-                          invalid ? v.theme.warning : v.theme.text))
+        if win.count == 0 {
+            b.put("nothing matches '\(p.filter)' (/ to change it, Esc there to clear it)", x: inner.x, y: inner.y, style: v.theme.dim,
+                  maxWidth: inner.width)
+            return
         }
-        Widgets.textList(items, in: inner, buffer: &b, scroll: 0)
+        drawList(win, top: p.top, highlight: highlightedMatch(.generations, win, v), in: inner, &b, v) { k in
+            let g = texts[win.items[k]]
+            return (Widgets.wrap(generationLine(g, v.glyphs), width: inner.width),
+                    g.invalidSegments.isEmpty ? v.theme.text : v.theme.warning)
+        }
     }
 }

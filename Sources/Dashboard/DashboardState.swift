@@ -31,6 +31,9 @@ public struct DashboardState: Sendable {
     public var reportDirectory: String
     /// Set by the quit key; the loop ends.
     public private(set) var quitRequested = false
+    /// The screen's size when the last frame was drawn (the loop keeps it up to date): what a
+    /// page of a list is, and where the mouse points.
+    public var screen = TerminalSize(width: 120, height: 40)
 
     /// A state showing the dashboard view in `theme`, degraded to `colors`.
     public init(theme: Theme = .dark, themes: [Theme] = Theme.builtIn, colors: Int = 256, glyphs: Glyphs = .unicode,
@@ -46,10 +49,11 @@ public struct DashboardState: Sendable {
 
     // MARK: Input
 
-    /// One key press: while a prompt prefix is being typed the key edits it; otherwise the
-    /// keymap turns it into an action (unbound keys do nothing).
+    /// One key press: while a prompt prefix or a filter is being typed the key edits it;
+    /// otherwise the keymap turns it into an action (unbound keys do nothing).
     public mutating func handle(_ key: Key, snapshot: LabSnapshot) -> [DashboardEffect] {
         if view.promptDraft != nil { return editPrompt(key, snapshot: snapshot) }
+        if view.lists.editing != nil { return editFilter(key, snapshot: snapshot) }
         guard let action = view.keymap.action(for: key) else { return [] }
         return apply(action, snapshot: snapshot)
     }
@@ -66,10 +70,20 @@ public struct DashboardState: Sendable {
         case .stepAll: return [.send(.stepEpoch(nil))]
         case .stepSelected: return selected.map { [.send(.stepEpoch($0))] } ?? []
         case .runPause: return [.send(snapshot.phase == .running ? .pause : .run)]
-        case .selectNext: selectNext(methodCount: snapshot.methods.count)
-        case .selectPrevious: selectPrevious()
-        case .focusNext: moveFocus(by: 1)
-        case .focusPrevious: moveFocus(by: -1)
+        case .selectNext, .selectPrevious:
+            let step = action == .selectNext ? 1 : -1
+            // The data view and the help overlay show no method list: the arrows scroll instead.
+            if let list = view.currentList, list != .methods && list != .generations {
+                scroll(list, by: step, snapshot: snapshot)
+            } else {
+                moveSelection(by: step, snapshot: snapshot)
+            }
+        case .focusNext, .focusPrevious:
+            if view.view == .data {
+                switchDataList(snapshot: snapshot)
+            } else {
+                moveFocus(by: action == .focusNext ? 1 : -1)
+            }
         case .zoom: view.zoomed.toggle()
         case .viewDashboard: view.view = .dashboard
         case .viewCompare: view.view = .compare
@@ -101,14 +115,14 @@ public struct DashboardState: Sendable {
 
     // MARK: Named changes
 
-    /// The next method down the list (stays on the last).
-    public mutating func selectNext(methodCount: Int) {
-        view.selectedMethod = min(max(0, methodCount - 1), view.selectedMethod + 1)
-    }
-
-    /// The previous method up the list (stays on the first).
-    public mutating func selectPrevious() {
-        view.selectedMethod = max(0, view.selectedMethod - 1)
+    /// The data view's other list: the messages after the rows and back (the rows only, while
+    /// the screen is too narrow to show the messages).
+    public mutating func switchDataList(snapshot: LabSnapshot) {
+        var other = view
+        other.lists.dataFocus = view.lists.dataFocus == .rows ? .messages : .rows
+        if DashboardView.listArea(other.lists.dataFocus, snapshot, other, size: screen) != nil || other.lists.dataFocus == .rows {
+            view.lists.dataFocus = other.lists.dataFocus
+        }
     }
 
     /// Focus `steps` panels further in `Panel` order, wrapping around.

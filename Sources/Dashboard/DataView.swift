@@ -7,12 +7,23 @@ import OutcomeData
 extension DashboardView {
     // MARK: - data
 
-    /// The data view: what the run learns from. From the top: the summary (source, design,
-    /// split, ĝ, FT, attribute effects) beside the outcome histogram (when there is room); the
-    /// correlations beside the messages; the first training rows in what is left. Panels shrink
-    /// with the screen (the rows list keeps at least a header and five rows, the summary its
-    /// first four lines) and every line is cut to its panel.
-    static func dataView(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
+    /// Where the data view's panels go: the summary and the outcome histogram (nil when there
+    /// is no room or nothing to show) on top, the correlations and the messages (nil when too
+    /// narrow) in the middle, the training rows below. The mouse finds what is under it with
+    /// the same rectangles.
+    struct DataLayout {
+        var summary: Rect
+        var histogram: Rect?
+        var correlations: Rect
+        var messages: Rect?
+        var rows: Rect
+    }
+
+    /// The data view's layout in `r`. From the top: the summary (source, design, split, ĝ, FT,
+    /// attribute effects) beside the outcome histogram (when there is room); the correlations
+    /// beside the messages; the training rows in what is left. Panels shrink with the screen
+    /// (the rows list keeps at least a header and five rows, the summary its first four lines).
+    static func dataLayout(_ s: LabSnapshot, _ v: ViewState, _ r: Rect) -> DataLayout {
         let summary = dataSummaryLines(s, v.theme)
         let histogram = r.width >= Layout.widthForOutcomeHistogram && s.trainOutcomes.count > 1
         let corrLines = s.dataCorrelations.map { $0.attributeNames.count + 2 } ?? 1
@@ -23,31 +34,40 @@ extension DashboardView {
         let topH = max(0, min(topWant, r.height - corrH - rowsMin))
         let (top, rest) = r.cutTop(topH)
         let (middle, bottom) = rest.cutTop(corrH)
-
-        // Summary, and the outcome histogram on the right when there is room.
-        var summaryRect = top
+        var layout = DataLayout(summary: top, histogram: nil, correlations: middle, messages: nil, rows: bottom)
         if histogram {
             let cols = top.splitColumns([3, 2])
-            summaryRect = cols[0]
-            outcomeHistogram(s, v, cols[1], &b)
+            layout.summary = cols[0]
+            layout.histogram = cols[1]
         }
-        b.box(summaryRect, title: "Data", style: v.theme.border, titleStyle: v.theme.title, glyphs: v.glyphs)
-        let inner = summaryRect.inset(by: 1)
-        for (i, l) in summary.prefix(max(0, inner.height)).enumerated() {
-            b.put(Widgets.truncate(l.0, width: inner.width, glyphs: v.glyphs), x: inner.x, y: inner.y + i, style: l.1)
-        }
-
-        // Correlations (as wide as they need, up to 3/5), messages beside them.
+        // Correlations as wide as they need (up to 3/5), the messages beside them.
         let share = Layout.correlationsMaxShare
         let corrW = min(correlationsWidth(s, maxBar: Layout.correlationMaxBar) + 2, middle.width * share.numerator / share.denominator)
         if middle.width - corrW >= Layout.messagesMinWidth {
             let (left, right) = middle.cutLeft(corrW)
-            correlationsPanel(s, v, left, &b)
-            messagesPanel(s, v, right, &b)
-        } else {
-            correlationsPanel(s, v, middle, &b)
+            layout.correlations = left
+            layout.messages = right
         }
-        rowsPanel(s, v, bottom, &b)
+        return layout
+    }
+
+    /// The data view: what the run learns from (`dataLayout`); every line is cut to its panel.
+    static func dataView(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
+        let layout = dataLayout(s, v, r)
+        if let h = layout.histogram { outcomeHistogram(s, v, h, &b) }
+        b.box(layout.summary, title: "Data", style: v.theme.border, titleStyle: v.theme.title, glyphs: v.glyphs)
+        let inner = layout.summary.inset(by: 1)
+        for (i, l) in dataSummaryLines(s, v.theme).prefix(max(0, inner.height)).enumerated() {
+            b.put(Widgets.truncate(l.0, width: inner.width, glyphs: v.glyphs), x: inner.x, y: inner.y + i, style: l.1)
+        }
+        correlationsPanel(s, v, layout.correlations, &b)
+        if let m = layout.messages { messagesPanel(s, v, m, &b) }
+        rowsPanel(s, v, layout.rows, &b)
+    }
+
+    /// The border of the data view's list `kind`: focused while the list keys scroll it.
+    static func dataListBorder(_ kind: ListKind, _ v: ViewState) -> Style {
+        v.lists.dataFocus == kind && !v.showHelp ? v.theme.focusedBorder : v.theme.border
     }
 
     static func dataSummaryLines(_ s: LabSnapshot, _ t: Theme) -> [(String, Style)] {
@@ -181,66 +201,79 @@ extension DashboardView {
         }
     }
 
-    static func messagesPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        let t = v.theme
-        b.box(r, title: "Messages", style: t.border, titleStyle: t.title, glyphs: v.glyphs)
-        var inner = r.inset(by: 1)
-        guard !inner.isEmpty else { return }
-        // The last save's message first (a failure in full), then the newest log lines that fit.
-        if let save = s.lastSave {
-            let text = clock(save.time, v.timeZone) + (save.succeeded ? " " : " SAVE FAILED: ") + save.message
-            if save.succeeded {
-                b.put(Widgets.truncate(text, width: inner.width, glyphs: v.glyphs), x: inner.x, y: inner.y, style: t.text)
-                inner = inner.cutTop(1).1
-            } else {
-                // In full, leaving a line for the log when it can (a cut message ends in an ellipsis).
-                let wrapped = Widgets.wrap(text, width: inner.width, hangingIndent: 2)
-                let room = max(1, inner.height - 1)
-                for (k, l) in wrapped.prefix(room).enumerated() {
-                    let cut = k == room - 1 && wrapped.count > room
-                    b.put(cut ? Widgets.truncate(l + "  ", width: inner.width, glyphs: v.glyphs) : l,
-                          x: inner.x, y: inner.y + k, style: t.bad)
-                }
-                inner = inner.cutTop(min(wrapped.count, room)).1
-            }
+    /// The last save's lines in the Messages panel's inside `inner`: its message (a failure in
+    /// full, leaving a line for the log when it can; a cut message ends in an ellipsis).
+    static func messagesSaveLines(_ s: LabSnapshot, _ v: ViewState, _ inner: Rect) -> [(String, Style)] {
+        guard let save = s.lastSave, !inner.isEmpty else { return [] }
+        let text = clock(save.time, v.timeZone) + (save.succeeded ? " " : " SAVE FAILED: ") + save.message
+        if save.succeeded { return [(Widgets.truncate(text, width: inner.width, glyphs: v.glyphs), v.theme.text)] }
+        let wrapped = Widgets.wrap(text, width: inner.width, hangingIndent: 2)
+        let room = max(1, inner.height - 1)
+        return wrapped.prefix(room).enumerated().map { k, l in
+            let cut = k == room - 1 && wrapped.count > room
+            return (cut ? Widgets.truncate(l + "  ", width: inner.width, glyphs: v.glyphs) : l, v.theme.bad)
         }
-        guard !inner.isEmpty else { return }
-        // The session also logs a failed save; shown above already.
-        let failure = s.lastSave.flatMap { $0.succeeded ? nil : $0.message }
-        let log = s.messages.filter { m in failure.map { !m.hasSuffix($0) } ?? true }
-        if log.isEmpty {
-            b.put("no messages", x: inner.x, y: inner.y, style: t.dim)
-            return
-        }
-        // The newest messages that fit whole, oldest first; else the start of the newest, cut.
-        var lines: [String] = []
-        for m in log.reversed() {
-            let wrapped = Widgets.wrap(m, width: inner.width, hangingIndent: 2)
-            if lines.count + wrapped.count > inner.height {
-                if lines.isEmpty {
-                    lines = Array(wrapped.prefix(inner.height))
-                    lines[lines.count - 1] = Widgets.truncate(lines[lines.count - 1] + "  ", width: inner.width, glyphs: v.glyphs)
-                }
-                break
-            }
-            lines.insert(contentsOf: wrapped, at: 0)
-        }
-        for (k, l) in lines.enumerated() { b.put(l, x: inner.x, y: inner.y + k, style: t.dim) }
     }
 
-    /// The first training rows: outcome, trait, the attributes (a 0/1 column each when they fit,
-    /// else the names of those present) and the text, cut to the width.
+    /// Where the Messages panel lists the log: its inside `inner` below the last save's lines.
+    static func messagesLogArea(_ s: LabSnapshot, _ v: ViewState, _ inner: Rect) -> Rect {
+        inner.cutTop(messagesSaveLines(s, v, inner).count).1
+    }
+
+    /// The last save's message first, then the log: by default its newest lines that fit whole,
+    /// oldest first (the start of the newest, cut, when not even it fits); scrolled and
+    /// filtered as `ViewState.lists[.messages]` says.
+    static func messagesPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
+        let t = v.theme
+        let inner = r.inset(by: 1)
+        let area = messagesLogArea(s, v, inner)
+        let win = listWindow(.messages, s, v, width: area.width, height: area.height)
+        let p = v.lists[.messages]
+        b.box(r, title: "Messages" + (area.isEmpty ? "" : listTitle(win, p)), style: dataListBorder(.messages, v), titleStyle: t.title,
+              glyphs: v.glyphs)
+        guard !inner.isEmpty else { return }
+        for (k, line) in messagesSaveLines(s, v, inner).enumerated() { b.put(line.0, x: inner.x, y: inner.y + k, style: line.1) }
+        guard !area.isEmpty else { return }
+        let log = messageLog(s)
+        if log.isEmpty {
+            b.put("no messages", x: area.x, y: area.y, style: t.dim)
+            return
+        }
+        if win.count == 0 {
+            b.put("nothing matches '\(p.filter)'", x: area.x, y: area.y, style: t.dim, maxWidth: area.width)
+            return
+        }
+        drawList(win, top: p.top, highlight: highlightedMatch(.messages, win, v), in: area, &b, v) { k in
+            (Widgets.wrap(log[win.items[k]], width: area.width, hangingIndent: 2), t.dim)
+        }
+    }
+
+    /// The training rows (every one; a page at a time, scrolled and filtered as
+    /// `ViewState.lists[.rows]` says): outcome, trait, the attributes (a 0/1 column each when
+    /// they fit, else the names of those present) and the text, cut to the width.
     static func rowsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
         let t = v.theme
         let inner = r.inset(by: 1)
-        let shown = min(s.dataPreview.count, max(0, inner.height - 1))
-        b.box(r, title: shown == 0 ? "Training rows" : "Training rows 1-\(shown) of \(max(s.trainRows, s.dataPreview.count))",
-              style: t.border, titleStyle: t.title, glyphs: v.glyphs)
+        let area = inner.cutTop(1).1
+        let win = listWindow(.rows, s, v, width: area.width, height: area.height)
+        let p = v.lists[.rows]
+        let page = win.visible(from: p.top)
+        let title = p.filter.isEmpty
+            ? (page.isEmpty ? "" : " " + range(page, of: max(s.trainRows, s.dataPreview.count)))
+            : listTitle(win, p)
+        b.box(r, title: "Training rows" + title, style: dataListBorder(.rows, v), titleStyle: t.title, glyphs: v.glyphs)
         guard !s.dataPreview.isEmpty else {
             Widgets.message(Widgets.noDataMessage, in: inner, buffer: &b, style: t.dim)
             return
         }
-        let rows = Array(s.dataPreview.prefix(shown))
+        guard !page.isEmpty else {
+            if win.count == 0 {
+                b.put("nothing matches '\(p.filter)'", x: inner.x, y: inner.y, style: t.dim, maxWidth: inner.width)
+            }
+            return
+        }
+        let rows = page.map { s.dataPreview[win.items[$0]] }
+        let highlight = highlightedMatch(.rows, win, v).flatMap { page.contains($0) ? $0 - page.lowerBound : nil }
         let binary = s.outcomeKind == .binary
         func outcome(_ y: Double) -> String {
             let text = binary ? String(format: "%.0f", y) : String(format: "%.2f", y)
@@ -295,7 +328,7 @@ extension DashboardView {
             let text = row.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
             cells[i].append(Widgets.truncate(text, width: textWidth, glyphs: v.glyphs))
         }
-        Widgets.table(header: header, rows: cells, alignments: align, in: inner, buffer: &b, theme: t, selectedRow: nil,
+        Widgets.table(header: header, rows: cells, alignments: align, in: inner, buffer: &b, theme: t, selectedRow: highlight,
                       glyphs: v.glyphs)
     }
 

@@ -70,6 +70,7 @@ public struct DashboardLoop {
             case .resize:
                 dirty = true
             case .key(let key):
+                state.screen = size
                 for effect in state.handle(key, snapshot: snapshot) {
                     switch effect {
                     case .send(let command): source.send(command)

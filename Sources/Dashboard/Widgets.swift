@@ -549,8 +549,7 @@ public enum Widgets {
 
         let visible = r.height - 1
         guard visible > 0 else { return }
-        var offset = 0
-        if let sel = selectedRow, sel >= visible { offset = min(sel - visible + 1, max(0, rows.count - visible)) }
+        let offset = tableOffset(selectedRow: selectedRow, rows: rows.count, visible: visible)
         for (k, i) in (offset..<min(rows.count, offset + visible)).enumerated() {
             let y = r.y + 1 + k
             let isSelected = i == selectedRow
@@ -560,6 +559,13 @@ public enum Widgets {
                 return isSelected ? base.merged(with: theme.selected) : base
             }
         }
+    }
+
+    /// The first row a table shows: 0, or as far down as brings `selectedRow` into the last
+    /// of `visible` rows. The mouse finds the row under it with the same offset.
+    static func tableOffset(selectedRow: Int?, rows: Int, visible: Int) -> Int {
+        guard let sel = selectedRow, visible > 0, sel >= visible else { return 0 }
+        return min(sel - visible + 1, max(0, rows - visible))
     }
 
     // MARK: - Text list

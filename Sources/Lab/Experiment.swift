@@ -71,6 +71,10 @@ public final class Experiment: @unchecked Sendable {
     public private(set) var winScores: [Method: [Double]] = [:]
     /// V(FT) as the oracle sees it (worlds).
     public private(set) var ftTrueValue: Double?
+    /// Every text of each method's last evaluation, judged (the Generations panel lists them;
+    /// `EpochMetrics.samples` keeps the first `shownSamples`). Not saved: a resumed run has
+    /// none until its next evaluation.
+    public private(set) var evaluationTexts: [Method: [GeneratedText]] = [:]
 
     private(set) var codec: TextCodec?
     private(set) var ft: Transformer?
@@ -151,8 +155,9 @@ public final class Experiment: @unchecked Sendable {
     /// FT's progress message names a new step every this many steps (the progress itself, with
     /// FT's steps for the Loss panel, comes every step).
     static let ftProgressInterval = 10
-    /// How many of a model's texts are kept for display (the Generations panel): per evaluation,
-    /// and per request (`generate`).
+    /// How many of a model's texts an evaluation keeps in its metrics (`EpochMetrics.samples`,
+    /// saved with the run), and how many a request draws (`generate`). The live snapshot
+    /// carries every text of the last evaluation (`evaluationTexts`).
     public static let shownSamples = 8
 
     /// Tokenizer (and the model's shape), FT (until its validation loss stops improving), ĝ, f0
@@ -337,7 +342,9 @@ public final class Experiment: @unchecked Sendable {
         ftMetrics = base
         ftTrueValue = base.trueValue?.value
         winScores[.reference] = evalInputs?.ftWinScores
+        let ftTexts = evaluationTexts[.reference]
         for m in config.methods {
+            evaluationTexts[m] = ftTexts
             runs[m] = MethodRun(method: m, ft: ft, learningRate: config.learningRate)
             var epoch0 = base
             epoch0.method = m
@@ -429,6 +436,7 @@ public final class Experiment: @unchecked Sendable {
         let ftLogP = isReference ? own.map(\.logProb) : Batches.logProbs(ft, own.map(\.sequence))
         let texts = own.map { codec.text($0.sequence) }
         let judged = judgeOwnTexts(texts, logRatiosToFT: zip(own, ftLogP).map { $0.logProb - $1 }, isReference: isReference)
+        evaluationTexts[method] = judged.all
 
         // Win rate against FT on continuations of the held-out prompts.
         let winRate: Estimate
@@ -445,7 +453,7 @@ public final class Experiment: @unchecked Sendable {
             method: method, epoch: epoch, trainLoss: trainLoss, estimates: heldOut.estimates, trueValue: judged.trueValue,
             normalizedGain: judged.gain, invalidRate: judged.invalidRate, attributeShares: judged.shares, winRateVsFT: winRate,
             klToFT: Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP), weights: heldOut.weights,
-            samples: judged.shown, seconds: Date().timeIntervalSince(t0), f0Weights: heldOut.f0Weights)
+            samples: Array(judged.all.prefix(Self.shownSamples)), seconds: Date().timeIntervalSince(t0), f0Weights: heldOut.f0Weights)
     }
 
     /// log P^f of the held-out rows, as every estimate reads them. Under P^R = FT the
@@ -461,15 +469,14 @@ public final class Experiment: @unchecked Sendable {
     }
 
     /// A model's own texts as the judge sees them: in worlds the oracle's true value, the
-    /// normalized gain over FT, the invalid rate and the attribute shares; the first
-    /// `shownSamples` texts for display.
+    /// normalized gain over FT, the invalid rate and the attribute shares; every text judged,
+    /// for display (the oracle's value and matches in worlds, the judge's score otherwise).
     private func judgeOwnTexts(_ texts: [String], logRatiosToFT: [Double], isReference: Bool)
-        -> (trueValue: Estimate?, gain: Double?, invalidRate: Double?, shares: [String: Double]?, shown: [GeneratedText])
+        -> (trueValue: Estimate?, gain: Double?, invalidRate: Double?, shares: [String: Double]?, all: [GeneratedText])
     {
-        let shown = 0..<min(Self.shownSamples, texts.count)
         guard let w = data.world else {
-            let scores = judge?.predict(Array(texts.prefix(Self.shownSamples))) ?? []
-            return (nil, nil, nil, nil, shown.map { i in
+            let scores = judge?.predict(texts) ?? []
+            return (nil, nil, nil, nil, texts.indices.map { i in
                 GeneratedText(text: texts[i], score: i < scores.count ? scores[i] : .nan, attributes: [], invalidSegments: [],
                               logRatioToFT: logRatiosToFT[i])
             })
@@ -487,7 +494,7 @@ public final class Experiment: @unchecked Sendable {
             let room = w.bestValue - base
             if room > 1e-12 { gain = (trueValue.value - base) / room }
         }
-        return (trueValue, gain, invalidRate, shares, shown.map { i in
+        return (trueValue, gain, invalidRate, shares, texts.indices.map { i in
             GeneratedText(text: texts[i], score: values[i], attributes: results[i].matches.map { w.attributes[$0.attribute].name },
                           invalidSegments: results[i].invalidSegments, logRatioToFT: logRatiosToFT[i])
         })

@@ -148,9 +148,6 @@ public struct HeldOutF0Sample: Sendable, Hashable, Codable {
 /// outcome and with the reader trait, and the trait with the outcome. Pearson correlations;
 /// NaN where a column is constant.
 public struct DataCorrelations: Sendable, Hashable, Codable {
-    /// How many rows the data view lists.
-    public static let previewRows = 200
-
     public var attributeNames: [String]
     public var attributeOutcome: [Double]
     /// nil when some row has no trait.

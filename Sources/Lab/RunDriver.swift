@@ -256,7 +256,7 @@ extension Experiment {
     func snapshot(of m: Method) -> MethodSnapshot {
         MethodSnapshot(method: m, state: failure(of: m).map { .failed($0) } ?? .idle, epoch: epochs(of: m),
                        steps: steps[m] ?? [], epochs: metrics[m] ?? [], skippedSteps: skippedSteps(of: m),
-                       lastEpochLogWeights: lastEpochLogWeights(of: m))
+                       lastEpochLogWeights: lastEpochLogWeights(of: m), evaluationTexts: evaluationTexts[m] ?? [])
     }
 
     /// "CPO 2, DR-CPO 1 (failed)": the epochs each trained method stands at.

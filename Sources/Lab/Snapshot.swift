@@ -30,9 +30,14 @@ public struct MethodSnapshot: Sendable, Hashable {
     public var skippedSteps: Int
     /// Log importance weights (relative to uniform) of the last training epoch's batches.
     public var lastEpochLogWeights: [Double]
+    /// Every text the last evaluation sampled (`LabConfig.evalSamples`), judged as the first
+    /// few kept in `epochs.last.samples` are; empty when unknown (a resumed run before its
+    /// next evaluation, a watched run): the Generations panel then lists those few.
+    public var evaluationTexts: [GeneratedText]
 
     public init(method: Method, state: MethodState = .waiting, epoch: Int = 0, steps: [StepRecord] = [],
-                epochs: [EpochMetrics] = [], skippedSteps: Int = 0, lastEpochLogWeights: [Double] = []) {
+                epochs: [EpochMetrics] = [], skippedSteps: Int = 0, lastEpochLogWeights: [Double] = [],
+                evaluationTexts: [GeneratedText] = []) {
         self.method = method
         self.state = state
         self.epoch = epoch
@@ -40,6 +45,7 @@ public struct MethodSnapshot: Sendable, Hashable {
         self.epochs = epochs
         self.skippedSteps = skippedSteps
         self.lastEpochLogWeights = lastEpochLogWeights
+        self.evaluationTexts = evaluationTexts
     }
 }
 
@@ -118,7 +124,7 @@ public struct LabSnapshot: Sendable, Hashable {
     /// How the outcomes are measured; nil until the rows are loaded.
     public var outcomeKind: OutcomeKind?
     public var split: DataSplit.Record?
-    /// The first training rows (at most `DataCorrelations.previewRows`), for the data view's list.
+    /// Every training row, for the data view's list (shares its storage with the session's rows).
     public var dataPreview: [OutcomeRow]
     /// Attribute, trait and outcome correlations over every training row.
     public var dataCorrelations: DataCorrelations?
@@ -207,7 +213,7 @@ public struct LabSnapshot: Sendable, Hashable {
         trainOutcomes = data.train.map(\.outcome)
         outcomeKind = data.outcomeKind
         split = data.split
-        dataPreview = Array(data.train.prefix(DataCorrelations.previewRows))
+        dataPreview = data.train
         dataCorrelations = DataCorrelations.of(data.train, attributeNames: data.attributeNames)
     }
 }

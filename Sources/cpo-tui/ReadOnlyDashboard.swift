@@ -21,8 +21,8 @@ struct ReadOnlyDashboard {
     }
 
     /// One frame of `snapshot` on the `kind` view, as plain text (clock times in UTC), method
-    /// `selected` selected.
-    func text(_ snapshot: LabSnapshot, view kind: ViewKind, selected: Int = 0, width: Int, height: Int) -> String {
+    /// `selected` selected (nil: the first causal one, as the dashboard starts).
+    func text(_ snapshot: LabSnapshot, view kind: ViewKind, selected: Int? = nil, width: Int, height: Int) -> String {
         var view = ViewState()
         view.view = kind
         view.selectedMethod = selected
@@ -33,10 +33,10 @@ struct ReadOnlyDashboard {
     }
 
     /// The dashboard on `source` in the terminal, on the `kind` view with method `selected`
-    /// selected, until q. The export key
+    /// selected (nil: the first causal one), until q. The export key
     /// writes into `exportDirectory()`. Without a terminal: an error naming `command`, ending in
     /// `otherwise` (what to pass instead).
-    func run(_ command: String, otherwise: String, view kind: ViewKind, selected: Int = 0, frames: Int?,
+    func run(_ command: String, otherwise: String, view kind: ViewKind, selected: Int? = nil, frames: Int?,
              exportDirectory: @escaping @Sendable () -> String, source: sending some SnapshotSource) throws {
         try MainActor.assumeIsolated {
             guard let backend = NcursesBackend(logPath: "/dev/null") else {

@@ -81,7 +81,8 @@ import Testing
         let lines = r.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count >= 40)
         #expect(lines[0].contains("train_cpo.py tiny-gpt2 (2 processes)") && lines[0].contains("running"))
-        #expect(r.stdout.contains("53.08±1.58!") && r.stdout.contains("read-only") && r.stdout.contains("Join us at the river"))
+        // The selection starts on CPO (the first causal method): its texts are the ones shown.
+        #expect(r.stdout.contains("53.08±1.58!") && r.stdout.contains("read-only") && r.stdout.contains("Only 40 spots left"))
         let waiting = try CLI.run(["watch", NSTemporaryDirectory() + "cpo-no-run-\(getpid())", "--once", "--width", "120", "--height", "30"])
         #expect(waiting.status == 0 && waiting.stdout.contains("waiting for"), "\(waiting.stdout)")
     }

@@ -35,7 +35,8 @@ func colours(_ t: Theme) -> [Color] {
     @Test func trainingKeysSendCommands() {
         var s = DashboardState()
         #expect(press([.char("n")], &s) == [.send(.stepEpoch(nil))])
-        #expect(press([.down, .char("s")], &s) == [.send(.stepEpoch(.cpo))])
+        // The selection starts on the first causal method (CPO), not on FT.
+        #expect(press([.char("s")], &s) == [.send(.stepEpoch(.cpo))])
         #expect(press([.char(" ")], &s) == [.send(.run)])
         #expect(press([.char(" ")], &s, snapshot: Lab3.snapshot(phase: .running)) == [.send(.pause)])
         #expect(press([.char("g")], &s) == [.send(.generate(.cpo, prefix: ""))])
@@ -101,7 +102,7 @@ func colours(_ t: Theme) -> [Color] {
 
     @Test func typingAPromptPrefixSwallowsKeys() {
         var s = DashboardState()
-        _ = press([.down, .char("p")], &s)
+        _ = press([.char("p")], &s)
         #expect(s.view.promptDraft == "")
         // q, n and space are text now, not quit, step and run.
         #expect(press([.char("q"), .char("n"), .char(" "), .char("x"), .backspace, .up], &s).isEmpty)

@@ -92,12 +92,13 @@ final class FakeLab: SnapshotSource {
                                      .key(.char("q")), .key(.char("n"))])
         var state = DashboardState()
         let frames = run(terminal, lab, state: &state)
-        // n, s, then q ends the loop (the n after it is never read) and the lab is cancelled.
-        #expect(lab.commands == [.stepEpoch(nil), .stepEpoch(.cpo), .cancel])
+        // n, s (↓ from CPO, where the selection starts, to DR-CPO), then q ends the loop (the n
+        // after it is never read) and the lab is cancelled.
+        #expect(lab.commands == [.stepEpoch(nil), .stepEpoch(.drCPO), .cancel])
         #expect(state.quitRequested && !terminal.finished)
         #expect(frames == terminal.frames.count && frames == 6)
         let texts = terminal.frames.map { $0.plainText() }
-        #expect(texts[0].contains("╭─ Methods") && texts[0].contains("| dashboard | ready"))
+        #expect(texts[0].contains("╭─ Methods") && texts[0].contains("| dashboard › Methods (CPO) | ready — n: train one epoch"))
         #expect(texts[2].contains("Compare: all methods") && terminal.frames[2].width == 120)
         #expect(terminal.frames[3].width == 90 && terminal.frames[3].height == 28 && texts[3].contains("Compare"))
         #expect(terminal.waits.allSatisfy { $0 == 100 })
@@ -161,7 +162,7 @@ final class FakeLab: SnapshotSource {
         var state = DashboardState()
         _ = run(terminal, lab, state: &state)
         #expect(terminal.frames[3].line(39).hasPrefix("prompt prefix (Enter: sample, Esc: cancel): Tq_"))
-        #expect(lab.commands == [.generate(.ft, prefix: "Tq"), .cancel])
+        #expect(lab.commands == [.generate(.cpo, prefix: "Tq"), .cancel])
         #expect(!terminal.lastText.contains("prompt prefix"))
     }
 }

@@ -239,17 +239,23 @@ struct ViewSnapshotTests {
     }
 
     /// The header: the run directory and the last save, in the view's time zone; nothing
-    /// without a run directory; the phase shortens before the save state is dropped.
+    /// without a run directory; the directory gives way before the hints, the hints and the
+    /// names before the save state, which always shows.
     @Test func headerSaveState() {
+        let roomy = DashboardView.render(Fixture.snapshot, Self.state(.data), width: 160, height: 40).line(0)
+        #expect(roomy.hasSuffix(" | data › Training rows | ready — 2: compare, 1: dashboard, n: next epoch"
+                                + String(repeating: " ", count: 7) + "runs/river-cleanup-seed0  saved 14:02:31 "),
+                "\(roomy)")
         let wide = DashboardView.render(Fixture.snapshot, Self.state(.data), width: 120, height: 40).line(0)
-        #expect(wide.hasSuffix("ready (n: step, space: run)   runs/river-cleanup-seed0  saved 14:02:31 "), "\(wide)")
+        #expect(wide == " cpo-tui | world:river-cleanup | seed 0 | data › Training rows | ready — 2: compare, 1: dashboard"
+                + String(repeating: " ", count: 8) + "saved 14:02:31 ", "\(wide)")
         var v = Self.state(.data)
         v.timeZone = TimeZone(secondsFromGMT: -5 * 3600)!
         let narrow = DashboardView.render(Fixture.snapshot, v, width: 80, height: 24).line(0)
-        #expect(narrow.hasSuffix(" | data | ready" + String(repeating: " ", count: 11) + "saved 09:02:31 "), "\(narrow)")
-        // Less room: the idle hint goes first, then the directory is cut from the left.
-        let middle = DashboardView.render(Fixture.snapshot, Self.state(), width: 100, height: 30).line(0)
-        #expect(middle.hasSuffix(" | dashboard | ready  …s/river-cleanup-seed0  saved 14:02:31 "), "\(middle)")
+        #expect(narrow == " cpo-tui | river-cleanup | Training rows | ready — 2: compare    saved 09:02:31 ", "\(narrow)")
+        // Less room: the directory is cut from the left before it goes.
+        let middle = DashboardView.render(Fixture.snapshot, Self.state(.compare), width: 120, height: 30).line(0)
+        #expect(middle.hasSuffix(" | compare | ready — 1: dashboard, n: next epoch  …cleanup-seed0  saved 14:02:31 "), "\(middle)")
         // Progress keeps its message, and the directory gives way.
         var preparing = Fixture.snapshot
         preparing.phase = .preparing(stage: .ft, fraction: 0.4, message: "FT step 50, loss 0.9")
@@ -258,16 +264,17 @@ struct ViewSnapshotTests {
         var unsaved = Fixture.snapshot
         unsaved.runDirectory = nil
         let none = DashboardView.render(unsaved, Self.state(), width: 120, height: 40).line(0)
-        #expect(!none.contains("saved") && !none.contains("runs/") && none.contains("ready (n: step, space: run)"))
+        #expect(!none.contains("saved") && !none.contains("runs/") && none.contains("ready — c: learning curves"), "\(none)")
         unsaved.runDirectory = "runs/x"
         unsaved.lastSave = nil
-        let notYet = DashboardView.render(unsaved, Self.state(), width: 120, height: 40).line(0)
-        #expect(notYet.contains("ready (n: step, space: run) ") && notYet.hasSuffix("  runs/x "), "\(notYet)")
+        let notYet = DashboardView.render(unsaved, Self.state(.data), width: 130, height: 40).line(0)
+        #expect(notYet.contains("ready — 2: compare, 1: dashboard, n: next epoch ") && notYet.hasSuffix("  runs/x "), "\(notYet)")
     }
 
     /// Skipped steps and a failed method in the Methods panel, in the warning and bad styles.
     @Test func methodsPanelShowsSkipsAndFailures() {
-        let v = Self.state()
+        var v = Self.state()
+        v.selectedMethod = 0   // FT: neither row is highlighted
         let b = DashboardView.render(Fixture.snapshot, v, width: 120, height: 40)
         let lines = (0..<b.height).map(b.line)
         let cpo = lines.first { $0.contains("│CPO ") }, dpo = lines.first { $0.contains("│DPO ") }
@@ -340,7 +347,7 @@ struct ViewSnapshotTests {
         v.focus = .weights
         let b = DashboardView.render(Fixture.snapshot, v, width: 120, height: 40)
         // The focused panel's border uses the focused style, the others the plain border.
-        let weightsTop = (0..<b.height).first { y in b.line(y).contains("Weights") }!
+        let weightsTop = (1..<b.height).first { y in b.line(y).contains("Weights") }!
         let x = b.line(weightsTop).firstIndex(of: "╭").map { b.line(weightsTop).distance(from: b.line(weightsTop).startIndex, to: $0) }!
         #expect(b[x, weightsTop].style == v.theme.focusedBorder)
         #expect(b[0, 1].style == v.theme.border)

@@ -130,6 +130,7 @@ final class NcursesBackend: TerminalBackend {
                 last = nil   // repaint everything at the new size
                 return .resize
             }
+            if Int32(ch) == KEY_MOUSE { return Self.mouseEvent() }
             return Self.functionKey(Int32(ch)).map(InputEvent.key) ?? .timeout
         }
         return Self.characterKey(ch).map(InputEvent.key) ?? .timeout
@@ -166,12 +167,31 @@ final class NcursesBackend: TerminalBackend {
         }
     }
 
-    /// Mouse reporting on or off (issue 13, item 6: decoding clicks and the wheel).
-    func setMouse(_ on: Bool) {}
+    /// Mouse reporting on (clicks and the wheel become `.mouse` events) or off (the terminal
+    /// keeps the mouse, and its own text selection works).
+    func setMouse(_ on: Bool) {
+        guard screen != nil else { return }
+        cn_set_mouse(on ? 1 : 0)
+    }
+
+    /// The mouse event curses queued: a press of the left button or a wheel turn, at its cell;
+    /// anything else (a release, other buttons) counts as nothing.
+    private static func mouseEvent() -> InputEvent {
+        var x: Int32 = 0, y: Int32 = 0
+        let kind: MouseEvent.Kind
+        switch cn_get_mouse(&x, &y) {
+        case 1: kind = .click
+        case 2: kind = .wheelUp
+        case 3: kind = .wheelDown
+        default: return .timeout
+        }
+        return .mouse(MouseEvent(kind, x: Int(x), y: Int(y)))
+    }
 
     /// Gives the terminal back (idempotent).
     func shutdown() {
         guard let scr = screen else { return }
+        cn_set_mouse(0)   // the terminal's mouse reporting off, whatever state the dashboard left
         _ = endwin()
         delscreen(scr)
         screen = nil
