@@ -348,7 +348,8 @@ public enum DashboardView {
             phase = "FAILED: \(m)"
             hints = []
         }
-        return HeaderPhase(phase: phase, hintTexts: hints.compactMap { $0 }, status: v.status)
+        // A status (a file written, a setting changed) answers the last key: it takes the hints' place.
+        return HeaderPhase(phase: phase, hintTexts: v.status.isEmpty ? hints.compactMap { $0 } : [], status: v.status)
     }
 
     /// "14:02:31" in `zone`.

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// Drives the real binary in a detached tmux pane (no TTY needed): start, first frame, step,
-/// switch view, resize, quit, and the terminal left sane.
+/// export the screen, scroll and filter a list, click with the mouse, switch view, resize,
+/// quit, and the terminal left sane.
 enum Tmux {
     static let path: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
@@ -127,6 +128,51 @@ struct TmuxTests {
         try Tmux.run(["send-keys", "-t", name, "w"])
         let (resaved, _) = Tmux.waitFor(name, seconds: 20) { _ in FileManager.default.fileExists(atPath: runDir + "/checkpoint-seed0.cpo") }
         #expect(resaved, "w did not save the run")
+
+        // x writes the screen as text and SVG into the run directory.
+        try Tmux.run(["send-keys", "-t", name, "x"])
+        let screenFiles = { (try? FileManager.default.contentsOfDirectory(atPath: runDir))?.filter { $0.hasPrefix("screen-") } ?? [] }
+        let (exported, exportScreen) = Tmux.waitFor(name, seconds: 10) { s in
+            s.contains("screen written") && screenFiles().contains { $0.hasSuffix(".svg") } && screenFiles().contains { $0.hasSuffix(".txt") }
+        }
+        #expect(exported, "x did not export the screen: \(screenFiles())\n\(exportScreen)")
+
+        // The data view's training rows scroll a page, then a filter narrows them.
+        try Tmux.run(["send-keys", "-t", name, "3"])
+        let firstPage = try NSRegularExpression(pattern: "Training rows 1-[0-9]+ of [0-9]+")
+        let (rows, rowsScreen) = Tmux.waitFor(name, seconds: 10) { s in
+            firstPage.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        }
+        #expect(rows, "the rows list does not say which rows it shows:\n\(rowsScreen)")
+        try Tmux.run(["send-keys", "-t", name, "NPage"])
+        let laterPage = try NSRegularExpression(pattern: "Training rows ([2-9]|[1-9][0-9]+)-[0-9]+ of [0-9]+")
+        let (scrolled, scrolledScreen) = Tmux.waitFor(name, seconds: 10) { s in
+            laterPage.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+        }
+        #expect(scrolled, "PgDn did not scroll the rows:\n\(scrolledScreen)")
+        try Tmux.run(["send-keys", "-t", name, "/"])
+        try Tmux.run(["send-keys", "-t", name, "-l", "the"])
+        try Tmux.run(["send-keys", "-t", name, "Enter"])
+        let (filtered, filteredScreen) = Tmux.waitFor(name, seconds: 10) { $0.contains("match 'the'") }
+        #expect(filtered, "/ did not filter the rows:\n\(filteredScreen)")
+
+        // The mouse: M turns it on, and a click on DR-CPO's row in the Methods panel selects it
+        // (the terminal reports the click as ESC [ M, then the button and the 1-based cell, each + 32).
+        try Tmux.run(["send-keys", "-t", name, "1"])
+        try Tmux.run(["send-keys", "-t", name, "M"])
+        let (mouseOn, dashboardScreen) = Tmux.waitFor(name, seconds: 10) { $0.contains("mouse on") && $0.contains("Methods") }
+        #expect(mouseOn, "M did not turn the mouse on:\n\(dashboardScreen)")
+        let lines = dashboardScreen.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if let row = lines.indices.first(where: { lines[$0].hasPrefix("│DR-CPO") }) {
+            func report(_ button: Int) -> String {
+                "\u{1b}[M" + String(UnicodeScalar(UInt8(32 + button))) + String(UnicodeScalar(UInt8(32 + 3))) + String(UnicodeScalar(UInt8(32 + row + 1)))
+            }
+            try Tmux.run(["send-keys", "-t", name, "-l", report(0) + report(3)])
+            let (clicked, clickedScreen) = Tmux.waitFor(name, seconds: 10) { $0.split(separator: "\n").first?.contains("(DR-CPO)") == true }
+            #expect(clicked, "a click on DR-CPO's row did not select it:\n\(clickedScreen)")
+        } else {
+            Issue.record("no DR-CPO row in the Methods panel:\n\(dashboardScreen)")
+        }
 
         // The compare view, then a resize that redraws it.
         try Tmux.run(["send-keys", "-t", name, "2"])
