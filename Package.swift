@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "CausalPO", dependencies: ["CPOSupport"]),
         // SVG charts and the HTML page of report.html, from plain series (no Lab types), so
         // anything that draws a run can reuse them. Only this target imports Plot.
-        .target(name: "ReportCharts", dependencies: [.product(name: "Plot", package: "Plot")]),
+        .target(name: "ReportCharts", dependencies: ["CPOSupport", .product(name: "Plot", package: "Plot")]),
         .target(name: "Lab", dependencies: ["CPOSupport", "TinyLM", "OutcomeData", "CausalPO", "ReportCharts"]),
         // The scale-out bridge: export for an external trainer (PyTorch + transformers +
         // accelerate), the reference trainer train_cpo.py shipped as a resource, estimates from

@@ -107,7 +107,7 @@ public enum ScreenExport {
                 }
                 let xs = (x..<end).map { String($0 * cellWidth) }.joined(separator: " ")
                 if runs[look] == nil { order.append(look) }
-                runs[look, default: []].append("<text x=\"\(xs)\" y=\"\(top + baseline)\">\(XMLText.escaped(String(chars)))</text>")
+                runs[look, default: []].append("<text x=\"\(xs)\" y=\"\(top + baseline)\">\(XMLText.escaped(String(chars), forbidden: .replaced))</text>")
                 x = end
             }
         }
@@ -243,31 +243,3 @@ public struct ScreenPalette: Hashable, Sendable {
     }
 }
 
-/// Text made safe for XML character data and attribute values.
-enum XMLText {
-    /// `s` with `&`, `<`, `>`, `"` and `'` escaped, control characters as spaces and characters
-    /// XML 1.0 cannot hold (U+FFFE, U+FFFF) as U+FFFD.
-    static func escaped(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for u in s.unicodeScalars {
-            switch u {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default:
-                let v = u.value
-                if v < 0x20 || (0x7F..<0xA0).contains(v) {
-                    out += " "
-                } else if v == 0xFFFE || v == 0xFFFF {
-                    out += "\u{FFFD}"
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out
-    }
-}

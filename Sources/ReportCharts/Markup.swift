@@ -1,3 +1,4 @@
+import CPOSupport
 import Foundation
 import Plot
 
@@ -15,24 +16,7 @@ typealias SVGNode = Node<SVGContext>
 public enum Markup {
     /// `s` with `&`, `<`, `>`, `"` and `'` replaced by character references, and characters
     /// XML 1.0 forbids (controls other than tab, newline and carriage return) dropped.
-    public static func escape(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.utf8.count)
-        for u in s.unicodeScalars {
-            switch u {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "\t", "\n", "\r": out.unicodeScalars.append(u)
-            default:
-                if u.value < 0x20 || u.value == 0xFFFE || u.value == 0xFFFF { continue }
-                out.unicodeScalars.append(u)
-            }
-        }
-        return out
-    }
+    public static func escape(_ s: String) -> String { XMLText.escaped(s, forbidden: .dropped) }
 
     /// A pixel coordinate with two decimals and no trailing zeros ("12.5", "-3", "0"). Callers
     /// pass finite numbers only; a non-finite one is a bug upstream and gives "0", so that NaN
