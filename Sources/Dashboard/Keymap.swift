@@ -145,15 +145,16 @@ public struct Keymap: Sendable {
     /// would train, sample, save or write a report is left out, and the hint bar says read-only.
     public static let readOnly = standard.withoutTrainingKeys()
 
-    /// This keymap as `cpo-tui watch` uses it (see `readOnly`): the training keys left out.
-    public func withoutTrainingKeys() -> Keymap {
+    /// This keymap as `cpo-tui watch` (and, with `showing` "comparing", `cpo-tui compare`) uses
+    /// it (see `readOnly`): the training keys left out, and the hint bar saying what is shown.
+    public func withoutTrainingKeys(showing: String = "watching") -> Keymap {
         let training: Set<Action> = [.stepAll, .stepSelected, .runPause, .writeReport, .saveRun, .resample, .editPrompt]
         return Keymap(bindings: bindings.compactMap { b in
             if training.contains(b.action) { return nil }
             guard b.action == .help else { return b }
             var help = b
-            help.hint = "read-only (watching)  " + b.hint
-            help.help = b.help + " (watching a run: training keys are off)"
+            help.hint = "read-only (\(showing))  " + b.hint
+            help.help = b.help + " (\(showing): training keys are off)"
             return help
         })
     }

@@ -41,7 +41,7 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         // The display settings first: a bad --theme stops the command before the runs load.
-        let dashboard = try ReadOnlyDashboard(display: display, configFile: configFile)
+        let dashboard = try ReadOnlyDashboard(display: display, configFile: configFile, showing: "comparing")
         let snapshot: LabSnapshot
         do {
             snapshot = try RunComparison.load(directories) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }

@@ -105,7 +105,7 @@ struct WatchCommand: ParsableCommand {
         var follower = WatchFollower(directory: directory, seed: seed)
         follower.poll()
         // The config file's keys apply here too, less the training ones.
-        let dashboard = try ReadOnlyDashboard(display: display, configFile: configFile)
+        let dashboard = try ReadOnlyDashboard(display: display, configFile: configFile, showing: "watching")
         if once {
             print(dashboard.text(follower.model.snapshot(), view: .dashboard, width: width, height: height))
             return

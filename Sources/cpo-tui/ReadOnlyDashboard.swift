@@ -12,11 +12,12 @@ struct ReadOnlyDashboard {
     /// The config file's problem, if it did not load (the defaults are used; said on stderr).
     let configError: InputError?
 
-    init(display: DisplayOptions, configFile: ConfigOption) throws {
+    /// `showing` is what the hint bar says is shown read-only ("watching", "comparing").
+    init(display: DisplayOptions, configFile: ConfigOption, showing: String) throws {
         let (config, configError) = configFile.load()
         if let configError { ConfigOption.warn(configError) }
         shown = try display.settings(config)
-        keymap = config.keymap.withoutTrainingKeys()
+        keymap = config.keymap.withoutTrainingKeys(showing: showing)
         self.configError = configError
     }
 

@@ -22,6 +22,7 @@ struct CompareCLITests {
             #expect(row.map { $0.contains("compare-a+compare-b      2   \(method == "FT" ? 0 : 1)  ") } == true, "\(row ?? "no \(method) row")")
         }
         #expect(text.split(separator: "\n").count == 40 && shown.stderr.contains("loaded \(b) seed 1"))
+        #expect(text.contains("read-only (comparing)"), "\(text)")
         // stdout is not a terminal here: the same view without --text, ASCII on request.
         let plain = try CLI.run(["compare", a, b, "--ascii", "--size", "80x24"])
         #expect(plain.status == 0 && plain.stdout.contains("|* FT ") && plain.stdout.split(separator: "\n").count == 24, "\(plain.stdout)")

@@ -260,6 +260,7 @@ import Testing
         let watching = c.keymap.withoutTrainingKeys()
         #expect(watching.binding(for: .stepAll) == nil && watching.binding(for: .viewCompare)?.keys == [.char("C")])
         #expect(watching.hintBar(width: 200).contains("read-only (watching)  ? help") && !watching.hintBar(width: 200).contains("step"))
+        #expect(Keymap.standard.withoutTrainingKeys(showing: "comparing").hintBar(width: 200).contains("read-only (comparing)  ? help"))
         #expect(Keymap.readOnly.bindings.map(\.action) == Keymap.standard.withoutTrainingKeys().bindings.map(\.action))
     }
 
