@@ -166,42 +166,15 @@ extension DashboardConfig: TOMLFileFormat {
 
     /// A problem reading the file or parsing it as TOML, in the words of config files.
     public static func failure(_ e: TOMLFileError) -> InputError {
-        func at(_ message: String, _ hint: String) -> InputError {
-            InputError(file: e.file, line: e.line, column: e.column, message: message, hint: hint)
-        }
-        switch e.reason {
-        case .unreadable(let error):
-            switch error {
-            case .notFound:
-                return at("cannot read the config file: file not found",
-                          "Check the path, or leave --config and CPO_TUI_CONFIG out to use the default location.")
-            case .isDirectory:
-                return at("cannot read the config file: it is a directory", "Name the config.toml file itself.")
-            case let .tooLarge(_, size, limit):
-                return at("the config file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
-                          "A config file is a few lines of TOML: check that this is the right file.")
-            case .cannotAccess(_, let reason), .cannotOpen(_, let reason), .readFailed(_, let reason):
-                return at("cannot read the config file: \(reason)", "Check that the path is a readable file.")
-            }
-        case .notUTF8(let p):
-            return at("the config file is not valid UTF-8 text: \(p)", "Save it as UTF-8.")
-        case .refused(let p):
-            switch p.kind {
-            case .nul:
-                return at("the config file contains a NUL character, which TOML does not allow",
-                          "A config file is UTF-8 text: check that this is the right file.")
-            case .escapedNUL:
-                return at("a string holds \\u0000 (a NUL character), which a config file cannot hold", "Remove the \\u0000 escape.")
-            case .tooDeep:
-                return at(p.message, "A config file needs two levels at most (the [keys] table); check that this is the right file.")
-            case .headerName, .arrayElement, .dateTime:
-                return at("TOML syntax error: \(p.message)", syntaxHint)
-            }
-        case .syntax(let description):
-            return at("TOML syntax error: \(description)", syntaxHint)
-        case .unparsable:
-            return at("cannot parse the config file as TOML", syntaxHint)
-        }
+        InputError(e, as: TOMLFileWording(
+            noun: "config file",
+            notFound: "Check the path, or leave --config and CPO_TUI_CONFIG out to use the default location.",
+            isDirectory: "Name the config.toml file itself.",
+            tooLarge: "A config file is a few lines of TOML: check that this is the right file.",
+            unreadable: "Check that the path is a readable file.",
+            nul: "A config file is UTF-8 text: check that this is the right file.",
+            tooDeep: "A config file needs two levels at most (the [keys] table); check that this is the right file.",
+            syntax: syntaxHint, unparsable: syntaxHint))
     }
 
     /// Checks a parsed config file and builds the configuration (theme and world not yet

@@ -17,45 +17,15 @@ extension World: TOMLFileFormat {
 
     /// A problem reading the file or parsing it as TOML, in the words of world files.
     public static func failure(_ e: TOMLFileError) -> InputError {
-        func at(_ message: String, _ hint: String) -> InputError {
-            InputError(file: e.file, line: e.line, column: e.column, message: message, hint: hint)
-        }
-        switch e.reason {
-        case .unreadable(let error):
-            switch error {
-            case .notFound:
-                return at("cannot read the world file: file not found",
-                          "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).")
-            case .isDirectory:
-                return at("cannot read the world file: it is a directory",
-                          "Pass the .toml world file itself, or the name of a shipped world.")
-            case let .tooLarge(_, size, limit):
-                return at("the world file is \(BoundedFile.describeSize(size)), more than the limit of \(BoundedFile.describeSize(limit))",
-                          "World files are small text files (the shipped ones are a few KB): check that this is the right file.")
-            case .cannotAccess(_, let reason), .cannotOpen(_, let reason), .readFailed(_, let reason):
-                return at("cannot read the world file: \(reason)", "Check that the path exists and is a readable file.")
-            }
-        case .notUTF8(let p):
-            return at("the world file is not valid UTF-8 text: \(p)", "Save it as UTF-8.")
-        case .refused(let p):
-            switch p.kind {
-            case .nul:
-                return at("the world file contains a NUL character, which TOML does not allow",
-                          "A world file is UTF-8 text: check that this is the right file (not a binary or UTF-16 file).")
-            case .escapedNUL:
-                return at("a string holds \\u0000 (a NUL character), which a world file cannot hold",
-                          "Remove the \\u0000 escape.")
-            case .tooDeep:
-                return at(p.message,
-                          "A world file needs three levels at most ([observational.tilt]); check that this is the right file.")
-            case .headerName, .arrayElement, .dateTime:
-                return at("TOML syntax error: \(p.message)", syntaxHint)
-            }
-        case .syntax(let description):
-            return at("TOML syntax error: \(description)", syntaxHint)
-        case .unparsable:
-            return at("cannot parse the world file as TOML", "Check its syntax.")
-        }
+        InputError(e, as: TOMLFileWording(
+            noun: "world file",
+            notFound: "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).",
+            isDirectory: "Pass the .toml world file itself, or the name of a shipped world.",
+            tooLarge: "World files are small text files (the shipped ones are a few KB): check that this is the right file.",
+            unreadable: "Check that the path exists and is a readable file.",
+            nul: "A world file is UTF-8 text: check that this is the right file (not a binary or UTF-16 file).",
+            tooDeep: "A world file needs three levels at most ([observational.tilt]); check that this is the right file.",
+            syntax: syntaxHint, unparsable: "Check its syntax."))
     }
 
     /// Validates a parsed world file (<doc:WorldFileFormat>).
