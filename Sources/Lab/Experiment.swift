@@ -423,10 +423,15 @@ public final class Experiment: @unchecked Sendable {
         let isReference = method.role == .reference
         let rowLogP = heldOutRowLogProbs(model, isReference: isReference, ev)
         let f0LogP = heldOutF0LogProbs(model, isReference: isReference, ev)
-        let heldOut = HeldOutEvaluation(EstimatorInputs(
+        let inputs = EstimatorInputs(
             logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat, sampleLogP: f0LogP,
-            sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: config.objective.normalization),
-            batchSize: config.batchSize)
+            sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: config.objective.normalization)
+        let heldOut = HeldOutEvaluation(inputs, batchSize: config.batchSize)
+        // How much hidden confounding each estimate survives, against FT's estimate (FT's own: Λ* = 1).
+        let sensitivity = Sensitivity.estimators.compactMap { e in
+            Sensitivity.analyze(inputs, estimator: e, reference: isReference ? heldOut.estimates[e].value : ftMetrics?.estimates[e].value,
+                                seed: derived("sensitivity-\(method.rawValue)-\(epoch)"))
+        }
 
         // The model's own texts: true value, invalid rate, attribute shares, KL to FT.
         let label = "\(method.rawValue)-\(epoch)"
@@ -453,7 +458,8 @@ public final class Experiment: @unchecked Sendable {
             method: method, epoch: epoch, trainLoss: trainLoss, estimates: heldOut.estimates, trueValue: judged.trueValue,
             normalizedGain: judged.gain, invalidRate: judged.invalidRate, attributeShares: judged.shares, winRateVsFT: winRate,
             klToFT: Diagnostics.klDivergence(logPF: own.map(\.logProb), logPFT: ftLogP), weights: heldOut.weights,
-            samples: Array(judged.all.prefix(Self.shownSamples)), seconds: Date().timeIntervalSince(t0), f0Weights: heldOut.f0Weights)
+            samples: Array(judged.all.prefix(Self.shownSamples)), seconds: Date().timeIntervalSince(t0), f0Weights: heldOut.f0Weights,
+            sensitivity: sensitivity)
     }
 
     /// log P^f of the held-out rows, as every estimate reads them. Under P^R = FT the

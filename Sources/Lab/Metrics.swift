@@ -49,11 +49,16 @@ public struct EpochMetrics: Sendable, Hashable {
     /// The ESS of the held-out f0 samples' weights P^f/P^{f0} (nil in evaluations saved before
     /// it was measured).
     public var f0Weights: EffectiveSampleSize?
+    /// How much hidden confounding each estimate survives (`Sensitivity.estimators`: V_SNIPW and
+    /// V_DR), measured against FT's estimate under the same estimator; nil in evaluations saved
+    /// before it was measured.
+    public var sensitivity: [SensitivityAnalysis]?
 
     public init(method: Method, epoch: Int, trainLoss: Double?, estimates: Estimates, trueValue: Estimate?,
                 normalizedGain: Double?, invalidRate: Double?, attributeShares: [String: Double]?, winRateVsFT: Estimate,
                 klToFT: Estimate, weights: WeightSummary, samples: [GeneratedText], seconds: Double,
-                f0Weights: EffectiveSampleSize? = nil) {
+                f0Weights: EffectiveSampleSize? = nil, sensitivity: [SensitivityAnalysis]? = nil) {
+        self.sensitivity = sensitivity
         self.method = method
         self.epoch = epoch
         self.trainLoss = trainLoss
@@ -74,6 +79,11 @@ public struct EpochMetrics: Sendable, Hashable {
     public var reliability: EstimateReliability {
         EstimateReliability(rows: weights.effectiveSampleSize, samples: f0Weights)
     }
+
+    /// The sensitivity analysis of `estimator` (nil when not measured).
+    public func sensitivity(_ estimator: Estimator) -> SensitivityAnalysis? {
+        sensitivity?.first { $0.estimator == estimator }
+    }
 }
 
 /// One JSON object per evaluation (metrics.jsonl lines, checkpoints): the fields by name, and
@@ -82,7 +92,7 @@ public struct EpochMetrics: Sendable, Hashable {
 extension EpochMetrics: Codable {
     private enum CodingKeys: String, CodingKey {
         case method, epoch, trainLoss, trueValue, normalizedGain, invalidRate, attributeShares, winRateVsFT, klToFT,
-             weights, samples, seconds, f0Weights
+             weights, samples, seconds, f0Weights, sensitivity
     }
 
     public init(from decoder: any Decoder) throws {
@@ -97,7 +107,8 @@ extension EpochMetrics: Codable {
             winRateVsFT: try c.decode(Estimate.self, forKey: .winRateVsFT), klToFT: try c.decode(Estimate.self, forKey: .klToFT),
             weights: try c.decode(WeightSummary.self, forKey: .weights), samples: try c.decode([GeneratedText].self, forKey: .samples),
             seconds: try c.decode(Double.self, forKey: .seconds),
-            f0Weights: try c.decodeIfPresent(EffectiveSampleSize.self, forKey: .f0Weights))
+            f0Weights: try c.decodeIfPresent(EffectiveSampleSize.self, forKey: .f0Weights),
+            sensitivity: try c.decodeIfPresent([SensitivityAnalysis].self, forKey: .sensitivity))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -116,6 +127,7 @@ extension EpochMetrics: Codable {
         try c.encode(samples, forKey: .samples)
         try c.encode(seconds, forKey: .seconds)
         try c.encodeIfPresent(f0Weights, forKey: .f0Weights)
+        try c.encodeIfPresent(sensitivity, forKey: .sensitivity)
     }
 }
 

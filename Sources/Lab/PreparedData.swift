@@ -30,6 +30,11 @@ public struct PreparedData: Sendable {
     /// that cannot be right, rows left out.
     public var warnings: [String]
 
+    /// Worlds whose held-out propensities hide the reader trait: the Λ it implies
+    /// (`World.hiddenTraitLambda`); nil when the estimators' propensities are exact or unknown.
+    /// (Filled by the hidden-trait study's data preparation.)
+    public var hiddenTraitLambda: Double? { nil }
+
     /// ĝ's family: logistic for binary outcomes, ridge otherwise.
     public var outcomeModelKind: OutcomeModelKind { outcomeKind == .binary ? .logistic : .ridge }
 

@@ -108,6 +108,10 @@ public struct LabSnapshot: Sendable, Hashable {
     public var worldName: String?
     public var attributeNames: [String]
     public var vStar: Double?
+    /// Worlds whose estimated propensities hide the reader trait (the hidden-trait study): the Λ
+    /// the trait implies (`World.hiddenTraitLambda`), at which the sensitivity bounds must cover
+    /// the truth; nil otherwise.
+    public var hiddenTraitLambda: Double?
     public var ghatQuality: OutcomeModelQuality?
     public var ghatQualityVersusOutcomes: OutcomeModelQuality?
     public var attributeEffects: [AttributeEffect]
@@ -210,6 +214,7 @@ public struct LabSnapshot: Sendable, Hashable {
         worldName = data.world?.name
         attributeNames = data.attributeNames
         vStar = data.world?.bestValue
+        hiddenTraitLambda = data.hiddenTraitLambda
         trainOutcomes = data.train.map(\.outcome)
         outcomeKind = data.outcomeKind
         split = data.split
