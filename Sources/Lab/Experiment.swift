@@ -280,9 +280,10 @@ public final class Experiment: @unchecked Sendable {
     /// and for runs saved before the judge was assessed).
     public var judgeAssessment: JudgeAssessment? { judge?.neighbors?.assessment }
 
-    /// P^R of `rows`: the logged propensities, or the FT model's log-probs `model`.
+    /// P^R of `rows`: the rows' propensities (logged, or in worlds with `--propensity marginal`
+    /// averaged over readers: `PreparedData` put them on the rows), or the FT model's log-probs `model`.
     private func logPR(_ rows: [OutcomeRow], model: [Double]) -> [Double] {
-        config.propensity == .logged ? rows.map { $0.logPropensity ?? -.infinity } : model
+        config.propensity == .model ? model : rows.map { $0.logPropensity ?? -.infinity }
     }
 
     /// The training inputs: the rows under FT and P^R, and the f0 samples with ĝ.

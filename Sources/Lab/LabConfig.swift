@@ -26,6 +26,10 @@ public enum PropensitySource: String, Sendable, Hashable, Codable, CaseIterable 
     case model
     /// The dataset's propensity column (worlds: the exact design propensity).
     case logged
+    /// Worlds only: each row's text's probability averaged over readers, Σ_c P(C = c)·P(x | c),
+    /// under the design it was drawn from: what a log that never recorded the reader trait would
+    /// hold (the hidden-trait study). Exact for randomized rows.
+    case marginal
 }
 
 /// Everything that defines a run; recorded in every output, and one seed fixes the rest.
@@ -34,8 +38,11 @@ public struct LabConfig: Sendable, Hashable, Codable {
     /// Worlds: design of the training rows, and how many.
     public var design: WorldDesign
     public var rows: Int
-    /// Worlds: held-out randomized rows for the estimators.
+    /// Worlds: held-out rows for the estimators, drawn from `evalDesign`.
     public var evalRows: Int
+    /// Worlds: the design the held-out rows are drawn from: randomized (the default), or
+    /// observational, so the estimators see the log's confounding (the hidden-trait study).
+    public var evalDesign: WorldDesign
     /// Worlds: rows of the separate observational log (ĝ from `observational`).
     public var logRows: Int
     public var ghatFrom: GhatSource
@@ -89,7 +96,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
     public init(source: DataSource = .world(ShippedWorlds.defaultName), design: WorldDesign = .randomized,
                 rows: Int = 2000, evalRows: Int = 500, logRows: Int = 4000, validationRows: Int = 250,
                 validationFraction: Double = 0.1, ghatFrom: GhatSource = .same,
-                propensity: PropensitySource = .model, methods: [Method] = [.ft, .ooRLHF, .cpo, .drCPO],
+                propensity: PropensitySource = .model, evalDesign: WorldDesign = .randomized, methods: [Method] = [.ft, .ooRLHF, .cpo, .drCPO],
                 epochs: Int = 3, seed: UInt64 = 0, seeds: Int = 1,
                 model: ModelConfig = LabConfig.defaultModel, fitContext: Bool = true, fitVocabulary: Bool = true,
                 ftMaxEpochs: Int = 30, ftPatience: Int = 2, ftLearningRate: Float = 3e-3,
@@ -105,6 +112,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.validationFraction = validationFraction
         self.ghatFrom = ghatFrom
         self.propensity = propensity
+        self.evalDesign = evalDesign
         self.methods = methods
         self.epochs = epochs
         self.seed = seed
@@ -179,6 +187,12 @@ public struct LabConfig: Sendable, Hashable, Codable {
             if ghatFrom == .observational {
                 throw bad("--ghat-from observational needs a world (it samples a separate observational log); use same or negated with --data")
             }
+            if propensity == .marginal {
+                throw bad("--propensity marginal needs a world (it averages each text's probability over the world's readers); use logged or model with --data")
+            }
+            if evalDesign != .randomized {
+                throw bad("--eval-design \(evalDesign.rawValue) needs a world (it samples the held-out rows); with --data the held-out rows are a part of the file's split")
+            }
         }
     }
 
@@ -209,11 +223,44 @@ public struct LabConfig: Sendable, Hashable, Codable {
 
     /// What a run with this configuration cannot identify, as warnings.
     public var identificationWarnings: [String] {
-        guard modelPropensityOnTheLog else { return [] }
+        guard modelPropensityOnTheLog else {
+            guard case .world = source, evalDesign == .observational, propensity == .model else { return [] }
+            return ["""
+                the held-out rows come from the observational log (--eval-design observational) but P^R is the FT model \
+                (--propensity model): the held-out V_IPW, V_SNIPW and V_DR of every method weight by it and are not \
+                identified. Pass --propensity logged (each reader's P(x | C)) or marginal (the hidden-trait study).
+                """]
+        }
         return [identificationProblem ?? """
             P^R is the FT model fit on the observational log (--design observational --propensity model): the held-out \
             V_IPW, V_SNIPW and V_DR of every method weight by it and are not identified. Judge the methods by their \
             true values, or pass --propensity logged.
+            """]
+    }
+
+    /// Worlds, `--propensity marginal` with observational held-out rows: the estimates weight by
+    /// propensities that hide the reader trait, so its confounding stays in them.
+    var hiddenTraitConfoundsEstimates: Bool {
+        guard case .world = source else { return false }
+        return propensity == .marginal && evalDesign == .observational
+    }
+
+    /// The hidden-trait study's warnings (`--propensity marginal` on observational rows), given
+    /// the Λ the world's hidden trait implies: allowed, but the confounding stays in the weights.
+    /// None when the trait confounds nothing (Λ = 1) or every row is randomized.
+    func hiddenTraitWarnings(lambda: Double) -> [String] {
+        guard case .world = source, propensity == .marginal, lambda > 1 else { return [] }
+        let weighting = methods.filter(\.weightsRowsByPR).map(\.rawValue)
+        let inTraining = design == .observational && !weighting.isEmpty
+        guard inTraining || evalDesign == .observational else { return [] }
+        let places = (inTraining ? ["\(weighting.joined(separator: " and "))'s training weights"] : [])
+            + (evalDesign == .observational ? ["the held-out V_IPW, V_SNIPW and V_DR"] : [])
+        let advice = evalDesign == .observational
+            ? String(format: "the hidden trait implies Λ = %.2f: read the sensitivity bounds at that Λ.", lambda)
+            : String(format: "the hidden trait implies Λ = %.2f (the held-out rows are randomized, so the estimates are exact).", lambda)
+        return ["""
+            --propensity marginal hides the reader trait: P^R is each text's probability averaged over readers, so the \
+            log's confounding by the trait stays in \(places.joined(separator: " and ")); \(advice)
             """]
     }
 }
@@ -253,6 +300,7 @@ extension LabConfig {
             validationFraction: try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0,
             ghatFrom: try c.decode(GhatSource.self, forKey: .ghatFrom),
             propensity: try c.decode(PropensitySource.self, forKey: .propensity),
+            evalDesign: try c.decodeIfPresent(WorldDesign.self, forKey: .evalDesign) ?? .randomized,
             methods: try c.decode([Method].self, forKey: .methods), epochs: try c.decode(Int.self, forKey: .epochs),
             seed: try c.decode(UInt64.self, forKey: .seed), seeds: try c.decode(Int.self, forKey: .seeds),
             model: try c.decode(ModelConfig.self, forKey: .model),

@@ -16,7 +16,8 @@ public struct PreparedData: Sendable {
     /// Rows that decide when FT stops, never used for estimation (worlds: sampled like the
     /// training rows; user data: a part of the split). Empty in runs saved before they existed.
     public var validation: [OutcomeRow]
-    /// Held-out rows for the estimators and the win-rate prompts (worlds: a randomized sample).
+    /// Held-out rows for the estimators and the win-rate prompts (worlds: a sample from
+    /// `LabConfig.evalDesign`, randomized by default).
     public var eval: [OutcomeRow]
     /// Rows ĝ is fit on (the training rows, a separate observational log, or negated rows).
     public var ghatRows: [OutcomeRow]
@@ -30,10 +31,11 @@ public struct PreparedData: Sendable {
     /// that cannot be right, rows left out.
     public var warnings: [String]
 
-    /// Worlds whose held-out propensities hide the reader trait: the Λ it implies
-    /// (`World.hiddenTraitLambda`); nil when the estimators' propensities are exact or unknown.
-    /// (Filled by the hidden-trait study's data preparation.)
-    public var hiddenTraitLambda: Double? { nil }
+    /// Worlds whose held-out propensities hide the reader trait (observational held-out rows
+    /// with `--propensity marginal`): the Λ it implies (`World.hiddenTraitLambda`), at which the
+    /// sensitivity bounds must cover the truth; nil when the estimators' propensities are exact
+    /// or unknown.
+    public var hiddenTraitLambda: Double? = nil
 
     /// ĝ's family: logistic for binary outcomes, ridge otherwise.
     public var outcomeModelKind: OutcomeModelKind { outcomeKind == .binary ? .logistic : .ridge }
@@ -74,14 +76,16 @@ public struct PreparedData: Sendable {
         } catch {
             throw .input(error)
         }
+        // --propensity marginal: every row carries its text's probability averaged over readers.
         func rows(_ n: Int, _ design: WorldDesign, _ label: String) -> [OutcomeRow] {
             guard n > 0 else { return [] }
             let s = world.sample(rows: n, design: design, seed: SeededRandom.derivedSeed(seed, label))
-            return WorldDatasets.dataset(world: world, samples: s, source: "world:\(world.name)").rows
+            return WorldDatasets.dataset(world: world, samples: s, source: "world:\(world.name)",
+                                         marginal: config.propensity == .marginal).rows
         }
         let train = rows(config.rows, config.design, "train")
         let validation = rows(config.validationRows, config.design, "validation")
-        let eval = rows(config.evalRows, .randomized, "eval")
+        let eval = rows(config.evalRows, config.evalDesign, "eval")
         let ghatRows: [OutcomeRow]
         switch config.ghatFrom {
         case .same: ghatRows = train
@@ -96,7 +100,8 @@ public struct PreparedData: Sendable {
             split: DataSplit.Record(seed: seed, evalFraction: Double(config.evalRows) / total, trainCount: train.count,
                                     evalCount: eval.count, fromColumn: false, validationCount: validation.count,
                                     validationFraction: Double(config.validationRows) / total),
-            badRows: 0, warnings: config.identificationWarnings)
+            badRows: 0, warnings: config.identificationWarnings + config.hiddenTraitWarnings(lambda: world.hiddenTraitLambda),
+            hiddenTraitLambda: config.hiddenTraitConfoundsEstimates && world.hiddenTraitLambda > 1 ? world.hiddenTraitLambda : nil)
     }
 
     private static func file(_ path: String, _ options: LoadOptions, _ config: LabConfig, seed: UInt64) throws(LabError) -> PreparedData {

@@ -264,7 +264,11 @@ public struct ReportWriter {
                       "eval": data.split.evalCount, "from_column": data.split.fromColumn,
                       "validation": data.split.validationCount, "validation_fraction": data.split.validationFraction],
         ]
-        if let w = data.world { dataObj["v_star"] = w.bestValue }
+        if let w = data.world {
+            dataObj["v_star"] = w.bestValue
+            dataObj["eval_design"] = config.evalDesign.rawValue
+        }
+        if let lambda = data.hiddenTraitLambda { dataObj["hidden_trait_lambda"] = lambda }
         dataObj["warnings"] = warnings
         if let fit = results.first?.fit {
             dataObj["texts_cut"] = Dictionary((fit.cuts + (fit.f0Cut.map { [$0] } ?? [])).map { ($0.part, ["cut": $0.cut, "of": $0.count]) },
@@ -416,7 +420,7 @@ public struct ReportWriter {
         var md = "# cpo-tui report\n\n"
         md += "Data: `\(data.sourceLabel)`, \(data.train.count) training rows (\(config.design.rawValue) design for worlds), "
         if !data.validation.isEmpty { md += "\(data.validation.count) validation rows (FT's stopping only), " }
-        md += "\(data.eval.count) held-out rows; ĝ from `\(config.ghatFrom.rawValue)`; P^R from `\(config.propensity.rawValue)`; "
+        md += "\(data.eval.count) held-out rows\(config.evalDesign == .observational ? " (observational design)" : ""); ĝ from `\(config.ghatFrom.rawValue)`; P^R from `\(config.propensity.rawValue)`; "
         md += "seeds \(results.map { String($0.seed) }.joined(separator: ", ")); \(config.epochs) epochs per method.\n"
         if let q = results.first?.ghatQuality {
             md += "ĝ held-out \(q.metric.rawValue) (seed \(results[0].seed)): \(String(format: "%.3f", q.value))"

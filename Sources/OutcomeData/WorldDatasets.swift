@@ -44,11 +44,14 @@ public enum WorldDatasets {
     }
 
     /// The samples as an in-memory dataset (lines numbered as in the CSV: header on line 1).
-    public static func dataset(world: World, samples: [WorldSample], source: String) -> OutcomeDataset {
+    /// `marginal`: each row's propensity is its text's probability averaged over readers
+    /// (`WorldSample.logMarginalPropensity`, the hidden-trait study) instead of the CSV's
+    /// probability for the row's own reader.
+    public static func dataset(world: World, samples: [WorldSample], source: String, marginal: Bool = false) -> OutcomeDataset {
         let rows = samples.enumerated().map { i, s -> OutcomeRow in
             var attrs = [Double](repeating: 0, count: world.attributes.count)
             for a in s.composition.attributes { attrs[a] = 1 }
-            return OutcomeRow(text: s.text, outcome: s.outcome, logPropensity: s.logPropensity, trait: Double(s.trait),
+            return OutcomeRow(text: s.text, outcome: s.outcome, logPropensity: marginal ? s.logMarginalPropensity : s.logPropensity, trait: Double(s.trait),
                               split: nil, attributes: attrs, trueValue: s.trueValue, line: i + 2)
         }
         return OutcomeDataset(source: source, columns: columns(world: world), outcomeKind: world.outcomeKind,
@@ -56,7 +59,8 @@ public enum WorldDatasets {
     }
 
     /// A readable description of a world: its outcome, readers, attributes with their effects
-    /// and tilts, the value of random texts and the best attainable value V*.
+    /// and tilts, the value of random texts, the best attainable value V* and, with an
+    /// observational design, the Λ its reader trait implies when hidden.
     public static func summary(world w: World, path: String) -> String {
         func f(_ x: Double, _ digits: Int = 2) -> String { String(format: "%+.\(digits)f", x) }
         var lines: [String] = []
@@ -89,6 +93,10 @@ public enum WorldDatasets {
         lines.append(String(format: "  value of randomized texts V(P^R): %.3f (± %.3f, Monte Carlo over 20,000 texts)",
                             mean, z95 * sd / Double(probe.count).squareRoot()))
         lines.append(String(format: "  best attainable value V*: %.3f, e.g. \"%@\"", w.bestValue, w.text(of: w.bestComposition)))
+        if w.hasObservationalDesign, let r = w.readers {
+            lines.append(String(format: "  hidden trait: a log that never recorded '%@' implies Λ = %.2f (a text's chance for one reader is up to that many times its average over readers)",
+                                r.trait, w.hiddenTraitLambda))
+        }
         return lines.joined(separator: "\n")
     }
 }

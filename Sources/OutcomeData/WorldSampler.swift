@@ -11,6 +11,10 @@ public struct WorldSample: Sendable, Hashable {
     public var trait: Int
     /// `log P(x)` under the design used; observational: `log P(x | C)` for this reader's `C`.
     public var logPropensity: Double
+    /// `log P(x)` averaged over readers under the design used, `log Σ_c P(C = c)·P(x | c)`
+    /// (`World.marginalLogPropensity`): what a log that never recorded the trait would hold.
+    /// Equal to `logPropensity` for randomized rows and worlds without readers.
+    public var logMarginalPropensity: Double
     public var design: WorldDesign
     /// `g*(text)`.
     public var trueValue: Double
@@ -78,7 +82,8 @@ extension World {
             }
             out.append(WorldSample(
                 text: text(of: composition), composition: composition, outcome: outcome, trait: trait,
-                logPropensity: logPropensity(composition, design: design, trait: trait), design: design,
+                logPropensity: logPropensity(composition, design: design, trait: trait),
+                logMarginalPropensity: marginalLogPropensity(composition, design: design), design: design,
                 trueValue: expectedValue(score: score)))
         }
         return out

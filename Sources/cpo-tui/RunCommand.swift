@@ -21,7 +21,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Epochs per method after FT (default \(RunOptions.defaults.epochs)). With --resume: train up to this many.")
     var epochs: Int?
     @Option(help: "Training rows (worlds).") var rows = RunOptions.defaults.rows
-    @Option(help: "Held-out randomized rows (worlds): the estimation rows.") var evalRows = RunOptions.defaults.evalRows
+    @Option(help: "Held-out rows (worlds; drawn from --eval-design): the estimation rows.") var evalRows = RunOptions.defaults.evalRows
     @Option(help: "Validation rows (worlds; sampled like the training rows): FT stops when its loss on them stops improving. Never used for estimation. 0: none, FT trains --ft-epochs epochs.")
     var validationRows = RunOptions.defaults.validationRows
     @Option(help: "Share of the rows held out for validation (--data; unless the split column names validation rows). 0: none.")
@@ -31,7 +31,10 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Which world data the methods train on.") var design = RunOptions.defaults.design
     @Option(help: "What ĝ is fit on (default: \(LabConfig.defaultGhatSource(world: true).rawValue) in worlds, \(LabConfig.defaultGhatSource(world: false).rawValue) with --data).")
     var ghatFrom: GhatSource?
-    @Option(help: "P^R from the FT model or the logged propensities.") var propensity = RunOptions.defaults.propensity
+    @Option(help: "P^R from the FT model, the logged propensities, or (worlds) marginal: each text's probability averaged over readers, as a log that never recorded the reader trait would hold it (the hidden-trait study).")
+    var propensity = RunOptions.defaults.propensity
+    @Option(help: "Which world design the held-out rows come from: randomized, or observational so the estimators see the log's confounding (worlds).")
+    var evalDesign = RunOptions.defaults.evalDesign
     @Option(help: "Learning rate of the methods.") var lr = RunOptions.defaults.learningRate
     @Option(help: "Batch size.") var batchSize = RunOptions.defaults.batchSize
     @Flag(help: "Train with the paper's exact objective: Hajek weights, no clipping, no KL, anchor or other regularizer. Flags given with it add their term back.")
@@ -109,7 +112,7 @@ struct RunOptions: ParsableArguments {
         let cfg = LabConfig(
             source: source, design: design, rows: rows, evalRows: evalRows, logRows: logRows, validationRows: validationRows,
             validationFraction: validationFraction, ghatFrom: ghatFrom ?? LabConfig.defaultGhatSource(world: data.path == nil),
-            propensity: propensity, methods: methods.methods, epochs: epochs ?? Self.defaults.epochs, seed: seed,
+            propensity: propensity, evalDesign: evalDesign, methods: methods.methods, epochs: epochs ?? Self.defaults.epochs, seed: seed,
             seeds: seeds, model: model, fitContext: context == nil, ftMaxEpochs: ftEpochs, ftPatience: ftPatience,
             ftLearningRate: ftLr, learningRate: lr,
             batchSize: batchSize, f0Ratio: f0Ratio, f0FromScratch: f0Start == .f0FromScratch, folds: folds, objective: objective,

@@ -176,7 +176,7 @@ struct CLITests {
         let cases: [(args: [String], option: String, bad: String, values: String)] = [
             (["run", "--design", "sideways"], "--design", "sideways", "'randomized' and 'observational'"),
             (["run", "--ghat-from", "elsewhere"], "--ghat-from", "elsewhere", "'same', 'observational' or 'negated'"),
-            (["run", "--propensity", "guessed"], "--propensity", "guessed", "'model' and 'logged'"),
+            (["run", "--propensity", "guessed"], "--propensity", "guessed", "'model', 'logged' or 'marginal'"),
             (["world", "sample", "--design", "random"], "--design", "random", "'randomized' and 'observational'"),
             (["data", "check", "--data", csv, "--format", "xml"], "--format", "xml", "'csv', 'tsv' or 'jsonl'"),
             (["data", "check", "--data", csv, "--outcome-kind", "ordinal"], "--outcome-kind", "ordinal",

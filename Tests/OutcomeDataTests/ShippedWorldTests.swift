@@ -17,6 +17,8 @@ enum SampleData {
         ("newsletter-clicks", .observational, 4000, 2, "newsletter-clicks-observational.csv"),
         ("seawall-survey", .randomized, 2000, 1, "seawall-survey-randomized.csv"),
         ("seawall-survey", .observational, 2000, 2, "seawall-survey-observational.csv"),
+        ("bike-week", .randomized, 2000, 1, "bike-week-randomized.csv"),
+        ("bike-week", .observational, 2000, 2, "bike-week-observational.csv"),
     ]
 }
 
@@ -34,6 +36,9 @@ struct ShippedWorldTests {
         #expect(seawall.attributes.count == 7 && seawall.passageCounts == [2, 3])
         #expect(seawall.attributes.allSatisfy { (18...22).contains($0.passages.count) })
         #expect(seawall.noiseSD >= 20)
+        let bike = try SampleData.world("bike-week")
+        #expect(bike.outcomeKind == .continuous && bike.hasObservationalDesign && bike.tilt.count == 2)
+        #expect(ShippedWorlds.available().map(\.name).contains("bike-week"))
     }
 
     /// The default world's log is confounded as promised: the population OLS of Y on the
