@@ -79,8 +79,9 @@ public struct WeightedMeanBounds: Sendable {
     /// another offset: one bootstrap replicate, without sorting again.
     public func reweighted(counts: [Double], offset: Double) -> WeightedMeanBounds {
         precondition(counts.count == order.count, "one count per row")
-        return WeightedMeanBounds(order: order, values: values, weights: zip(order, weights).map { counts[$0.0] * $0.1 },
-                                  offset: offset, normalization: normalization)
+        var w = [Double](repeating: 0, count: order.count)
+        for i in 0..<order.count { w[i] = counts[order[i]] * weights[i] }
+        return WeightedMeanBounds(order: order, values: values, weights: w, offset: offset, normalization: normalization)
     }
 
     public var count: Int { values.count }
@@ -328,30 +329,40 @@ public enum Sensitivity {
         let breakdown = reference.map { problem.breakdown(reference: $0) }
         var breakdownInterval: Double?
         if replicates > 0 {
-            let reps = bootstrap(problem, inputs, estimator: estimator, replicates: replicates, seed: seed)
+            // Each replicate is used as it is drawn (its bounds at every Λ and its Λ*) and then
+            // dropped, so memory stays at one replicate whatever their number.
             let k = orderStatistic(0.025, replicates)
-            for (li, l) in lambdas.enumerated() {
-                var lows: [Double] = [], highs: [Double] = []
-                lows.reserveCapacity(reps.count)
-                highs.reserveCapacity(reps.count)
-                for r in reps {
+            var lows = [[Double]](repeating: [], count: lambdas.count), highs = lows
+            for li in lambdas.indices {
+                lows[li].reserveCapacity(replicates)
+                highs[li].reserveCapacity(replicates)
+            }
+            var star: [Double] = []
+            star.reserveCapacity(replicates)
+            forEachReplicate(problem, inputs, estimator: estimator, replicates: replicates, seed: seed) { r in
+                for (li, l) in lambdas.enumerated() {
                     let b = r.bounds(lambda: l)
                     if b.lower.isFinite && b.upper.isFinite {
-                        lows.append(b.lower)
-                        highs.append(b.upper)
+                        lows[li].append(b.lower)
+                        highs[li].append(b.upper)
                     }
                 }
-                guard lows.count >= k else { continue }
-                lows.sort()
-                highs.sort()
-                rows[li].intervalLower = lows[k - 1]
-                rows[li].intervalUpper = highs[highs.count - k]
+                if let c = reference {
+                    let s = r.breakdown(reference: c)
+                    if !s.isNaN { star.append(s) }
+                }
             }
-            if let c = reference {
-                // The interval's lower end at Λ is the k-th smallest replicate lower bound, which is ≤ c
-                // exactly when k replicates have broken down by Λ: the k-th smallest replicate Λ*.
-                let star = reps.map { $0.breakdown(reference: c) }.filter { !$0.isNaN }.sorted()
-                if star.count >= k { breakdownInterval = star[k - 1] }
+            for li in lambdas.indices where lows[li].count >= k {
+                lows[li].sort()
+                highs[li].sort()
+                rows[li].intervalLower = lows[li][k - 1]
+                rows[li].intervalUpper = highs[li][highs[li].count - k]
+            }
+            // The interval's lower end at Λ is the k-th smallest replicate lower bound, which is ≤ c
+            // exactly when k replicates have broken down by Λ: the k-th smallest replicate Λ*.
+            if reference != nil && star.count >= k {
+                star.sort()
+                breakdownInterval = star[k - 1]
             }
         }
         return SensitivityAnalysis(estimator: estimator, point: problem.point, reference: reference, bounds: rows,
@@ -365,30 +376,40 @@ public enum Sensitivity {
     /// each as multinomial counts on the already sorted problem.
     static func bootstrap(_ problem: WeightedMeanBounds, _ inputs: EstimatorInputs, estimator: Estimator,
                           replicates: Int, seed: UInt64) -> [WeightedMeanBounds] {
+        var out: [WeightedMeanBounds] = []
+        out.reserveCapacity(replicates)
+        forEachReplicate(problem, inputs, estimator: estimator, replicates: replicates, seed: seed) { out.append($0) }
+        return out
+    }
+
+    /// The replicates of `bootstrap`, one at a time, in the same order from the same draws.
+    static func forEachReplicate(_ problem: WeightedMeanBounds, _ inputs: EstimatorInputs, estimator: Estimator,
+                                 replicates: Int, seed: UInt64, _ body: (WeightedMeanBounds) -> Void) {
         var rng = SeededRandom(seed: SeededRandom.derivedSeed(seed, "sensitivity-bootstrap/" + estimator.rawValue))
         let n = problem.count
         let m = inputs.sampleLogP.count
         let sampleLogRatios = estimator == .dr ? Estimators.logRatios(inputs.sampleLogP, inputs.sampleLogP0) : []
-        var out: [WeightedMeanBounds] = []
-        out.reserveCapacity(replicates)
+        // The f0 samples' weights do not change between replicates, only their counts.
+        let shift = sampleLogRatios.max() ?? 0
+        let sampleWeights = sampleLogRatios.map { Foundation.exp($0 - shift) }
+        var counts = [Double](repeating: 0, count: n)
+        var sampleCounts = [Double](repeating: 0, count: estimator == .dr ? m : 0)
         for _ in 0..<replicates {
-            var counts = [Double](repeating: 0, count: n)
+            for i in 0..<n { counts[i] = 0 }
             for _ in 0..<n { counts[rng.int(below: n)] += 1 }
             var offset = problem.offset
             if estimator == .dr && m > 0 {
-                var sampleCounts = [Double](repeating: 0, count: m)
+                for j in 0..<m { sampleCounts[j] = 0 }
                 for _ in 0..<m { sampleCounts[rng.int(below: m)] += 1 }
-                let shift = sampleLogRatios.max() ?? 0
                 var z = 0.0, s = 0.0
                 for j in 0..<m where sampleCounts[j] > 0 {
-                    let w = sampleCounts[j] * Foundation.exp(sampleLogRatios[j] - shift)
+                    let w = sampleCounts[j] * sampleWeights[j]
                     z += w
                     s += w * inputs.sampleGhat[j]
                 }
                 offset = s / z
             }
-            out.append(problem.reweighted(counts: counts, offset: offset))
+            body(problem.reweighted(counts: counts, offset: offset))
         }
-        return out
     }
 }
