@@ -35,7 +35,8 @@ struct SensitivityCommand: ParsableCommand {
     @Option(help: "Its f0 file (f0-METHOD-seedK.csv); without it only V_SNIPW is analysed.")
     var f0: String?
 
-    @Option(help: "FT's value, the reference Λ* is measured against (--rows only).")
+    // Unconditional: a negative value (--reference -1.5) is a value, not an option.
+    @Option(parsing: .unconditional, help: "FT's value, the reference Λ* is measured against (--rows only).")
     var reference: Double?
 
     @Option(help: "FT's rows file: its estimate is the reference (--rows only).")

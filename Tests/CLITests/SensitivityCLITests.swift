@@ -42,7 +42,8 @@ struct SensitivityCLITests {
         let bounds = try #require(a["bounds"] as? [[String: Any]])
         #expect(bounds.compactMap { $0["lambda"] as? Double } == [1, 2, 3])
         for b in bounds {
-            let l2 = try #require(b["lambda"] as? Double).squared
+            let lambda = try #require(b["lambda"] as? Double)
+            let l2 = lambda * lambda
             #expect(Self.close(b["lower"], 1 / (1 + l2)) && Self.close(b["upper"], l2 / (1 + l2)), "\(b)")
             #expect(b["ci95_lower"] is Double && b["ci95_upper"] is Double)
         }
