@@ -75,9 +75,7 @@ public struct RowsEstimate: Sendable {
         self.normalization = normalization
         self.batchSize = batchSize
         evaluation = HeldOutEvaluation(
-            EstimatorInputs(logP: rows.logPF, logPR: rows.logPR, outcomes: rows.outcomes, ghat: rows.ghat,
-                            sampleLogP: f0?.logPF ?? [], sampleLogP0: f0?.logP0 ?? [], sampleGhat: f0?.ghat ?? [],
-                            normalization: normalization),
+            EstimatorInputs(rows: rows, f0: f0, normalization: normalization),
             batchSize: max(1, batchSize), measureEmptyF0: false)
         rowsCheck = WeightCheck(file: rows.table.file, inFile: rows.weights,
                                 recomputed: softmax(Estimators.logRatios(rows.logPF, rows.logPR)), lines: rows.table.lines)

@@ -44,6 +44,9 @@ public struct WatchModel: Sendable {
     /// Epoch lines whose rows/f0 files could not be read yet (retried on every poll), with
     /// the last problem reported for each.
     private var pending: [(line: Int, bytes: [UInt8], problem: String)] = []
+    /// Evaluations read from rows files before FT had any: their sensitivity analyses were
+    /// measured against P^R's own value and are measured again against FT's once FT's arrives.
+    private var awaitingFT: [(method: Method, epoch: Int, inputs: EstimatorInputs)] = []
     private var messages: [String] = []
 
     /// `seed`: the seed to show (nil: the first one in the file).
@@ -194,7 +197,9 @@ public struct WatchModel: Sendable {
         let metrics: EpochMetrics
         if let rows = o["rows"] as? String {
             do {
-                metrics = try fromFiles(o, method: m, rows: rows)
+                let read = try fromFiles(o, method: m, rows: rows)
+                metrics = read.metrics
+                if m != .ft && !read.againstFT { awaitingFT.append((m, metrics.epoch, read.inputs)) }
             } catch {
                 // Files are written before their epoch line, but may be replaced meanwhile: keep
                 // the line and try again on the next poll; say why once.
@@ -217,10 +222,37 @@ public struct WatchModel: Sendable {
         list.sort { $0.epoch < $1.epoch }
         epochs[m] = list
         version += 1
+        if m == .ft { measureAgainstFT() }
     }
 
-    /// An external trainer's evaluation: its estimates from the rows (and f0) files it names.
-    private func fromFiles(_ o: [String: Any], method m: Method, rows: String) throws(InputError) -> EpochMetrics {
+    /// FT's estimates now known: the evaluations that waited for them get their Λ* against FT.
+    private mutating func measureAgainstFT() {
+        let waiting = awaitingFT
+        awaitingFT = []
+        for w in waiting {
+            guard let i = epochs[w.method]?.firstIndex(where: { $0.epoch == w.epoch }), let reference = ftReference(epoch: w.epoch)
+            else { continue }
+            let analyses = RowsSensitivity.analyses(w.inputs, reference: reference, seed: sensitivitySeed(w.method, w.epoch))
+            epochs[w.method]?[i].sensitivity = analyses
+        }
+    }
+
+    /// FT's estimate under each estimator at evaluation `epoch` (else at its last one); nil
+    /// without any FT evaluation yet.
+    private func ftReference(epoch: Int) -> ((Estimator) -> Double?)? {
+        guard let list = epochs[.ft], let ft = list.first(where: { $0.epoch == epoch }) ?? list.last else { return nil }
+        return { e in ft.estimates[e].value.isFinite ? ft.estimates[e].value : nil }
+    }
+
+    private func sensitivitySeed(_ m: Method, _ epoch: Int) -> UInt64 {
+        SeededRandom.derivedSeed(seed ?? 0, "sensitivity-\(m.rawValue)-\(epoch)")
+    }
+
+    /// An external trainer's evaluation: its estimates from the rows (and f0) files it names, and
+    /// how much hidden confounding they survive: Λ* against FT's estimate at the same evaluation
+    /// (FT's own for FT), or P^R's own value while the run has no FT evaluation (`againstFT` false).
+    private func fromFiles(_ o: [String: Any], method m: Method, rows: String) throws(InputError)
+        -> (metrics: EpochMetrics, inputs: EstimatorInputs, againstFT: Bool) {
         let rowsPath = resolve(rows)
         let rowsFile = try RowsFile(bytes: try load(rowsPath), file: rowsPath)
         var f0File: F0File?
@@ -229,17 +261,24 @@ public struct WatchModel: Sendable {
             f0File = try F0File(bytes: try load(p), file: p)
         }
         let e = RowsEstimate(rows: rowsFile, f0: f0File, normalization: normalization, batchSize: batchSize)
+        let epoch = JSONValue.int(o["epoch"]) ?? 0
+        let inputs = EstimatorInputs(rows: rowsFile, f0: f0File, normalization: normalization)
+        let own = e.evaluation.estimates
+        let reference: ((Estimator) -> Double?)? = m == .ft ? { x in own[x].value.isFinite ? own[x].value : nil } : ftReference(epoch: epoch)
+        let sensitivity = RowsSensitivity.analyses(inputs, reference: reference ?? { _ in nil }, seed: sensitivitySeed(m, epoch))
         let kl = o["klToFT"].flatMap(Self.estimate) ?? .undefined
         let samples = (o["samples"] as? [[String: Any]] ?? []).map { s in
             GeneratedText(text: s["text"] as? String ?? "", score: JSONValue.double(s["score"]) ?? .nan,
                           attributes: s["attributes"] as? [String] ?? [], invalidSegments: [],
                           logRatioToFT: JSONValue.double(s["logRatioToFT"]) ?? .nan)
         }
-        return EpochMetrics(
-            method: m, epoch: JSONValue.int(o["epoch"]) ?? 0, trainLoss: JSONValue.double(o["trainLoss"]),
+        let metrics = EpochMetrics(
+            method: m, epoch: epoch, trainLoss: JSONValue.double(o["trainLoss"]),
             estimates: e.evaluation.estimates, trueValue: nil, normalizedGain: nil, invalidRate: nil, attributeShares: nil,
             winRateVsFT: o["winRateVsFT"].flatMap(Self.estimate) ?? .undefined, klToFT: kl, weights: e.evaluation.weights,
-            samples: samples, seconds: JSONValue.double(o["seconds"]) ?? 0, f0Weights: e.evaluation.f0Weights)
+            samples: samples, seconds: JSONValue.double(o["seconds"]) ?? 0, f0Weights: e.evaluation.f0Weights,
+            sensitivity: sensitivity)
+        return (metrics, inputs, reference != nil)
     }
 
     /// `{"value": v, "standardError": s}` (or a bare number) as an estimate.

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Bridge
+import CausalPO
+import CPOSupport
 import Dashboard
 import Foundation
 import Lab
@@ -35,8 +38,13 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only measure the dashboard: frame render times at 120x40 and 300x100, and the idle loop's CPU use.")
     var frames = false
 
+    @Flag(help: "Only measure the sensitivity analysis: 2,000 rows at 50 values of Λ (bounds, Λ*, 200 bootstrap replicates).")
+    var sensitivity = false
+
     func run() throws {
+        if frames && sensitivity { throw ValidationError("pass --frames or --sensitivity, not both") }
         if frames { return try runFrames() }
+        if sensitivity { return try runSensitivity() }
         let compute = try makeCompute()
         var gemm: [(String, Double)] = []
         var notes: [String: String] = [:]
@@ -127,6 +135,45 @@ struct Bench: ParsableCommand {
         print(String(format: "  idle frame loop at 15 fps: %.2f%% of one core (nothing changes, nothing is drawn)", idle * 100))
     }
 
+    /// `--sensitivity`: the analysis the lab runs at every evaluation, on 2,000 held-out rows
+    /// (and 2,000 f0 samples) at 50 values of Λ from 1 to 10 (`Sensitivity.logGrid`): the point
+    /// bounds (sorting included), the breakdown value Λ*, and the whole analysis with 200
+    /// bootstrap replicates, for V_SNIPW and V_DR. Medians of repeated runs, in ms.
+    private func runSensitivity() throws {
+        let n = 2_000, count = 50, replicates = Sensitivity.defaultReplicates
+        let lambdas = Sensitivity.logGrid(maximum: 10, count: count)
+        let inputs = SensitivityBench.inputs(rows: n, seed: 7)
+        if !json { progress("sensitivity analysis, \(n) rows x \(count) values of Λ ...") }
+        var results: [(key: String, name: String, ms: Double)] = []
+        for e in Sensitivity.estimators {
+            // FT's value: P^R's own (every weight 1), as `cpo-tui sensitivity` takes it without one.
+            let reference = RowsSensitivity.prOwnValue(inputs, estimator: e) ?? 0
+            let point = SensitivityBench.medianMS(repeats: 21) {
+                guard let p = Sensitivity.problem(inputs, estimator: e) else { return }
+                for l in lambdas { SensitivityBench.keep(p.bounds(lambda: l).lower) }
+            }
+            guard let problem = Sensitivity.problem(inputs, estimator: e) else { continue }
+            let breakdown = SensitivityBench.medianMS(repeats: 21) { SensitivityBench.keep(problem.breakdown(reference: reference)) }
+            let full = SensitivityBench.medianMS(repeats: 7) {
+                SensitivityBench.keep(Sensitivity.analyze(inputs, estimator: e, reference: reference, lambdas: lambdas,
+                                                          replicates: replicates)?.point ?? 0)
+            }
+            results += [("point_bounds_\(e.summaryKey)", "\(e.name): point bounds at 50 Λ (sort included)", point),
+                        ("breakdown_\(e.summaryKey)", "\(e.name): breakdown Λ*", breakdown),
+                        ("analysis_\(e.summaryKey)", "\(e.name): full analysis, \(replicates) replicates", full)]
+        }
+        if json {
+            var obj: [String: Any] = ["rows": n, "f0_samples": n, "lambdas": count, "replicates": replicates, "goal_ms": 50]
+            for r in results { obj[r.key + "_ms"] = r.ms }
+            try printJSON(["sensitivity": obj])
+            return
+        }
+        print("cpo-tui bench --sensitivity: \(n) rows (and \(n) f0 samples), \(count) values of Λ from 1 to 10, medians")
+        for r in results {
+            print(row("  " + r.name, r.ms, "ms", digits: 2, width: 48) + (r.key.hasPrefix("analysis") ? "   (goal < 50 ms)" : ""))
+        }
+    }
+
     private func makeCompute() throws -> Compute {
         guard let kernels else { return Compute(threads: threads) }
         guard let path = KernelPath(rawValue: kernels) else {
@@ -138,8 +185,8 @@ struct Bench: ParsableCommand {
         return c
     }
 
-    private func row(_ name: String, _ value: Double, _ unit: String, digits: Int = 1) -> String {
-        name.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%10.\(digits)f ", value) + unit
+    private func row(_ name: String, _ value: Double, _ unit: String, digits: Int = 1, width: Int = 36) -> String {
+        name.padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "%10.\(digits)f ", value) + unit
     }
 
     private func progress(_ s: String) {
@@ -195,4 +242,38 @@ enum IdleLoopProbe {
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
+}
+
+/// The held-out rows `bench --sensitivity` analyses, and its clock.
+enum SensitivityBench {
+    /// `rows` rows and as many f0 samples: log-ratios with a spread like a trained policy's
+    /// (sd 1), outcomes with a gain the weights favour, ĝ a noisy fit of them.
+    static func inputs(rows n: Int, seed: UInt64) -> EstimatorInputs {
+        var rng = SeededRandom(seed: seed)
+        let logPR = (0..<n).map { _ in -40 + 5 * rng.gaussian() }
+        let shift = (0..<n).map { _ in rng.gaussian() }
+        let outcomes = shift.map { 0.3 * $0 + rng.gaussian() }
+        let ghat = outcomes.map { 0.7 * $0 + 0.5 * rng.gaussian() }
+        let logP0 = (0..<n).map { _ in -40 + 5 * rng.gaussian() }
+        let sampleShift = (0..<n).map { _ in rng.gaussian() }
+        return EstimatorInputs(logP: zip(logPR, shift).map { $0 + $1 }, logPR: logPR, outcomes: outcomes, ghat: ghat,
+                               sampleLogP: zip(logP0, sampleShift).map { $0 + $1 }, sampleLogP0: logP0,
+                               sampleGhat: sampleShift.map { 0.2 * $0 + 0.5 * rng.gaussian() }, normalization: .hajek)
+    }
+
+    /// The median wall time of `repeats` runs of `body`, in ms (after one untimed run).
+    static func medianMS(repeats: Int, _ body: () -> Void) -> Double {
+        body()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// Keeps a result alive so the optimizer cannot drop the work that made it.
+    nonisolated(unsafe) static var sink = 0.0
+    static func keep(_ x: Double) { sink += x }
 }
