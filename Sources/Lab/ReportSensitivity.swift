@@ -10,11 +10,19 @@ struct BreakdownSummary {
 
     var isEmpty: Bool { values.isEmpty }
 
-    /// "2.310", "2.310 [1.9, 2.7]" over several seeds, "∞", or per seed when some are infinite.
+    /// The mean over seeds with its 95% interval, which stops at 1 (no Λ* is below it).
+    var summary: SeedSummary {
+        var s = SeedSummary(values.map(\.value))
+        if s.lower.isFinite { s.lower = max(1, s.lower) }
+        return s
+    }
+
+    /// "2.310", "2.310 [1.900, 2.700]" over several seeds, "1 (no gain)", "∞", or per seed when
+    /// some are infinite.
     var text: String {
         guard !values.isEmpty else { return "–" }
-        let finite = values.allSatisfy(\.value.isFinite)
-        if finite { return SeedSummary(values.map(\.value)).text }
+        if values.allSatisfy({ $0.value == 1 }) { return "1 (no gain)" }
+        if values.allSatisfy(\.value.isFinite) { return summary.text }
         if values.allSatisfy({ $0.value == .infinity }) { return "∞" }
         return values.map { "seed \($0.seed): " + BreakdownSummary.format($0.value) }.joined(separator: "; ")
     }
@@ -26,7 +34,7 @@ struct BreakdownSummary {
     var json: Any {
         let seeds = values.map { BreakdownSummary.jsonValue($0.value) }
         if values.allSatisfy(\.value.isFinite) {
-            let s = SeedSummary(values.map(\.value))
+            let s = summary
             return ["mean": jsonNumber(s.mean), "ci95": [jsonNumber(s.lower), jsonNumber(s.upper)], "seeds": seeds]
         }
         let allInfinite = values.allSatisfy { $0.value == .infinity }

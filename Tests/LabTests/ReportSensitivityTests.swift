@@ -29,6 +29,7 @@ struct ReportSensitivityTests {
 
     /// The Λ* text the table must show for these seed values.
     func breakdownText(_ values: [Double]) -> String {
+        if values.allSatisfy({ $0 == 1 }) { return "1 (no gain)" }
         if values.allSatisfy(\.isFinite) { return String(format: "%.3f", mean(values)) }
         if values.allSatisfy({ $0 == .infinity }) { return "∞" }
         return "seed "
@@ -171,6 +172,20 @@ struct ReportSensitivityTests {
                 }
             }
         }
+    }
+
+    /// Λ* over seeds: an interval that stops at 1, "no gain" when every seed's is 1, each seed's
+    /// value when one is infinite (no mean), and "inf" in JSON.
+    @Test func breakdownsAggregateOverSeedsWithoutAMeanOfInfinity() throws {
+        let spread = BreakdownSummary(values: [(1, 1), (2, 1.5)])
+        #expect(spread.summary.lower == 1 && spread.summary.upper > 1.5 && spread.text.hasPrefix("1.250 [1.000, "))
+        #expect(BreakdownSummary(values: [(1, 2)]).text == "2.000")
+        #expect(BreakdownSummary(values: [(1, 1), (2, 1)]).text == "1 (no gain)")
+        let mixed = BreakdownSummary(values: [(3, .infinity), (4, 2)])
+        #expect(mixed.text == "seed 3: ∞; seed 4: 2.000" && BreakdownSummary(values: [(3, .infinity)]).text == "∞")
+        let json = try #require(mixed.json as? [String: Any])
+        #expect(json["mean"] is NSNull && (json["seeds"] as? [Any])?.first as? String == "inf")
+        #expect((BreakdownSummary(values: [(3, .infinity)]).json as? [String: Any])?["mean"] as? String == "inf")
     }
 
     /// Runs saved before sensitivity was measured (nil in their metrics) still report, without
