@@ -123,11 +123,15 @@ public struct ReportWriter {
     public let config: LabConfig
     public let data: PreparedData
     public let results: [SeedResult]
+    /// The Λ the world's hidden trait implies (`PreparedData.hiddenTraitLambda`; nil when the
+    /// propensities are exact): the report checks the bounds there against the truth.
+    var hiddenTraitLambda: Double?
 
     public init(config: LabConfig, data: PreparedData, results: [SeedResult]) {
         self.config = config
         self.data = data
         self.results = results
+        hiddenTraitLambda = data.hiddenTraitLambda
     }
 
     /// Writes every file into `dir` (created if needed), each atomically.
@@ -249,6 +253,7 @@ public struct ReportWriter {
             }
             let failures = results.compactMap { $0.failures[m] }
             o["failed"] = failures.isEmpty ? NSNull() : failures.joined(separator: "; ")
+            if let s = sensitivityJSON(m) { o["sensitivity"] = s }
             if m.trains {
                 let (byEpoch, stopping) = byEpochJSON(m)
                 o["by_epoch"] = byEpoch
@@ -469,7 +474,9 @@ public struct ReportWriter {
                 w.attributes.map { a in String(format: "%.2f", overScalar(m) { $0.attributeShares?[a.name] }.mean) }
             }
         }
-        md += byEpochSection(number: (config.ghatFrom != .same ? 4 : 3) + (data.world != nil ? 1 : 0))
+        let next = (config.ghatFrom != .same ? 4 : 3) + (data.world != nil ? 1 : 0)
+        md += sensitivitySection(number: next)
+        md += byEpochSection(number: next + (hasSensitivity ? 1 : 0))
         let failures = results.flatMap { r in r.failures.map { "seed \(r.seed): \($0.key.rawValue) failed: \($0.value)" } }
         if !failures.isEmpty { md += "\n## Failures\n\n" + failures.map { "- " + $0 }.joined(separator: "\n") + "\n" }
         md += "\nFiles: `summary.json` (the numbers above), `metrics.jsonl` (one line per step and per epoch per method and seed), "

@@ -10,7 +10,7 @@ import ReportCharts
 extension ReportWriter {
     /// What report.html holds, for the file lists of report.md and the help texts.
     static let htmlDescription = "the headline tables with SVG charts (learning curves, loss per step, weight distributions "
-        + "over epochs, attribute effects), one file that opens offline in any browser"
+        + "over epochs, attribute effects, the sensitivity bounds against Λ), one file that opens offline in any browser"
 
     /// The weight on the past of the loss charts' EMA line: s = w·s + (1 − w)·loss.
     static let lossSmoothing = 0.9
@@ -39,6 +39,7 @@ extension ReportWriter {
             blocks.append(.paragraph([.text("World "), .code(w.name), .text(String(format: ", best attainable value V* = %.3f.", w.bestValue))]))
             blocks.append(.table(header: trueValueTable.header, rows: trueValueTable.rows))
         }
+        blocks += sensitivityBlocks
         if !trainedMethods.isEmpty {
             blocks.append(.section("Learning curves", id: "curves"))
             blocks.append(.paragraph([.text(curvesText)]))

@@ -70,13 +70,16 @@ public struct XYChart: Sendable, Hashable {
     public var layers: [XYLayer]
     /// Ticks on whole numbers only (epochs, steps).
     public var integerX: Bool
+    /// A logarithmic x axis (points at x ≤ 0 are not drawn).
+    public var logX: Bool
     /// A sentence drawn under the legend (what the shading means, the smoothing, the seed).
     public var note: String?
     public var width: Double
     public var plotHeight: Double
 
     public init(id: String, title: String, xLabel: String, yLabel: String, layers: [XYLayer], integerX: Bool = false,
-                note: String? = nil, width: Double = 640, plotHeight: Double = 220) {
+                logX: Bool = false, note: String? = nil, width: Double = 640, plotHeight: Double = 220) {
+        self.logX = logX
         self.id = id
         self.title = title
         self.xLabel = xLabel
@@ -94,16 +97,16 @@ public struct XYChart: Sendable, Hashable {
     func node() -> SVGNode {
         let frame = ChartFrame(width: width, plotHeight: plotHeight, legend: layers.filter { !$0.label.isEmpty }.count, note: note)
         var body: [SVGNode] = frame.heading(title: title)
-        let usable = layers.map { $0.finitePoints }
+        let usable = layers.map { $0.finitePoints.filter { !logX || $0.x > 0 } }
         let xs = usable.flatMap { $0.map(\.x) }
         let ys = zip(layers, usable).flatMap { layer, pts in layer.kind == .band ? pts.flatMap { [$0.y, $0.upper] } : pts.map(\.y) }
         guard let xMin = xs.min(), let xMax = xs.max(), let yMin = ys.min(), let yMax = ys.max() else {
             body.append(contentsOf: frame.noData())
             return frame.root(id: id, title: title, kind: "xy", body)
         }
-        let xTicks = Ticks.nice(lower: xMin, upper: xMax, count: 6, integer: integerX)
+        let xTicks = logX ? Ticks.logarithmic(lower: xMin, upper: xMax) : Ticks.nice(lower: xMin, upper: xMax, count: 6, integer: integerX)
         let yTicks = Ticks.nice(lower: yMin, upper: yMax, count: 5)
-        let xScale = LinearScale(domain: xTicks.lower, xTicks.upper, range: frame.left, frame.right)
+        let xScale = LinearScale(domain: xTicks.lower, xTicks.upper, range: frame.left, frame.right, logarithmic: logX)
         let yScale = LinearScale(domain: yTicks.lower, yTicks.upper, range: frame.bottom, frame.top)
         body.append(frame.yAxis(yTicks, yScale, label: yLabel))
         body.append(frame.xAxis(xTicks, xScale, label: xLabel))

@@ -35,6 +35,33 @@ struct ReportChartsTests {
         for v in [-1.0, 0.3, 2.9] { #expect(abs(s.value(atPosition: s.position(v)) - v) < 1e-12) }
     }
 
+    @Test func aLogarithmicAxisSpacesRatiosEquallyWithReadableTicks() throws {
+        #expect(Ticks.logarithmic(lower: 1, upper: 10).values == [1, 1.5, 2, 3, 5, 7, 10])
+        #expect(Ticks.logarithmic(lower: 1, upper: 120).values == [1, 2, 5, 10, 20, 50, 100])
+        #expect(Ticks.logarithmic(lower: 0.01, upper: 1e4).values == [0.01, 0.1, 1, 10, 100, 1000, 10000])
+        let one = Ticks.logarithmic(lower: 2, upper: 2)
+        #expect(one.lower < 2 && one.upper > 2 && !one.values.isEmpty && one.label(1.5) == "1.5")
+        let s = LinearScale(domain: 1, 100, range: 0, 200, logarithmic: true)
+        #expect(s.position(1) == 0 && abs(s.position(10) - 100) < 1e-12 && abs(s.position(100) - 200) < 1e-12)
+        for v in [1.0, 2.5, 70] { #expect(abs(s.value(atPosition: s.position(v)) - v) < 1e-12 * v) }
+        // A chart on it: each marker where log x puts it; x ≤ 0 is not drawn.
+        let xs: [Double] = [0, 1, 2, 4, 10]
+        let chart = XYChart(id: "log", title: "Log", xLabel: "Λ", yLabel: "y",
+                            layers: [.line(series: "A", label: "A", colour: "#000", points: xs.map { XYPoint(x: $0, y: $0) })], logX: true)
+        let svg = try XMLTree.parse(chart.svg())
+        let markers = svg.all("circle").filter { $0["data-x"] != nil }
+        #expect(markers.compactMap { $0["data-x"].flatMap(Double.init) } == [1, 2, 4, 10])
+        let ticks = svg.all("g", ["data-axis": "x"])[0].all("g", ["class": "tick"]).compactMap { t -> (Double, Double)? in
+            guard let p = Double(t.all("line").first?["x1"] ?? ""), let v = Double(t.all("text").first?.allText ?? "") else { return nil }
+            return (p, v)
+        }
+        let (p1, v1) = try #require(ticks.first), (p2, v2) = try #require(ticks.last)
+        for m in markers {
+            let cx = try #require(Double(m["cx"] ?? "")), x = try #require(Double(m["data-x"] ?? ""))
+            #expect(abs(log(x / v1) / log(v2 / v1) * (p2 - p1) + p1 - cx) <= 0.006)
+        }
+    }
+
     @Test func theEMAFollowsItsRecurrenceAndSkipsNaN() {
         // s1 = x1, s_t = w s_{t-1} + (1 - w) x_t; a NaN is not plotted and leaves s alone.
         let s = Smoothing.ema([1, 2, .nan, 4, .infinity], weight: 0.5)
