@@ -90,36 +90,6 @@ extension DashboardView {
         }
     }
 
-    static func confoundingPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        let inner = panelBox(.confounding, r, v, &b)
-        var lines: [(String, Style)] = []
-        if let q = s.ghatQuality {
-            var l = "ĝ held-out \(q.metric.rawValue) \(f(q.value))"
-            if let o = s.ghatQualityVersusOutcomes, o != q { l += ", against true outcomes \(f(o.value))" }
-            lines.append((l, v.theme.text))
-        }
-        if let m = selected(s, v), let e = m.epochs.last {
-            lines.append(("\(m.method.rawValue): DR residual Σw(Y−ĝ) \(pm(e.estimates[.drResidual]))  KL(f‖FT) \(f(e.klToFT.value)) nats"
-                          + (e.invalidRate.map { String(format: "  invalid %.0f%%", 100 * $0) } ?? ""), v.theme.text))
-        }
-        if !s.attributeEffects.isEmpty {
-            lines.append(("attribute      naive   ĝ-learned   truth   imbalance(SMD)", v.theme.header))
-            for (i, a) in s.attributeEffects.enumerated() {
-                let name = i < s.attributeNames.count ? s.attributeNames[i] : "#\(i)"
-                let smd = i < s.traitImbalance.count ? f(s.traitImbalance[i], 2) : "–"
-                let wrongSign = (a.truth ?? 0) * a.naive.value < 0
-                lines.append((name.padding(toLength: Layout.confoundingNameWidth, withPad: " ", startingAt: 0)
-                              + String(format: " %+6.2f   %+6.2f", a.naive.value, a.learned.value)
-                              + (a.truth.map { String(format: "   %+6.2f", $0) } ?? "      –") + "   " + smd,
-                              wrongSign ? v.theme.bad : v.theme.text))
-            }
-        }
-        if lines.isEmpty { lines.append(("waiting for ĝ", v.theme.dim)) }
-        for (i, l) in lines.prefix(inner.height).enumerated() {
-            b.put(l.0, x: inner.x, y: inner.y + i, style: l.1, maxWidth: inner.width)
-        }
-    }
-
     /// Every text of the selected method's last evaluation (or of the latest request), each
     /// wrapped to the width; scrolled and filtered as `ViewState.lists[.generations]` says.
     static func generationsPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
