@@ -73,8 +73,7 @@ extension DashboardView {
             return row
         }
         // Short of room, the skip count replaces "idle" rather than being cut off.
-        let natural = header.indices.map { c in rows.map { $0[c].count }.max().map { max($0, header[c].count) } ?? header[c].count }
-        if natural.reduce(0, +) + 2 * (header.count - 1) > inner.width {
+        if Widgets.naturalTableWidth(header: header, rows: rows) > inner.width {
             for (i, m) in listed.map({ s.methods[$0] }).enumerated() where m.skippedSteps > 0 && m.state == .idle {
                 rows[i][rows[i].count - 1] = "skip \(m.skippedSteps)"
             }

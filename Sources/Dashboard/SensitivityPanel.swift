@@ -10,9 +10,10 @@ import Lab
 /// methods the Methods panel's filter keeps, all without one):
 ///
 ///     hidden confounding at Λ = 1.50 (< > to change)
-///     method  Λ* (V_DR)  Λ* 95%  bounds (┃ FT)    [lower, upper]
-///     FT        no gain  no gain  ├──┃──┤          [53.20, 55.80]
-///     CPO          2.41     1.73      ├─┃──────┤   [54.10, 58.30]
+///     method  Λ* (V_DR)   Λ* 95%  bounds (┃ FT)            [lower, upper]
+///     FT        no gain  no gain  ├──┃──┤                  [53.21, 55.08]
+///     CPO          2.38     1.75     ┃   ├─────┤           [55.20, 56.95]
+///     DR-CPO       2.83     2.09     ┃     ├─────┤         [55.58, 57.29]
 ///
 /// One estimator for every row: V_DR when any method has its analysis, else V_SNIPW (the
 /// header names it). The bars share one scale (every method's bounds at the Λ shown, and FT's

@@ -93,6 +93,18 @@ struct SensitivityPanelTests {
         #expect(b[x, y].style == v.theme.text.merged(with: v.theme.selected))
     }
 
+    /// The compare table adds Λ* (V_DR) where it fits without cutting a cell: at 120x40, not at 80x24.
+    @Test func compareTableShowsBreakdownWhereItFits() throws {
+        let v = ViewSnapshotTests.state(.compare)
+        let wide = DashboardView.render(Fixture.snapshot, v, width: 120, height: 40).plainText().split(separator: "\n")
+        let cpo = try #require(Fixture.snapshot.methods.first { $0.method == .cpo }?.epochs.last?.sensitivity(.dr)?.breakdown)
+        #expect(wide.contains { $0.contains("invalid  Λ* V_DR") })
+        #expect(wide.first { $0.hasPrefix("│CPO ") }?.hasSuffix(String(format: "%.2f│", cpo)) == true)
+        #expect(wide.first { $0.hasPrefix("│FT ") }?.hasSuffix("no gain│") == true)
+        let narrow = DashboardView.render(Fixture.snapshot, v, width: 80, height: 24).plainText()
+        #expect(!narrow.contains("Λ*"))
+    }
+
     @Test func lambdaAndBreakdownAreWrittenPlainly() {
         #expect(DashboardView.lambdaText(1.5) == "1.50")
         #expect(DashboardView.lambdaText(12.34) == "12.3")
