@@ -224,6 +224,8 @@ public enum Glyphs: Sendable, Hashable, CaseIterable {
     public var whiskerUpper: Character { self == .unicode ? "┤" : "|" }
     /// Both ends of a whisker in one cell.
     public var whiskerBoth: Character { self == .unicode ? "│" : "|" }
+    /// A reference value marked on a range (FT's value on the sensitivity bounds).
+    public var referenceMark: Character { self == .unicode ? "┃" : "#" }
 
     /// The mark before a series name in a chart legend. In ASCII each series also has its own
     /// plot mark (`asciiMarks`), which is what its legend shows.

@@ -38,15 +38,22 @@ extension DashboardView {
         let values = Estimator.allCases.filter(\.estimatesValue)
         var header = ["method", "ep"] + values.map(\.name) + ["win vs FT", "KL", "ESS"]
         if world { header += ["true", "gain", "invalid"] }
-        let rows: [[String]] = s.methods.map { m in
-            // The cursor's epoch, or the last; a method that has not reached the cursor shows none.
-            let e = cursor.map { c in m.epochs.first { $0.epoch == c } } ?? m.epochs.last
+        // The cursor's epoch, or the last; a method that has not reached the cursor shows none.
+        let shown: [EpochMetrics?] = s.methods.map { m in cursor.map { c in m.epochs.first { $0.epoch == c } } ?? m.epochs.last }
+        var rows: [[String]] = zip(s.methods, shown).map { m, e in
             let ep = cursor == nil ? String(m.epoch) : e.map { String($0.epoch) } ?? "–"
             var row = [m.method.rawValue, ep] + values.map { pm(e, $0) }
                 // A judge that cannot tell texts apart gives no evidence: no win rate.
                 + [s.judge?.informative == false ? "–" : pm(e?.winRateVsFT), f(e?.klToFT.value, 2), f(e?.weights.essFraction, 2)]
             if world { row += [pm(e?.trueValue), f(e?.normalizedGain), f(e?.invalidRate, 2)] }
             return row
+        }
+        // Λ* (the Confounding panel's estimator) when the table has room for it without cutting a cell.
+        let estimator = sensitivityEstimator(s)
+        if shown.contains(where: { $0?.sensitivity(estimator) != nil }) {
+            let header2 = header + ["Λ* \(estimator.name)"]
+            let rows2 = zip(rows, shown).map { $0 + [breakdownText($1?.sensitivity(estimator)?.breakdown, v.glyphs)] }
+            if Widgets.naturalTableWidth(header: header2, rows: rows2) <= top.inset(by: 1).width { (header, rows) = (header2, rows2) }
         }
         // The method names in their curves' colours: the table is the curves' legend too.
         Widgets.table(header: header, rows: rows, alignments: [.left] + Array(repeating: .right, count: header.count - 1),

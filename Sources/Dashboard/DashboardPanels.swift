@@ -73,8 +73,7 @@ extension DashboardView {
             return row
         }
         // Short of room, the skip count replaces "idle" rather than being cut off.
-        let natural = header.indices.map { c in rows.map { $0[c].count }.max().map { max($0, header[c].count) } ?? header[c].count }
-        if natural.reduce(0, +) + 2 * (header.count - 1) > inner.width {
+        if Widgets.naturalTableWidth(header: header, rows: rows) > inner.width {
             for (i, m) in listed.map({ s.methods[$0] }).enumerated() where m.skippedSteps > 0 && m.state == .idle {
                 rows[i][rows[i].count - 1] = "skip \(m.skippedSteps)"
             }
@@ -87,36 +86,6 @@ extension DashboardView {
             let m = s.methods[listed[row]]
             if case .failed = m.state { return v.theme.bad }
             return m.skippedSteps > 0 ? v.theme.warning : nil
-        }
-    }
-
-    static func confoundingPanel(_ s: LabSnapshot, _ v: ViewState, _ r: Rect, _ b: inout CellBuffer) {
-        let inner = panelBox(.confounding, r, v, &b)
-        var lines: [(String, Style)] = []
-        if let q = s.ghatQuality {
-            var l = "ĝ held-out \(q.metric.rawValue) \(f(q.value))"
-            if let o = s.ghatQualityVersusOutcomes, o != q { l += ", against true outcomes \(f(o.value))" }
-            lines.append((l, v.theme.text))
-        }
-        if let m = selected(s, v), let e = m.epochs.last {
-            lines.append(("\(m.method.rawValue): DR residual Σw(Y−ĝ) \(pm(e.estimates[.drResidual]))  KL(f‖FT) \(f(e.klToFT.value)) nats"
-                          + (e.invalidRate.map { String(format: "  invalid %.0f%%", 100 * $0) } ?? ""), v.theme.text))
-        }
-        if !s.attributeEffects.isEmpty {
-            lines.append(("attribute      naive   ĝ-learned   truth   imbalance(SMD)", v.theme.header))
-            for (i, a) in s.attributeEffects.enumerated() {
-                let name = i < s.attributeNames.count ? s.attributeNames[i] : "#\(i)"
-                let smd = i < s.traitImbalance.count ? f(s.traitImbalance[i], 2) : "–"
-                let wrongSign = (a.truth ?? 0) * a.naive.value < 0
-                lines.append((name.padding(toLength: Layout.confoundingNameWidth, withPad: " ", startingAt: 0)
-                              + String(format: " %+6.2f   %+6.2f", a.naive.value, a.learned.value)
-                              + (a.truth.map { String(format: "   %+6.2f", $0) } ?? "      –") + "   " + smd,
-                              wrongSign ? v.theme.bad : v.theme.text))
-            }
-        }
-        if lines.isEmpty { lines.append(("waiting for ĝ", v.theme.dim)) }
-        for (i, l) in lines.prefix(inner.height).enumerated() {
-            b.put(l.0, x: inner.x, y: inner.y + i, style: l.1, maxWidth: inner.width)
         }
     }
 

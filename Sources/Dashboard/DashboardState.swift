@@ -102,6 +102,7 @@ public struct DashboardState: Sendable {
         case .cursorLeft, .cursorRight, .zoomIn, .zoomOut, .resetZoom, .cycleSmoothing, .toggleLogScale:
             applyChart(action, snapshot: snapshot)
         case .toggleCurves: view.showCurves.toggle()
+        case .lambdaDown, .lambdaUp: stepLambda(by: action == .lambdaUp ? 1 : -1)
         case .pageUp, .pageDown, .scrollTop, .scrollBottom, .filter, .nextMatch, .previousMatch:
             applyList(action, snapshot: snapshot)
         case .toggleMouse:
@@ -123,6 +124,15 @@ public struct DashboardState: Sendable {
         if DashboardView.listArea(other.lists.dataFocus, snapshot, other, size: screen) != nil || other.lists.dataFocus == .rows {
             view.lists.dataFocus = other.lists.dataFocus
         }
+    }
+
+    /// The Confounding panel's Λ `steps` grid points further (`Sensitivity.defaultGrid`), held
+    /// at the grid's ends; the status names the Λ shown.
+    public mutating func stepLambda(by steps: Int) {
+        let grid = ViewState.sensitivityGrid
+        view.sensitivityLambdaIndex = min(max(0, view.sensitivityLambdaIndex + steps), grid.count - 1)
+        let end = view.sensitivityLambdaIndex == 0 ? " (the smallest)" : view.sensitivityLambdaIndex == grid.count - 1 ? " (the largest)" : ""
+        view.status = "bounds at Λ = " + DashboardView.lambdaText(view.sensitivityLambda) + end
     }
 
     /// Focus `steps` panels further in `Panel` order, wrapping around.

@@ -15,6 +15,8 @@ public enum Action: String, CaseIterable, Sendable {
     case cursorLeft, cursorRight, zoomIn, zoomOut, resetZoom, cycleSmoothing, toggleLogScale
     /// The top-right panel: the loss chart or the learning curves.
     case toggleCurves
+    /// The Confounding panel's Λ (the bounds it shows): the grid point below / above.
+    case lambdaDown, lambdaUp
     /// Lists: scroll the focused list, filter it, jump between matches of the filter.
     case pageUp, pageDown, scrollTop, scrollBottom, filter, nextMatch, previousMatch
     /// The mouse on / off; the screen written as text and SVG.
@@ -125,6 +127,10 @@ public struct Keymap: Sendable {
         KeyBinding(keys: [.char("l")], action: .toggleLogScale, label: "l", help: "loss chart: log scale on / off"),
         KeyBinding(keys: [.char("c")], action: .toggleCurves, label: "c",
                    help: "top-right panel: loss chart / learning curves", inHintBar: true, hint: "c curves"),
+        KeyBinding(keys: [.char("<")], action: .lambdaDown, label: "<",
+                   help: "Confounding panel: bounds at a smaller Λ (less hidden confounding)"),
+        KeyBinding(keys: [.char(">")], action: .lambdaUp, label: ">",
+                   help: "Confounding panel: bounds at a larger Λ (more hidden confounding)"),
         KeyBinding(keys: [.pageUp], action: .pageUp, label: "PgUp", help: "scroll the focused list up a page"),
         KeyBinding(keys: [.pageDown], action: .pageDown, label: "PgDn", help: "scroll the focused list down a page"),
         KeyBinding(keys: [.home], action: .scrollTop, label: "Home", help: "scroll to the top of the focused list"),

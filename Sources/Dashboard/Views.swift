@@ -50,7 +50,23 @@ public struct ViewState: Sendable {
     public var mouse = false
     /// Where each list is scrolled to, its filter, and the filter being typed (ListState.swift).
     public var lists = ListsState()
+    /// The Λ the Confounding panel shows the bounds at: an index into `sensitivityGrid`
+    /// (`<` `>` step it). It starts at Λ = 1.5, each propensity off by up to half again either
+    /// way: the first grid point beyond what rounding or a mild misfit of estimated propensities
+    /// gives (1.1, 1.25), yet small enough that a gain worth reporting usually survives it, so
+    /// the bars start where they tell methods apart.
+    public var sensitivityLambdaIndex = ViewState.sensitivityGrid.firstIndex(of: 1.5) ?? 0
     public init() {}
+
+    /// The values of Λ the Confounding panel steps through: the grid every evaluation's
+    /// analysis carries (`SensitivityAnalysis.bounds`).
+    public static let sensitivityGrid = Sensitivity.defaultGrid
+
+    /// The Λ the Confounding panel shows (`sensitivityLambdaIndex`, clamped to the grid).
+    public var sensitivityLambda: Double {
+        let grid = Self.sensitivityGrid
+        return grid[min(max(0, sensitivityLambdaIndex), grid.count - 1)]
+    }
 }
 
 /// How the user set the charts up (keys in `Action`: cursor, zoom, smoothing, log scale).

@@ -522,9 +522,7 @@ public enum Widgets {
         guard !r.isEmpty else { return }
         let columns = max(header.count, rows.map(\.count).max() ?? 0)
         guard columns > 0 else { return }
-        var widths = (0..<columns).map { c in
-            max(c < header.count ? header[c].count : 0, rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0)
-        }
+        var widths = columnWidths(header: header, rows: rows)
         var gap = 2
         func total() -> Int { widths.reduce(0, +) + gap * (columns - 1) }
         if total() > r.width { gap = 1 }
@@ -558,6 +556,20 @@ public enum Widgets {
                 let base = cellStyle?(i, c) ?? theme.text
                 return isSelected ? base.merged(with: theme.selected) : base
             }
+        }
+    }
+
+    /// The width `table` needs to show every cell whole, with two cells between columns.
+    public static func naturalTableWidth(header: [String], rows: [[String]]) -> Int {
+        let widths = columnWidths(header: header, rows: rows)
+        return widths.reduce(0, +) + 2 * max(0, widths.count - 1)
+    }
+
+    /// Each column's widest cell, header included.
+    static func columnWidths(header: [String], rows: [[String]]) -> [Int] {
+        let columns = max(header.count, rows.map(\.count).max() ?? 0)
+        return (0..<columns).map { c in
+            max(c < header.count ? header[c].count : 0, rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0)
         }
     }
 

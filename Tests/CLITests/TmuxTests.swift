@@ -174,6 +174,12 @@ struct TmuxTests {
             Issue.record("no DR-CPO row in the Methods panel:\n\(dashboardScreen)")
         }
 
+        // > steps the Confounding panel's Λ from 1.5 to 1.75 (its title and the status say so).
+        #expect(dashboardScreen.contains("at Λ = 1.50"), "no sensitivity block at Λ = 1.5:\n\(dashboardScreen)")
+        try Tmux.run(["send-keys", "-t", name, "-l", ">"])
+        let (lambdaStepped, lambdaScreen) = Tmux.waitFor(name, seconds: 10) { $0.contains("at Λ = 1.75") && $0.contains("bounds at Λ = 1.75") }
+        #expect(lambdaStepped, "> did not step Λ:\n\(lambdaScreen)")
+
         // The compare view, then a resize that redraws it.
         try Tmux.run(["send-keys", "-t", name, "2"])
         let (compared, compareScreen) = Tmux.waitFor(name, seconds: 10) { $0.contains("Compare") }

@@ -169,14 +169,15 @@ enum ListFixture {
         let lines = Keymap.standard.helpLines().count
         #expect(title("keys", render(s))?.text == "keys 1-20 of \(lines) (? to close, PgUp/PgDn: scroll)")
         press([.pageDown], &s)
-        #expect(title("keys", render(s))?.text == "keys 17-\(lines) of \(lines) (? to close, PgUp/PgDn: scroll)")
+        #expect(title("keys", render(s))?.text == "keys \(lines - 19)-\(lines) of \(lines) (? to close, PgUp/PgDn: scroll)")
         #expect(render(s).plainText().contains("quit (the terminal is restored)"))
         press([.home], &s)
         #expect(!render(s).plainText().contains("quit (the terminal is restored)"))
         // The methods selection did not move meanwhile.
         press([.down], &s)
         #expect(s.view.selectedMethod == nil && title("keys", render(s))?.text.hasPrefix("keys 2-21 of") == true)
-        var big = state(focus: .methods)
+        // A screen with room for every key (the header, the footer and the box around them).
+        var big = state(120, lines + 4, focus: .methods)
         press([.char("?")], &big)
         #expect(title("keys", render(big))?.text == "keys (? to close)")
     }

@@ -26,7 +26,34 @@ enum Fixture {
                 GeneratedText(text: "Staying home is a nature walk.", score: 45, attributes: [], invalidSegments: ["staying home is a nature walk"],
                               logRatioToFT: -0.5),
             ],
-            seconds: 1.5)
+            seconds: 1.5, sensitivity: sensitivity(shift: shift))
+    }
+
+    /// Held-out rows for the sensitivity analysis: outcomes around 54, P^R a little uneven, and
+    /// f tilted toward the rows with higher outcomes by `shift` (0: FT itself); ĝ shrinks the
+    /// outcomes toward 54 by 60%, and the f0 samples are tilted alike.
+    static func sensitivityInputs(shift: Double) -> EstimatorInputs {
+        let outcomes: [Double] = (0..<200).map { (i: Int) -> Double in
+            let wave: Double = 6 * sin(Double(i) * 0.37)
+            return 52 + wave + Double(i % 5)
+        }
+        let logPR: [Double] = (0..<200).map { (i: Int) -> Double in -30 - 0.2 * Double(i % 7) }
+        let ghat: [Double] = outcomes.map { (y: Double) -> Double in 54 + 0.4 * (y - 54) }
+        let sampleGhat: [Double] = (0..<100).map { (j: Int) -> Double in 54 + 5 * sin(Double(j) * 0.91) }
+        let tilt: (Double) -> Double = { (y: Double) -> Double in shift * (y - 54) / 12 }
+        return EstimatorInputs(
+            logP: zip(logPR, outcomes).map { $0 + tilt($1) }, logPR: logPR, outcomes: outcomes, ghat: ghat,
+            sampleLogP: sampleGhat.map(tilt), sampleLogP0: sampleGhat.map { _ in 0 }, sampleGhat: sampleGhat,
+            normalization: .hajek)
+    }
+
+    /// What an evaluation carries (`Experiment.evaluate`): V_SNIPW's and V_DR's analysis against
+    /// FT's value (FT's rows are those of shift 0), computed by `Sensitivity.analyze`.
+    static func sensitivity(shift: Double) -> [SensitivityAnalysis] {
+        Sensitivity.estimators.compactMap { e in
+            Sensitivity.analyze(sensitivityInputs(shift: shift), estimator: e,
+                                reference: Sensitivity.problem(sensitivityInputs(shift: 0), estimator: e)?.point, seed: 7)
+        }
     }
 
     static func method(_ m: Method, epochs: Int, shift: Double, state: MethodState = .idle, steps count: Int = 40,
