@@ -34,33 +34,11 @@ struct RobustTrainingTests {
     }
 
     /// Interrupted after an epoch and resumed, a robust run equals an uninterrupted one bit for
-    /// bit; the saved configuration carries Λ.
+    /// bit (its configuration, Λ with it, read back from config.json); the report records Λ.
     @Test func resumeIsExact() throws {
         var cfg = Self.robustConfig()
         cfg.epochs = 2
-        let straight = try Experiment(config: cfg, seed: cfg.seed)
-        try straight.prepare()
-        for _ in 0..<2 { for m in cfg.methods where m.trains { straight.step(m) } }
-
-        let path = temporaryRunPath("resume-robust")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        _ = try RunDirectory.create(path, config: cfg)
-        let (dir, saved) = try RunDirectory.open(path)
-        #expect(saved.objective.robustLambda == 2 && saved == cfg)
-        let first = try Experiment(config: saved, seed: saved.seed)
-        try first.prepare()
-        for m in saved.methods where m.trains { first.step(m) }
-        try dir.save(first)
-        let (resumed, _) = try dir.restore(seed: saved.seed, config: saved)
-        for m in saved.methods where m.trains { resumed.step(m) }
-        for m in cfg.methods {
-            #expect(comparable(straight.metrics[m] ?? []) == comparable(resumed.metrics[m] ?? []), "\(m) metrics differ")
-            #expect(straight.steps[m] == resumed.steps[m], "\(m) steps differ")
-        }
-        for m in cfg.methods where m.trains {
-            let p = straight.runs[m]!.model.params, q = resumed.runs[m]!.model.params
-            #expect((0..<p.count).allSatisfy { p.pointer[$0].bitPattern == q.pointer[$0].bitPattern }, "\(m) weights differ")
-        }
+        let (straight, _) = try expectExactResume(cfg, label: "resume-robust")
 
         // The report records the option: summary.json's config and report.md's config line.
         let writer = ReportWriter(config: cfg, data: straight.data, results: [SeedResult(straight)])
