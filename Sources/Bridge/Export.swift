@@ -72,10 +72,20 @@ public struct Export: Sendable {
         self.ghat = ghat
     }
 
+    /// train_cpo.py mirrors the lab's objectives except the robust one: an export that named it
+    /// would train something else in Python.
+    static func refuseWhatThePythonTrainerLacks(_ config: LabConfig) throws(BridgeError) {
+        if config.objective.robustLambda != 1 {
+            throw BridgeError("--robust-lambda \(config.objective.robustLambda): the Python reference trainer (train_cpo.py) has no "
+                              + "robust objective; export a configuration without --robust-lambda")
+        }
+    }
+
     /// Prepares `config`'s rows for `seed` and fits ĝ exactly as the lab's preparation does,
     /// without training the tokenizer or FT. `progress` gets a line per long step.
     public static func prepare(config: LabConfig, seed: UInt64, source: ExportSource,
                                progress: (String) -> Void = { _ in }) throws(BridgeError) -> Export {
+        try refuseWhatThePythonTrainerLacks(config)
         do {
             try config.validate()
             try config.checkIdentification()
@@ -100,6 +110,7 @@ public struct Export: Sendable {
         let source = ExportSource(kind: .run, name: path)
         do {
             let (dir, config) = try RunDirectory.open(path)
+            try refuseWhatThePythonTrainerLacks(config)
             guard dir.hasCheckpoint(seed: config.seed) else {
                 progress("\(path) has no checkpoint of seed \(config.seed) yet: preparing from its configuration")
                 return try prepare(config: config, seed: config.seed, source: source, progress: progress)

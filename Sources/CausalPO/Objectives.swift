@@ -26,10 +26,12 @@ public enum Method: String, CaseIterable, Codable, Sendable, Hashable {
                                      treatsOutcomesAsCausal: false, options: [.htClip], policyGradient: true)
         case .cpo:
             return MethodDescription(role: .trained, rows: .all, f0Samples: false, pairs: .none,
-                                     treatsOutcomesAsCausal: false, options: [.normalization, .clip, .htClip], policyGradient: true)
+                                     treatsOutcomesAsCausal: false, options: [.normalization, .clip, .htClip, .robustLambda],
+                                     policyGradient: true)
         case .drCPO:
             return MethodDescription(role: .trained, rows: .all, f0Samples: true, pairs: .none,
-                                     treatsOutcomesAsCausal: false, options: [.normalization, .clip, .htClip], policyGradient: true)
+                                     treatsOutcomesAsCausal: false, options: [.normalization, .clip, .htClip, .robustLambda],
+                                     policyGradient: true)
         case .filteredSFT:
             return MethodDescription(role: .trained, rows: .topQuantile, f0Samples: false, pairs: .none,
                                      treatsOutcomesAsCausal: true, options: [.filterQuantile])
@@ -123,7 +125,7 @@ public struct MethodDescription: Sendable, Hashable {
 /// The settings of `ObjectiveOptions` that change an objective's formula (the token-level terms
 /// are separate: `Objectives.tokenTermCoefficients`).
 public enum ObjectiveOption: String, CaseIterable, Sendable, Hashable {
-    case normalization, clip, filterQuantile, rwrTemperature, dpoBeta, htClip
+    case normalization, clip, filterQuantile, rwrTemperature, dpoBeta, htClip, robustLambda
 }
 
 /// How importance weights are normalized within a batch (CausalPO.docc/Methods.md, "Importance weights").
@@ -177,11 +179,17 @@ public struct ObjectiveOptions: Codable, Sendable, Hashable {
     /// pessimistic surrogate min(ρ·r, clamp(ρ, 1/M, M)·r). Training only: the estimators of the
     /// evaluation keep `normalization`.
     public var htClip: Double
+    /// The robust objective, 1 = off (the paper's value): Λ > 1 trains CPO (DR-CPO: its residual
+    /// term) on the worst case of its importance-weighted value when each row's weight may be off
+    /// by a factor in [1/Λ, Λ], the sensitivity model of the evaluation's bounds
+    /// (`WeightedMeanBounds.worstCase`; Kallus & Zhou 2018). Refused with `clip` and `htClip`:
+    /// the worst case already decides each row's weight.
+    public var robustLambda: Double
 
     public init(normalization: WeightNormalization = .hajek, clip: Double? = nil, entropyBonus: Double = 0,
                 klToFT: Double = 0, filterQuantile: Double = 0.25, rwrTemperature: Double = 1, dpoBeta: Double = 0.1,
                 klTarget: Double = 0, klSamples: Int = 8, klInitialCoefficient: Double = 0.1, klHorizon: Double = 10,
-                anchor: Double = 0, htClip: Double = 0) {
+                anchor: Double = 0, htClip: Double = 0, robustLambda: Double = 1) {
         self.normalization = normalization
         self.clip = clip
         self.entropyBonus = entropyBonus
@@ -195,6 +203,7 @@ public struct ObjectiveOptions: Codable, Sendable, Hashable {
         self.klHorizon = klHorizon
         self.anchor = anchor
         self.htClip = htClip
+        self.robustLambda = robustLambda
     }
 
     /// The paper's objective: Hajek weights, no clipping, no regularizer.
@@ -203,11 +212,12 @@ public struct ObjectiveOptions: Codable, Sendable, Hashable {
     /// Whether any term that is not in the paper's objective is on.
     public var addsToThePaper: Bool {
         normalization != .hajek || clip != nil || entropyBonus != 0 || klToFT != 0 || klTarget != 0 || anchor != 0 || htClip != 0
+            || robustLambda != 1
     }
 
     enum CodingKeys: String, CodingKey {
         case normalization, clip, entropyBonus, klToFT, filterQuantile, rwrTemperature, dpoBeta
-        case klTarget, klSamples, klInitialCoefficient, klHorizon, anchor, htClip
+        case klTarget, klSamples, klInitialCoefficient, klHorizon, anchor, htClip, robustLambda
     }
 
     /// A configuration saved before a key existed reads it as the paper's value: off. A run
@@ -226,7 +236,8 @@ public struct ObjectiveOptions: Codable, Sendable, Hashable {
             klInitialCoefficient: try c.decodeIfPresent(Double.self, forKey: .klInitialCoefficient) ?? paper.klInitialCoefficient,
             klHorizon: try c.decodeIfPresent(Double.self, forKey: .klHorizon) ?? paper.klHorizon,
             anchor: try c.decodeIfPresent(Double.self, forKey: .anchor) ?? paper.anchor,
-            htClip: try c.decodeIfPresent(Double.self, forKey: .htClip) ?? paper.htClip)
+            htClip: try c.decodeIfPresent(Double.self, forKey: .htClip) ?? paper.htClip,
+            robustLambda: try c.decodeIfPresent(Double.self, forKey: .robustLambda) ?? paper.robustLambda)
     }
 }
 
@@ -244,6 +255,14 @@ extension ObjectiveOptions {
         if !(anchor >= 0) || !anchor.isFinite { return "--anchor must not be negative" }
         if !(htClip == 0 || htClip > 1) || !htClip.isFinite { return "--ht-clip must be 0 (off) or a ratio bound above 1" }
         if htClip != 0 && clip != nil { return "--ht-clip and --clip both clip the importance ratio: use one" }
+        // Λ² must be finite too: the self-normalized worst case weighs the rows it favours by Λ².
+        if !(robustLambda >= 1) || !(robustLambda * robustLambda).isFinite {
+            return "--robust-lambda must be a finite number at least 1 (1 = off)"
+        }
+        if robustLambda != 1 && (clip != nil || htClip != 0) {
+            return "--robust-lambda with --\(clip != nil ? "clip" : "ht-clip"): the worst case already decides each row's weight, "
+                + "so there is nothing left to clip; use one"
+        }
         return nil
     }
 }
@@ -356,6 +375,15 @@ public enum Objectives {
     ///   Hajek: w = softmax(logP − logP^R), dV/dlogP_i = w_i (r_i − V).
     ///   Horvitz-Thompson: w_i = e^{logP_i − logP^R_i}/B, dV/dlogP_i = w_i r_i.
     ///   `htClip` M > 0: `clippedHorvitzThompson` (the normalization and `clip` are not read).
+    ///   `robustLambda` Λ > 1: the worst case of the value when each weight may be off by a factor
+    ///   in [1/Λ, Λ] (`WeightedMeanBounds.worstCase`; `clip` is not read), with the adversary's
+    ///   weights. Hajek: the lower bound of the self-normalized value within the batch (the rows
+    ///   with the lowest values weighted Λ² times the others, at the cut that minimizes it).
+    ///   Horvitz-Thompson: each row's weight times Λ where its value is negative, 1/Λ where it is
+    ///   positive. Caveat: with every value ≥ 0 (CPO on outcomes that are never negative, as in
+    ///   the shipped worlds) that worst case is the plain value divided by Λ, whose gradient
+    ///   points the same way: robustness then changes nothing but the step size, which is why
+    ///   the default (Hajek) is where it matters.
     static func weightedValue(logP: [Double], logPR: [Double], residuals r: [Double], options: ObjectiveOptions)
         -> (value: Double, grad: [Double], weights: [Double], clipped: Double)
     {
@@ -363,6 +391,16 @@ public enum Objectives {
         precondition(logPR.count == n && r.count == n, "rows, log P^R and outcomes must align")
         let lr = zip(logP, logPR).map { $0 - $1 }
         if options.htClip > 0 { return clippedHorvitzThompson(logRatios: lr, values: r, bound: options.htClip) }
+        if options.robustLambda > 1 {
+            if n == 0 { return (0, [], [], 0) }
+            // Where the bounds are undefined (no finite log-ratio, a value that is not finite) the
+            // plain value below is returned, which is then undefined too, or 0 for Horvitz-Thompson
+            // weights that are all 0, as the worst case would be.
+            if let problem = WeightedMeanBounds(logRatios: lr, values: r, normalization: options.normalization) {
+                let worst = problem.worstCase(lambda: options.robustLambda)
+                return (worst.value, worst.gradient, worst.weights, 0)
+            }
+        }
         let w: [Double]
         var grad = [Double](repeating: 0, count: n)
         var value = 0.0

@@ -287,9 +287,22 @@ public struct ReportWriter {
         return ["data": dataObj, "methods": methods,
                 "config": ["epochs": config.epochs, "learning_rate": Double(config.learningRate), "batch_size": config.batchSize,
                            "f0_ratio": config.f0Ratio, "f0_from_scratch": config.f0FromScratch, "folds": config.folds,
-                           "normalization": config.objective.normalization.rawValue,
+                           "normalization": config.objective.normalization.rawValue, "robust_lambda": config.objective.robustLambda,
                            "model": ["vocab": model.vocabSize, "context": model.contextLength,
                                      "d_model": model.dModel, "heads": model.heads, "layers": model.layers]]]
+    }
+
+    /// The config line of a run trained with `--robust-lambda` (nil without it, or without a
+    /// method that reads it). The methods keep their names: the option is what is recorded.
+    var robustObjectiveLine: String? {
+        let lambda = config.objective.robustLambda
+        let robust = config.methods.filter { $0.spec.options.contains(.robustLambda) }
+        guard lambda != 1, !robust.isEmpty else { return nil }
+        let names = robust.map(\.rawValue).joined(separator: " and ")
+        return "Robust objective (`--robust-lambda \(String(format: "%g", lambda))`): \(names) trained on the worst case of "
+            + "\(robust.count > 1 ? "their" : "its") importance-weighted value when each training row's weight may be off by a "
+            + "factor in [1/Λ, Λ], Λ = \(String(format: "%g", lambda))"
+            + (robust.contains(.drCPO) ? " (DR-CPO: its residual term; V_OUT does not involve P^R)." : ".")
     }
 
     /// Who judged the win rates, and whether the judgments mean anything.
@@ -427,6 +440,7 @@ public struct ReportWriter {
         if !data.validation.isEmpty { md += "\(data.validation.count) validation rows (FT's stopping only), " }
         md += "\(data.eval.count) held-out rows\(config.evalDesign == .observational ? " (observational design)" : ""); ĝ from `\(config.ghatFrom.rawValue)`; P^R from `\(config.propensity.rawValue)`; "
         md += "seeds \(results.map { String($0.seed) }.joined(separator: ", ")); \(config.epochs) epochs per method.\n"
+        if let robust = robustObjectiveLine { md += robust + "\n" }
         if let q = results.first?.ghatQuality {
             md += "ĝ held-out \(q.metric.rawValue) (seed \(results[0].seed)): \(String(format: "%.3f", q.value))"
             if let v = results.first?.ghatQualityVersusOutcomes, v != q {

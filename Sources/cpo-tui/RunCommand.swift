@@ -51,6 +51,8 @@ struct RunOptions: ParsableArguments {
     var anchor: Double?
     @Option(help: "Horvitz-Thompson training weights with an absolute ratio clip to [1/M, M] for OO-RLHF, CPO and DR-CPO (0 = off; default \(RunOptions.defaults.objective.htClip)).")
     var htClip: Double?
+    @Option(help: "Robust CPO: CPO (DR-CPO: its residual term) trains on the worst case of its value when each row's weight may be off by a factor in [1/Λ, Λ] (1 = off; default \(RunOptions.defaults.objective.robustLambda)). Not with --clip or --ht-clip.")
+    var robustLambda: Double?
     @Option(help: "KL-to-FT penalty weight on the step's own rows and f0 samples (0 = off; not in the paper).")
     var klToFt = RunOptions.defaults.objective.klToFT
     @Option(help: "Entropy bonus weight (0 = off).") var entropyBonus = RunOptions.defaults.objective.entropyBonus
@@ -95,6 +97,7 @@ struct RunOptions: ParsableArguments {
         if let klHorizon { o.klHorizon = klHorizon }
         if let anchor { o.anchor = anchor }
         if let htClip { o.htClip = htClip }
+        if let robustLambda { o.robustLambda = robustLambda }
         return o
     }
 

@@ -179,6 +179,19 @@ struct ExportTests {
         #expect(throws: BridgeError.self) { try Export.write(files, to: asFile, force: true) }
     }
 
+    /// train_cpo.py has no robust objective: an export of a robust configuration is refused
+    /// (before any preparation), naming the flag.
+    @Test func aRobustConfigurationIsRefused() {
+        var cfg = tinyExportConfig()
+        cfg.objective.robustLambda = 2
+        do {
+            _ = try Export.prepare(config: cfg, seed: cfg.seed, source: ExportSource(kind: .world, name: "w"))
+            Issue.record("exported a robust configuration")
+        } catch {
+            #expect(error.description.contains("--robust-lambda") && error.description.contains("train_cpo.py"))
+        }
+    }
+
     /// Data whose lower outcomes are better: the rows hold the outcomes as the file has them,
     /// ĝ and the baselines read them oriented (larger is better), and config.json says so.
     @Test func lowerIsBetterDataKeepItsOutcomesAndOrientsTheRest() throws {

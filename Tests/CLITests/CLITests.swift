@@ -223,8 +223,11 @@ struct CLITests {
         let added = try objective(["--paper-objective", "--kl-target", "0.5", "--kl-samples", "4", "--ht-clip", "2"])
         #expect(added["klTarget"] as? Double == 0.5 && added["klSamples"] as? Int == 4 && added["htClip"] as? Double == 2)
         #expect(added["anchor"] as? Double == 0)
+        #expect(paper["robustLambda"] as? Double == 1 && added["robustLambda"] as? Double == 1)
+        let robust = try objective(["--robust-lambda", "2"])
+        #expect(robust["robustLambda"] as? Double == 2 && robust["anchor"] as? Double == 1)
         for (flag, value) in [("--kl-target", "-1"), ("--kl-samples", "1"), ("--kl-coef", "0"), ("--kl-horizon", "0"),
-                              ("--anchor", "-2"), ("--ht-clip", "0.5")] {
+                              ("--anchor", "-2"), ("--ht-clip", "0.5"), ("--robust-lambda", "0.5")] {
             let r = try CLI.run(["run", "--no-save", "\(flag)=\(value)"])
             #expect(r.status != 0 && r.stderr.contains(flag), "\(flag) \(value): \(r.stderr)")
             #expect(!r.stdout.contains("training the tokenizer"), "work started before \(flag) was checked")

@@ -34,6 +34,7 @@ struct MethodDescriptionTests {
         case .rwrTemperature: p.rwrTemperature = 0.3
         case .dpoBeta: p.dpoBeta = 0.7
         case .htClip: p.htClip = 1.5
+        case .robustLambda: p.robustLambda = 2
         }
         return p
     }

@@ -33,6 +33,9 @@ struct ObjectiveTests {
         // Horvitz-Thompson with the absolute ratio clip: bounds that clip some rows and samples.
         ObjectiveOptions(htClip: 1.5),
         ObjectiveOptions(htClip: 3),
+        // The robust objective: the worst case within Λ = 2, self-normalized and un-normalized.
+        ObjectiveOptions(robustLambda: 2),
+        ObjectiveOptions(normalization: .horvitzThompson, robustLambda: 2),
     ]
 
     /// Central differences of the loss against the returned gradient, for every objective,

@@ -15,6 +15,43 @@ func comparable(_ m: [EpochMetrics]) -> [EpochMetrics] {
     m.map { var e = $0; e.seconds = 0; return e }
 }
 
+/// `cfg` trained for its `epochs` straight, and again saved after the first epoch into a new run
+/// directory, restored from it (with the configuration read back) and trained to the end; `inspect`
+/// sees the interrupted run and the restored one before the rest. Expects the two to end bit for
+/// bit the same (metrics, steps, weights) and returns both.
+@discardableResult
+func expectExactResume(_ cfg: LabConfig, label: String,
+                       inspect: (_ first: Experiment, _ restored: Experiment) throws -> Void = { _, _ in })
+    throws -> (straight: Experiment, resumed: Experiment)
+{
+    let straight = try Experiment(config: cfg, seed: cfg.seed)
+    try straight.prepare()
+    for _ in 0..<cfg.epochs { for m in cfg.methods where m.trains { straight.step(m) } }
+
+    let path = temporaryRunPath(label)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    _ = try RunDirectory.create(path, config: cfg)
+    let (dir, saved) = try RunDirectory.open(path)
+    #expect(saved == cfg, "config.json reads back as written")
+    let first = try Experiment(config: saved, seed: saved.seed)
+    try first.prepare()
+    for m in saved.methods where m.trains { first.step(m) }
+    try dir.save(first)
+    let (resumed, info) = try dir.restore(seed: saved.seed, config: saved)
+    #expect(info.format == Int(Checkpoint.version))
+    try inspect(first, resumed)
+    for _ in 1..<cfg.epochs { for m in saved.methods where m.trains { resumed.step(m) } }
+    for m in cfg.methods {
+        #expect(comparable(straight.metrics[m] ?? []) == comparable(resumed.metrics[m] ?? []), "\(m) metrics differ")
+        #expect(straight.steps[m] == resumed.steps[m], "\(m) steps differ")
+    }
+    for m in cfg.methods where m.trains {
+        let p = try #require(straight.runs[m]).model.params, q = try #require(resumed.runs[m]).model.params
+        #expect((0..<p.count).allSatisfy { p.pointer[$0].bitPattern == q.pointer[$0].bitPattern }, "\(m) weights differ")
+    }
+    return (straight, resumed)
+}
+
 @Suite("saved runs and resume")
 struct RunDirectoryTests {
     /// The contract of saved runs: interrupted after epoch k and resumed, a run produces the same
