@@ -406,7 +406,8 @@ class AdaptiveKLController:
 
 DEFAULT_OBJECTIVE = dict(normalization="hajek", clip=None, entropy_bonus=0.0, kl_to_ft=0.0, filter_quantile=0.25,
                          rwr_temperature=1.0, dpo_beta=0.1, kl_target=0.0, kl_samples=8, kl_initial_coefficient=0.1,
-                         kl_horizon=10.0, anchor=1.0, ht_clip=0.0)  # LabConfig.defaultObjective: the anchor on
+                         kl_horizon=10.0, anchor=1.0, ht_clip=0.0,
+                         robust_lambda=1.0)  # LabConfig.defaultObjective: the anchor on
 
 
 def step_coefficients(method, opt, rows, samples, own_kl=None, kl_beta=None):
@@ -502,6 +503,9 @@ def export_objective(config):
     opt.update(given)
     if opt["ht_clip"] and opt["clip"] is not None:
         raise SystemExit("config.json: ht_clip and clip both clip the importance ratio; use one")
+    if opt["robust_lambda"] != 1:
+        raise SystemExit(f"config.json: robust_lambda {opt['robust_lambda']}: this trainer has no robust objective "
+                         "(cpo-tui's --robust-lambda); train it in cpo-tui, or export without it")
     return opt
 
 
