@@ -104,6 +104,26 @@ public struct WeightedMeanBounds: Sendable {
         return (neg, totalWeightedValue - neg)
     }
 
+    /// Hajek's lower bound at γ = Λ² − 1 and its cut: Λ² on the `cut` lowest values. down(j) is
+    /// unimodal in j: moving the threshold past row j mixes value j into the mean, which lowers it
+    /// exactly while value j is below it, and the values are sorted. So the minimum is at the first j
+    /// whose value is not below down(j): a binary search instead of a pass over the rows (the
+    /// neighbours are checked against rounding at ties). `bounds` and `worstCase` both read it.
+    func lowerCut(_ g: Double) -> (cut: Int, value: Double) {
+        let n = count
+        let ty = totalWeightedValue, t = totalWeight
+        let pa = prefixWeightedValue, pb = prefixWeight
+        func down(_ j: Int) -> Double { (ty + g * pa[j]) / (t + g * pb[j]) }
+        var a = 0, b = n
+        while a < b {
+            let mid = (a + b) / 2
+            if values[mid] >= down(mid) { b = mid } else { a = mid + 1 }
+        }
+        var best = (cut: 0, value: ty / t)
+        for j in max(0, a - 1)...min(n, a + 1) where down(j) < best.value { best = (j, down(j)) }
+        return best
+    }
+
     /// The smallest and largest value the estimate takes when each weight may move by a factor
     /// in [1/Λ, Λ]; both equal `point` at Λ = 1 and widen as Λ grows.
     public func bounds(lambda: Double) -> (lower: Double, upper: Double) {
@@ -118,22 +138,11 @@ public struct WeightedMeanBounds: Sendable {
             // Λ² on the j lowest values (down), or on all but the j lowest (up); j = 0 and j = n
             // give the point estimate.
             let pa = prefixWeightedValue, pb = prefixWeight
-            func down(_ j: Int) -> Double { (ty + g * pa[j]) / (t + g * pb[j]) }
             func up(_ j: Int) -> Double { (ty + g * (ty - pa[j])) / (t + g * (t - pb[j])) }
-            // Each is unimodal in j: moving the threshold past row j mixes value j into the mean,
-            // which lowers it exactly while value j is below it, and the values are sorted. So the
-            // lower bound is down(j) at the first j whose value is not below down(j), the upper
-            // bound up(j) at the last j whose value j − 1 is not above up(j): two binary searches
-            // instead of a pass over the rows (the neighbours are checked against rounding at ties).
+            // up(j) is unimodal in j like down(j) (`lowerCut`): the upper bound is up(j) at the last
+            // j whose value j − 1 is not above up(j) (the neighbours are checked against rounding).
+            let lo = lowerCut(g).value
             var a = 0, b = n
-            while a < b {
-                let mid = (a + b) / 2
-                if values[mid] >= down(mid) { b = mid } else { a = mid + 1 }
-            }
-            var lo = ty / t
-            for j in max(0, a - 1)...min(n, a + 1) { lo = min(lo, down(j)) }
-            a = 0
-            b = n
             while a < b {
                 let mid = (a + b + 1) / 2
                 if values[mid - 1] <= up(mid) { a = mid } else { b = mid - 1 }
@@ -184,14 +193,7 @@ public struct WeightedMeanBounds: Sendable {
         var factor = [Double](repeating: 1, count: n)
         switch normalization {
         case .hajek:
-            let g = lambda * lambda - 1
-            let ty = totalWeightedValue, t = totalWeight
-            var best = ty / t, cut = 0
-            for j in 1...n {
-                let down = (ty + g * prefixWeightedValue[j]) / (t + g * prefixWeight[j])
-                if down < best { best = down; cut = j }
-            }
-            for i in 0..<cut { factor[i] = lambda * lambda }
+            for i in 0..<lowerCut(lambda * lambda - 1).cut { factor[i] = lambda * lambda }
         case .horvitzThompson:
             for i in 0..<n { factor[i] = values[i] < 0 ? lambda : 1 / lambda }
         }
