@@ -93,6 +93,8 @@ public struct PreparedData: Sendable {
         case .negated: ghatRows = train.map { var r = $0; r.outcome = world.outcomeKind == .binary ? 1 - r.outcome : -r.outcome; return r }
         }
         let total = Double(config.rows + config.validationRows + config.evalRows)
+        // Enumerates every attribute order of the world: computed once for the warning and the value.
+        let hiddenLambda = world.hiddenTraitLambda
         return PreparedData(
             sourceLabel: "world:\(world.name)", world: world, outcomeKind: world.outcomeKind, higherIsBetter: true,
             train: train, validation: validation, eval: eval, ghatRows: ghatRows, ghatIsCrossFitted: config.ghatFrom != .observational,
@@ -100,8 +102,8 @@ public struct PreparedData: Sendable {
             split: DataSplit.Record(seed: seed, evalFraction: Double(config.evalRows) / total, trainCount: train.count,
                                     evalCount: eval.count, fromColumn: false, validationCount: validation.count,
                                     validationFraction: Double(config.validationRows) / total),
-            badRows: 0, warnings: config.identificationWarnings + config.hiddenTraitWarnings(lambda: world.hiddenTraitLambda),
-            hiddenTraitLambda: config.hiddenTraitConfoundsEstimates && world.hiddenTraitLambda > 1 ? world.hiddenTraitLambda : nil)
+            badRows: 0, warnings: config.identificationWarnings + config.hiddenTraitWarnings(lambda: hiddenLambda),
+            hiddenTraitLambda: config.hiddenTraitConfoundsEstimates && hiddenLambda > 1 ? hiddenLambda : nil)
     }
 
     private static func file(_ path: String, _ options: LoadOptions, _ config: LabConfig, seed: UInt64) throws(LabError) -> PreparedData {
