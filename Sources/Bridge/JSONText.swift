@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value with its keys in the order written, rendered the same way every time: the
 /// export's files are byte-identical for the same seed, and readable (keys in a fixed, meaningful
 /// order; `", "` and `": "` between items, as Python's `json.dumps` writes by default).
@@ -105,5 +107,16 @@ public indirect enum JSONText: Sendable, Equatable {
             out += "\n"
         }
         return Array(out.utf8)
+    }
+}
+
+/// The read-back commands' `--json` output (`estimate`, `sensitivity`): a Foundation object
+/// pretty-printed with sorted keys and unescaped slashes (file paths stay readable), one
+/// newline at the end.
+enum ReadBackJSON {
+    static func text(_ object: [String: Any]) -> String {
+        guard let d = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        else { return "{}\n" }
+        return String(decoding: d, as: UTF8.self) + "\n"
     }
 }

@@ -1,5 +1,6 @@
 import CausalPO
 import Foundation
+import Lab
 
 /// How a file's weight column compares with the weights recomputed from its log-probabilities
 /// (softmax over the file of logP_f − logP_R, or logP_f − logP_f0). The estimates always use
@@ -100,18 +101,18 @@ public struct RowsEstimate: Sendable {
         for e in Self.estimators {
             let x = evaluation.estimates[e]
             estimates[e.summaryKey] = x.value.isFinite
-                ? ["value": x.value, "standard_error": Self.number(x.standardError), "ci95": [Self.number(x.lower), Self.number(x.upper)],
+                ? ["value": x.value, "standard_error": jsonNumber(x.standardError), "ci95": [jsonNumber(x.lower), jsonNumber(x.upper)],
                    "reliable": !r.unreliable.contains(e)] as [String: Any]
                 : NSNull()
         }
         let w = evaluation.weights
         var percentiles: [String: Any] = [:]
-        for (level, q) in zip(w.quantileLevels, w.logRatioQuantiles) { percentiles[Self.percentileKey(level)] = Self.number(q) }
+        for (level, q) in zip(w.quantileLevels, w.logRatioQuantiles) { percentiles[Self.percentileKey(level)] = jsonNumber(q) }
         func ess(_ e: EffectiveSampleSize) -> [String: Any] {
-            ["ess": Self.number(e.ess), "count": e.count, "fraction": Self.number(e.fraction), "enough": e.enough]
+            ["ess": jsonNumber(e.ess), "count": e.count, "fraction": jsonNumber(e.fraction), "enough": e.enough]
         }
         func check(_ c: WeightCheck) -> [String: Any] {
-            var o: [String: Any] = ["checked": c.checked, "mismatches": c.mismatches, "max_abs_difference": Self.number(c.maxAbsoluteDifference)]
+            var o: [String: Any] = ["checked": c.checked, "mismatches": c.mismatches, "max_abs_difference": jsonNumber(c.maxAbsoluteDifference)]
             if let worst = c.worst {
                 o["worst"] = ["line": worst.line, "in_file": worst.inFile, "recomputed": worst.recomputed]
             }
@@ -123,7 +124,7 @@ public struct RowsEstimate: Sendable {
             "normalization": normalization.rawValue, "batch_size": batchSize,
             "estimates": estimates,
             "ess": ["rows": ess(w.effectiveSampleSize), "f0": evaluation.f0Weights.map { ess($0) as Any } ?? NSNull()],
-            "weights": ["max_weight_share": Self.number(w.maxWeightShare), "mean_batch_ess_fraction": Self.number(w.meanBatchESSFraction),
+            "weights": ["max_weight_share": jsonNumber(w.maxWeightShare), "mean_batch_ess_fraction": jsonNumber(w.meanBatchESSFraction),
                         "log_ratio_percentiles": percentiles],
             "overlap": ["threshold": w.overlap.threshold, "limit": w.overlap.limit, "count": w.overlap.count,
                         "share": w.overlap.share, "triggered": w.overlap.triggered],
@@ -134,12 +135,7 @@ public struct RowsEstimate: Sendable {
     }
 
     /// The JSON text (sorted keys, pretty-printed).
-    public func jsonText() -> String {
-        guard let d = try? JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
-        return String(decoding: d, as: UTF8.self) + "\n"
-    }
-
-    static func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+    public func jsonText() -> String { ReadBackJSON.text(json) }
 
     /// Why the defined estimates marked unreliable are (nil when none is).
     var reliabilityReason: String? {

@@ -289,17 +289,15 @@ extension SensitivityResult {
     static func json(_ entry: Entry) -> [String: Any] {
         let a = entry.analysis
         return [
-            "estimator": a.estimator.summaryKey, "point": number(a.point), "reference": a.reference.map(number) ?? NSNull(),
+            "estimator": a.estimator.summaryKey, "point": jsonNumber(a.point), "reference": a.reference.map(jsonNumber) ?? NSNull(),
             "reference_source": entry.source.key ?? NSNull(),
             "breakdown": lambdaValue(a.breakdown), "breakdown_95": lambdaValue(a.breakdownInterval), "replicates": a.replicates,
             "bounds": a.bounds.map { b -> [String: Any] in
-                ["lambda": b.lambda, "lower": number(b.lower), "upper": number(b.upper),
-                 "ci95_lower": b.intervalLower.map(number) ?? NSNull(), "ci95_upper": b.intervalUpper.map(number) ?? NSNull()]
+                ["lambda": b.lambda, "lower": jsonNumber(b.lower), "upper": jsonNumber(b.upper),
+                 "ci95_lower": b.intervalLower.map(jsonNumber) ?? NSNull(), "ci95_upper": b.intervalUpper.map(jsonNumber) ?? NSNull()]
             },
         ]
     }
-
-    static func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 
     /// Λ* in JSON: a number, "inf" for +∞, null when undefined.
     static func lambdaValue(_ x: Double?) -> Any {
@@ -308,11 +306,7 @@ extension SensitivityResult {
     }
 
     /// JSON text: sorted keys, pretty-printed.
-    public static func jsonText(_ object: [String: Any]) -> String {
-        guard let d = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        else { return "{}\n" }
-        return String(decoding: d, as: UTF8.self) + "\n"
-    }
+    public static func jsonText(_ object: [String: Any]) -> String { ReadBackJSON.text(object) }
 
     public static let jsonFormat = "cpo-tui-sensitivity"
 }

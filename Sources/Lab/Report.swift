@@ -89,7 +89,7 @@ public struct SeedSummary: Sendable, Hashable {
     }
 }
 
-func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+public func jsonNumber(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 
 /// A table of the report: report.md writes it in markdown, report.html in HTML.
 struct ReportTable {
