@@ -227,9 +227,10 @@ extension ReportWriter {
                 "point": mean(analyses.map(\.analysis.point)), "reference": mean(analyses.map(\.analysis.reference)),
                 "replicates": first.replicates,
                 "bounds": first.bounds.map { b -> [String: Any] in
-                    ["lambda": b.lambda, "lower": mean([meanBound(m, e, b.lambda) { $0.lower }]),
-                     "upper": mean([meanBound(m, e, b.lambda) { $0.upper }]),
-                     "ci95": [mean([meanBound(m, e, b.lambda) { $0.intervalLower }]), mean([meanBound(m, e, b.lambda) { $0.intervalUpper }])]]
+                    // Means over seeds (meanBound), null where no seed has the field.
+                    func field(_ f: (SensitivityBound) -> Double?) -> Any { meanBound(m, e, b.lambda, f).map(jsonNumber) ?? NSNull() }
+                    return ["lambda": b.lambda, "lower": field { $0.lower }, "upper": field { $0.upper },
+                            "ci95": [field { $0.intervalLower }, field { $0.intervalUpper }]]
                 },
             ]
             let c = hiddenTraitCoverage(m, e)
