@@ -322,10 +322,7 @@ extension World {
     /// passages.
     func topEffectsOptimum() -> (composition: Composition, value: Double) {
         var best: (composition: Composition, value: Double)?
-        let order = attributes.indices.sorted {
-            attributes[$0].effect != attributes[$1].effect
-                ? attributes[$0].effect > attributes[$1].effect : $0 < $1
-        }
+        let order = byEffect(attributes.indices)
         for k in passageCounts where k >= 1 && k <= attributes.count {
             let m = Swift.min(k, Swift.max(0, attention))
             let s = order.prefix(m).reduce(0.0) { $0 + attributes[$1].effect }
@@ -336,6 +333,13 @@ extension World {
             }
         }
         return best!
+    }
+
+    /// The attributes `indices` by effect, largest first (ties: the earlier attribute).
+    func byEffect(_ indices: some Sequence<Int>) -> [Int] {
+        indices.sorted {
+            attributes[$0].effect != attributes[$1].effect ? attributes[$0].effect > attributes[$1].effect : $0 < $1
+        }
     }
 
     // MARK: Response model (shared by the oracle and the sampler)

@@ -48,13 +48,13 @@
 /// search drops every path whose score plus an upper bound on what its rest can add (the
 /// largest effects not yet counted in the attention slots left; with a positive
 /// `invalid_effect`, the most invalid runs the remaining draws can start) cannot beat the
-/// best text found so far: first the closed form's texts as the oracle reads them, then a
+/// best text found so far: first the closed form's text as the oracle reads it, then a
 /// narrow search that keeps a few paths per layer. Dropping such paths cannot lose the
 /// optimum, so the answer stays exact; on a generated world of 8 entangled attributes with
 /// 40 passages each it leaves a few hundred states of the tens of thousands.
 ///
-/// Ties between texts of equal score go to the first found (the closed form's first, then
-/// shorter texts).
+/// Ties between texts of equal score go to the first found (the closed form's text, then the
+/// narrow search's, then the shortest).
 struct OptimumSearch {
     let world: World
     let machine: ScanMachine
@@ -230,27 +230,17 @@ struct OptimumSearch {
             }
             return list
         }
-        let counts = world.passageCounts.filter { $0 >= 1 && $0 <= attributeCount }
         var search = LongestPath(world: world, entangled: entangled, plain: plain, endTokens: flushTokens.map(code),
-                                 counts: Set(counts), moves: moves(at:))
+                                 counts: Set(world.passageCounts.filter { $0 >= 1 && $0 <= attributeCount }), moves: moves(at:))
 
-        // A first answer to beat: the closed form's compositions, as the oracle reads them;
-        // then a narrow search (a few paths per layer) for a better one, so that the exact
-        // search can drop most paths early.
-        var fallback: (composition: Composition, score: Double)?
-        let order = world.attributes.indices.sorted {
-            world.attributes[$0].effect != world.attributes[$1].effect
-                ? world.attributes[$0].effect > world.attributes[$1].effect : $0 < $1
-        }
-        for k in counts {
-            let c = Composition(attributes: Array(order.prefix(k)), passages: [Int](repeating: 0, count: k))
-            let s = world.structuralScore(c)
-            if fallback == nil || s > fallback!.score { fallback = (c, s) }
-        }
-        guard let fallback else { return nil }
-        let dive = search.run(toBeat: fallback.score, beam: LongestPath.diveWidth)
-        guard let path = search.run(toBeat: dive?.score ?? fallback.score, beam: nil)?.path ?? dive?.path else {
-            return (fallback.composition, world.trueValue(of: fallback.composition))
+        // A first answer to beat: the closed form's text, as the oracle reads it; then a
+        // narrow search (a few paths per layer) for a better one, so that the exact search can
+        // drop most paths early.
+        let fallback = world.topEffectsOptimum().composition
+        let fallbackScore = world.structuralScore(fallback)
+        let dive = search.run(toBeat: fallbackScore, beam: LongestPath.diveWidth)
+        guard let path = search.run(toBeat: dive?.score ?? fallbackScore, beam: nil)?.path ?? dive?.path else {
+            return (fallback, world.trueValue(of: fallback))
         }
 
         // Give plain draws their attributes: counted ones the largest effects in order, the
@@ -346,10 +336,7 @@ private struct LongestPath {
         attention = world.attention
         invalidEffect = world.invalidEffect
         plainCount = plain.count
-        plainOrder = plain.sorted {
-            world.attributes[$0].effect != world.attributes[$1].effect
-                ? world.attributes[$0].effect > world.attributes[$1].effect : $0 < $1
-        }
+        plainOrder = world.byEffect(plain)
         plainEffects = plainOrder.map { world.attributes[$0].effect }
         let effects = entangled.map { world.attributes[$0].effect }
         entangledEffects = effects
