@@ -87,12 +87,13 @@ public enum WorldDatasets {
                          + f(a.effect).padding(toLength: 8, withPad: " ", startingAt: 0)
                          + String(a.passages.count).padding(toLength: 10, withPad: " ", startingAt: 0) + tilt)
         }
-        let probe = w.sample(rows: valueProbeTexts, design: .randomized, seed: 1).map(\.trueValue)
+        let probe = w.sampledTrueValues(rows: valueProbeTexts, design: .randomized, seed: 1)
         let mean = probe.reduce(0, +) / Double(probe.count)
         let sd = (probe.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(probe.count - 1)).squareRoot()
         lines.append(String(format: "  value of randomized texts V(P^R): %.3f (± %.3f, Monte Carlo over 20,000 texts)",
                             mean, z95 * sd / Double(probe.count).squareRoot()))
-        lines.append(String(format: "  best attainable value V*: %.3f, e.g. \"%@\"", w.bestValue, w.text(of: w.bestComposition)))
+        let best = w.optimum()
+        lines.append(String(format: "  best attainable value V*: %.3f, e.g. \"%@\"", best.value, w.text(of: best.composition)))
         if w.hasObservationalDesign, let r = w.readers {
             lines.append(String(format: "  hidden trait: a log that never recorded '%@' implies Λ = %.2f (a text's chance for one reader is up to that many times its average over readers)",
                                 r.trait, w.hiddenTraitLambda))

@@ -112,17 +112,29 @@ struct PassageMatcher: Sendable, Hashable {
     }
 
     private var wordIDs: [String: Int] = [:]
-    private var nodes: [Node] = [Node()]
+    /// The trie; node 0 is the root (the empty word sequence).
+    private(set) var nodes: [Node] = [Node()]
+    /// The word ids of every passage: `passageWords[a][p]` for passage `p` of attribute `a`.
+    private(set) var passageWords: [[[Int]]] = []
     /// No passage's words are a proper prefix of another's (and none is empty or a duplicate,
     /// which a parsed world never has): then a composed text always parses back into exactly
     /// the passages it was composed of.
     private(set) var prefixFree = true
+    /// The children of `nodes` as flat arrays, for the scan's lookups: the root's by word id
+    /// (-1: none), every other node's `firstChild[n]..<firstChild[n + 1]` in `childWord` and
+    /// `childNode`.
+    private var rootChild: [Int32] = []
+    private var firstChild: [Int32] = []
+    private var childWord: [Int32] = []
+    private var childNode: [Int32] = []
 
     init(_ attributes: [World.Attribute]) {
         var degenerate = false
         for (a, attribute) in attributes.enumerated() {
+            var pool: [[Int]] = []
             for (p, passage) in attribute.passages.enumerated() {
                 var node = 0
+                var ids: [Int] = []
                 for word in World.normalizedWords(passage) {
                     let id: Int
                     if let known = wordIDs[word] {
@@ -131,6 +143,7 @@ struct PassageMatcher: Sendable, Hashable {
                         id = wordIDs.count
                         wordIDs[word] = id
                     }
+                    ids.append(id)
                     if let next = nodes[node].children[id] {
                         node = next
                     } else {
@@ -139,6 +152,7 @@ struct PassageMatcher: Sendable, Hashable {
                         node = nodes.count - 1
                     }
                 }
+                pool.append(ids)
                 // The first passage wins a (normally rejected) duplicate; an empty passage
                 // never matches.
                 if node != 0 && nodes[node].terminal == nil {
@@ -147,39 +161,95 @@ struct PassageMatcher: Sendable, Hashable {
                     degenerate = true
                 }
             }
+            passageWords.append(pool)
         }
         prefixFree = !degenerate && !nodes.contains { $0.terminal != nil && !$0.children.isEmpty }
+        rootChild = [Int32](repeating: -1, count: wordIDs.count)
+        for (w, c) in nodes[0].children { rootChild[w] = Int32(c) }
+        for node in nodes {
+            firstChild.append(Int32(childWord.count))
+            for (w, c) in node.children.sorted(by: { $0.key < $1.key }) {
+                childWord.append(Int32(w))
+                childNode.append(Int32(c))
+            }
+        }
+        firstChild.append(Int32(childWord.count))
+    }
+
+    /// The child of `node` along word id `word`, or nil.
+    @inline(__always)
+    func child(_ node: Int, _ word: Int) -> Int? {
+        if node == 0 {
+            guard word >= 0 && word < rootChild.count, rootChild[word] >= 0 else { return nil }
+            return Int(rootChild[word])
+        }
+        var i = Int(firstChild[node])
+        let end = Int(firstChild[node + 1])
+        while i < end {
+            if childWord[i] == word { return Int(childNode[i]) }
+            i += 1
+        }
+        return nil
     }
 
     /// Matches in text order and the invalid segments (runs of unmatched words).
     func scan(_ words: [String]) -> (matches: [OracleResult.Match], invalid: [String]) {
-        let ids = words.map { wordIDs[$0] ?? -1 }
         var matches: [OracleResult.Match] = []
         var invalid: [String] = []
         var run: [String] = []
+        scan(ids: words.map { wordIDs[$0] ?? -1 }, match: { match in
+            if !run.isEmpty {
+                invalid.append(run.joined(separator: " "))
+                run.removeAll()
+            }
+            matches.append(match)
+        }, invalid: { run.append(words[$0]) })
+        if !run.isEmpty { invalid.append(run.joined(separator: " ")) }
+        return (matches, invalid)
+    }
+
+    /// The attributes of the matches in the text of `c` and its number of invalid segments,
+    /// scanned from the passages' word ids: the same as ``scan(_:)`` of the normalized words
+    /// of `World.text(of: c)`, whose word list is its passages' word lists one after another
+    /// (passages are joined by a space, which always separates words).
+    func scan(_ c: Composition) -> (attributes: [Int], invalidSegments: Int) {
+        var ids: [Int] = []
+        for (a, p) in zip(c.attributes, c.passages) { ids += passageWords[a][p] }
+        var attributes: [Int] = []
+        var segments = 0
+        var inRun = false
+        scan(ids: ids, match: {
+            attributes.append($0.attribute)
+            inRun = false
+        }, invalid: { _ in
+            if !inRun { segments += 1 }
+            inRun = true
+        })
+        return (attributes, segments)
+    }
+
+    /// The scan: at each position the longest passage whose words follow there is a match
+    /// (`match`, then the scan goes on after it); a word where no passage starts is outside any
+    /// match (`invalid` with its index, then the scan goes on at the next word). `ids` are word
+    /// ids, -1 for a word no passage has.
+    private func scan(ids: [Int], match: (OracleResult.Match) -> Void, invalid: (Int) -> Void) {
         var i = 0
         while i < ids.count {
             var node = 0
             var j = i
             var best: (end: Int, match: OracleResult.Match)?
-            while j < ids.count, ids[j] >= 0, let next = nodes[node].children[ids[j]] {
+            while j < ids.count, let next = child(node, ids[j]) {
                 node = next
                 j += 1
                 if let t = nodes[node].terminal { best = (j, t) }
             }
             if let best {
-                if !run.isEmpty {
-                    invalid.append(run.joined(separator: " "))
-                    run.removeAll()
-                }
-                matches.append(best.match)
+                match(best.match)
                 i = best.end
             } else {
-                run.append(words[i])
+                invalid(i)
                 i += 1
             }
         }
-        if !run.isEmpty { invalid.append(run.joined(separator: " ")) }
-        return (matches, invalid)
     }
 }

@@ -39,13 +39,36 @@ extension World {
     /// Seeded: the same world, design, seed and `rows` give identical rows, and the first rows
     /// of a longer sample equal a shorter one. The two designs use independent streams.
     public func sample(rows: Int, design: WorldDesign, seed: UInt64) -> [WorldSample] {
+        var out: [WorldSample] = []
+        out.reserveCapacity(rows)
+        draw(rows: rows, design: design, seed: seed) { composition, trait, score, outcome in
+            out.append(WorldSample(
+                text: text(of: composition), composition: composition, outcome: outcome, trait: trait,
+                logPropensity: logPropensity(composition, design: design, trait: trait),
+                logMarginalPropensity: marginalLogPropensity(composition, design: design), design: design,
+                trueValue: expectedValue(score: score)))
+        }
+        return out
+    }
+
+    /// The true values `g*` of the texts `sample(rows:design:seed:)` draws, in the same order,
+    /// without building the texts, their propensities or the rows.
+    func sampledTrueValues(rows: Int, design: WorldDesign, seed: UInt64) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(rows)
+        draw(rows: rows, design: design, seed: seed) { _, _, score, _ in out.append(expectedValue(score: score)) }
+        return out
+    }
+
+    /// The draws of ``sample(rows:design:seed:)``: each row's composition, reader trait, score
+    /// and response, in order.
+    private func draw(rows: Int, design: WorldDesign, seed: UInt64,
+                      _ body: (_ composition: Composition, _ trait: Int, _ score: Double, _ outcome: Double) -> Void) {
         precondition(rows >= 0, "rows must not be negative")
         precondition(!passageCounts.isEmpty && passageCounts.allSatisfy { $0 >= 1 && $0 <= attributes.count },
                      "passage counts must lie between 1 and the number of attributes")
         var rng = SeededRandom(seed: SeededRandom.derivedSeed(seed, "world-sample/" + design.rawValue))
         let tilts = tiltVector()
-        var out: [WorldSample] = []
-        out.reserveCapacity(rows)
         for _ in 0..<rows {
             let trait: Int
             if let r = readers {
@@ -80,12 +103,7 @@ extension World {
             case .continuous: outcome = mean + noiseSD * rng.gaussian()
             case .binary: outcome = rng.uniform() < mean ? 1 : 0
             }
-            out.append(WorldSample(
-                text: text(of: composition), composition: composition, outcome: outcome, trait: trait,
-                logPropensity: logPropensity(composition, design: design, trait: trait),
-                logMarginalPropensity: marginalLogPropensity(composition, design: design), design: design,
-                trueValue: expectedValue(score: score)))
+            body(composition, trait, score, outcome)
         }
-        return out
     }
 }
