@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+@testable import TinyLM
+
+// The bf16 path (TinyLM.docc/Kernels.md, "The bf16 path"): the rounding, the GEMM against exact
+// references, and training with it against training in fp32. Tests that run bf16 code need
+// AVX512_BF16 and are skipped, with that reason, on other CPUs.
+
+/// The `avx512-bf16` path, where this CPU has it.
+private let bf16Supported = KernelPath.supported.contains(.avx512bf16)
+private let needsBF16 = "this CPU has no AVX512_BF16 (CPUID leaf 7 subleaf 1, EAX bit 5)"
+
+/// The training computes of the bf16 path: one and two threads.
+private let bf16Computes: [Compute] = [1, 2].compactMap { Compute(path: .avx512bf16, threads: $0)?.forTraining }
+
+@Suite("bf16 rounding")
+struct BF16RoundingTests {
+    /// Known values: exact ones, ties to even both ways, just off a tie, overflow to infinity,
+    /// denormals to signed zero, infinities, NaNs made quiet (sign and top payload kept).
+    static let known: [(UInt32, UInt16)] = [
+        (0x3F80_0000, 0x3F80),   // 1
+        (0xBF80_0000, 0xBF80),   // -1
+        (0x3F80_8000, 0x3F80),   // 1 + 2^-8: a tie, to the even 0x3F80
+        (0x3F81_8000, 0x3F82),   // 1 + 3·2^-8: a tie, to the even 0x3F82
+        (0x3F80_8001, 0x3F81),   // just above a tie: up
+        (0x3F80_7FFF, 0x3F80),   // just below a tie: down
+        (0xC049_0FDB, 0xC049),   // -π
+        (0x4049_0FDB, 0x4049),   // π
+        (0x0080_0000, 0x0080),   // the smallest normal
+        (0x7F7F_FFFF, 0x7F80),   // the largest float rounds to infinity
+        (0x7F7F_0000, 0x7F7F),   // the largest bf16 is exact
+        (0x0000_0000, 0x0000),   // +0
+        (0x8000_0000, 0x8000),   // -0
+        (0x0000_0001, 0x0000),   // denormals: signed zero
+        (0x807F_FFFF, 0x8000),
+        (0x7F80_0000, 0x7F80),   // +∞
+        (0xFF80_0000, 0xFF80),   // -∞
+        (0x7FC0_0000, 0x7FC0),   // quiet NaN
+        (0x7F80_0001, 0x7FC0),   // signalling NaN, payload below bf16: quiet
+        (0xFF81_2345, 0xFFC1),   // negative signalling NaN: sign and top payload kept, quiet
+    ]
+
+    @Test func referenceRoundingIsExactOnKnownValues() {
+        for (x, expected) in Self.known {
+            let got = BFloat16.bits(Float(bitPattern: x))
+            #expect(got == expected, "\(String(x, radix: 16)) -> \(String(got, radix: 16)), expected \(String(expected, radix: 16))")
+        }
+        // Every finite normal bf16 value is exact: rounding it changes nothing.
+        for h in UInt16.min...UInt16.max {
+            let exponent = h & 0x7F80
+            guard exponent != 0 && exponent != 0x7F80 else { continue }
+            #expect(BFloat16.bits(BFloat16.float(h)) == h)
+        }
+    }
+
+    /// `vcvtne2ps2bf16`, which packing uses, rounds exactly as the reference on the known
+    /// values and on 100,000 random bit patterns (every class: NaN, denormal, huge, tiny).
+    @Test(.enabled(if: bf16Supported, Comment(rawValue: needsBF16)))
+    func hardwareRoundingMatchesTheReference() throws {
+        var state: UInt64 = 0x1234_5678_9ABC_DEF1
+        var xs = Self.known.map { Float(bitPattern: $0.0) }
+        for _ in 0..<100_000 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            xs.append(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 16)))
+        }
+        let hardware = try #require(BFloat16.hardwareBits(xs))
+        var bad = 0
+        for (x, h) in zip(xs, hardware) where h != BFloat16.bits(x) { bad += 1 }
+        #expect(bad == 0, "\(bad) of \(xs.count) values rounded differently")
+    }
+}
+
+/// One prepared case of GemmTests' shapes, with both references.
+private struct BF16GemmCase: Sendable {
+    let name: String
+    let ops: GemmOperands
+    /// The exact product of the operands as given, and of the operands rounded to bf16.
+    let exact: (sum: [Double], mag: [Double])
+    let rounded: (sum: [Double], mag: [Double])
+
+    init(_ t: GemmCase, transA: Bool, transB: Bool, seed: UInt64) {
+        ops = GemmOperands(t, transA: transA, transB: transB, seed: seed)
+        exact = ops.reference()
+        rounded = ops.reference(rounding: BFloat16.rounded)
+        name = "\(t.testDescription) ta=\(transA) tb=\(transB)"
+    }
+
+    /// The tolerance, relative to Σ_p |a_ip·b_pj|: bf16 keeps 8 significant bits, so rounding an
+    /// operand moves it by at most 2^-8 of itself (half a unit in the last place), a product by
+    /// at most 2^-7 + 2^-16 of itself (the product of two bf16 is exact in fp32); plus the fp32
+    /// summation bound of the fp32 GEMM.
+    var bf16Tolerance: Double { 0x1p-7 + 0x1p-16 + ops.fp32Tolerance }
+
+    func check(_ compute: Compute, beta: Float) {
+        let start: [Float]
+        if beta == 0 {
+            var g = ops.c0
+            for i in 0..<ops.m { for j in 0..<ops.n { g[i * ops.ldc + j] = .nan } }
+            start = g
+        } else {
+            start = ops.c0
+        }
+        let got = ops.run(compute, beta: beta, start: start)
+        let label = "t\(compute.threads) \(name) beta\(beta)"
+        // The products of the rounded operands, summed in fp32: what the instructions compute.
+        ops.check(got, ref: rounded, beta: beta, start: start, label: label + " vs bf16 operands")
+        // Against the operands as given: within the bf16 bound, element by element.
+        ops.check(got, ref: exact, beta: beta, start: start, label: label + " vs fp32 operands", tolerance: bf16Tolerance)
+        // And its typical size, on blocks with enough terms to average (4,096): the RMS error is
+        // at most 2^-8·√k·rms(a)·rms(b) (the per-product rounding error is about 0.53·2^-8 of
+        // the product in RMS for these uniform operands, and the errors add like a random walk).
+        guard ops.m * ops.n * ops.k >= 4096 else { return }
+        var sq = 0.0
+        for i in 0..<ops.m {
+            for j in 0..<ops.n {
+                let want = exact.sum[i * ops.n + j] + (beta == 0 ? 0 : Double(beta) * Double(start[i * ops.ldc + j]))
+                sq += pow(Double(got[i * ops.ldc + j]) - want, 2)
+            }
+        }
+        let rms = { (x: [Float]) in (x.reduce(0) { $0 + Double($1) * Double($1) } / Double(max(1, x.count))).squareRoot() }
+        let scale = 0x1p-8 * Double(ops.k).squareRoot() * rms(ops.a) * rms(ops.b)
+        #expect((sq / Double(ops.m * ops.n)).squareRoot() <= scale, "\(label): RMS error above 2^-8·√k scale")
+    }
+}
+
+private let bf16Cases: [BF16GemmCase] = {
+    var seed: UInt64 = 900
+    // GemmTests' shapes, plus k blocks of this GEMM (256 deep), odd k and a 64-column sliver edge.
+    let extra = [GemmCase(m: 7, n: 65, k: 257, pad: 3), GemmCase(m: 13, n: 130, k: 513), GemmCase(m: 1, n: 16, k: 2)]
+    return (gemmCases + extra).flatMap { t in
+        transCombos.map { ta, tb in
+            seed &+= 3
+            return BF16GemmCase(t, transA: ta, transB: tb, seed: seed)
+        }
+    }
+}()
+
+@Suite("bf16 GEMM")
+struct BF16GemmTests {
+    @Test(.enabled(if: bf16Supported, Comment(rawValue: needsBF16)), arguments: bf16Computes)
+    func matchesReferences(compute: Compute) {
+        for c in bf16Cases {
+            c.check(compute, beta: 0)   // over NaN garbage: it must not leak
+            c.check(compute, beta: 1)
+        }
+        bf16Cases[5].check(compute, beta: 0.5)
+    }
+
+    /// Large enough for two threads: split by columns, then by rows.
+    @Test(.enabled(if: bf16Supported, Comment(rawValue: needsBF16)), arguments: bf16Computes)
+    func threadedSplits(compute: Compute) {
+        for (t, ta, tb) in [(GemmCase(m: 30, n: 400, k: 520, pad: 1), false, true),
+                            (GemmCase(m: 400, n: 20, k: 760), true, false)] {
+            BF16GemmCase(t, transA: ta, transB: tb, seed: 501).check(compute, beta: 1)
+        }
+    }
+
+    /// The training compute of the bf16 path rounds (its result is the bf16-operand product, not
+    /// the fp32 one); the same path's evaluation compute does not.
+    @Test(.enabled(if: bf16Supported, Comment(rawValue: needsBF16)))
+    func onlyTrainingRounds() throws {
+        let c = BF16GemmCase(GemmCase(m: 20, n: 40, k: 96), transA: false, transB: false, seed: 77)
+        let train = try #require(bf16Computes.first), eval = try #require(Compute(path: .avx512bf16, threads: 1))
+        func distance(_ got: [Float], _ ref: [Double]) -> Double {
+            var sq = 0.0
+            for i in 0..<c.ops.m { for j in 0..<c.ops.n { sq += pow(Double(got[i * c.ops.ldc + j]) - ref[i * c.ops.n + j], 2) } }
+            return sq.squareRoot()
+        }
+        let trained = c.ops.run(train, beta: 0, start: c.ops.c0), evaluated = c.ops.run(eval, beta: 0, start: c.ops.c0)
+        #expect(distance(trained, c.rounded.sum) < 0.01 * distance(trained, c.exact.sum))
+        #expect(distance(evaluated, c.exact.sum) < 0.01 * distance(evaluated, c.rounded.sum))
+    }
+
+    @Test(.enabled(if: bf16Supported, Comment(rawValue: needsBF16)))
+    func emptyKAndEmptyOutput() throws {
+        let compute = try #require(bf16Computes.first)
+        let ops = GemmOperands(GemmCase(m: 7, n: 9, k: 0, pad: 2), transA: false, transB: true, seed: 9)
+        var garbage = ops.c0
+        for i in 0..<ops.m { for j in 0..<ops.n { garbage[i * ops.ldc + j] = .nan } }
+        let zeroed = ops.run(compute, beta: 0, start: garbage)
+        for i in 0..<ops.m {
+            for j in 0..<ops.ldc {
+                let idx = i * ops.ldc + j
+                if j < ops.n { #expect(zeroed[idx] == 0) } else { #expect(zeroed[idx].bitPattern == garbage[idx].bitPattern) }
+            }
+        }
+        #expect(ops.run(compute, beta: 1, start: ops.c0) == ops.c0)
+        #expect(compute.gemmWorkspaceSize(m: 0, n: 5, k: 5) == 0)
+        let none = GemmOperands(GemmCase(m: 0, n: 5, k: 4), transA: true, transB: false, seed: 3)
+        #expect(none.run(compute, beta: 0, start: none.c0) == none.c0)
+    }
+}
