@@ -190,3 +190,51 @@ struct BF16GemmTests {
         #expect(none.run(compute, beta: 0, start: none.c0) == none.c0)
     }
 }
+
+@Suite("bf16 training")
+struct BF16TrainingTests {
+    /// Sequences of a first-order Markov chain over 64 tokens, each followed by one of 4 (so the
+    /// best possible loss is about log 4 ≈ 1.39 after the first token): learnable, never zero.
+    static func markovBatch(count: Int, length: Int, seed: UInt64) -> [[Int32]] {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        func next(_ n: UInt64) -> Int32 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int32(truncatingIfNeeded: state % n)
+        }
+        return (0..<count).map { _ in
+            var s: [Int32] = [BPETokenizer.bos, 32 + next(64)]
+            while s.count < length { s.append(32 + (s[s.count - 1] * 7 + 3 * next(4) + 1) % 64) }
+            return s
+        }
+    }
+
+    /// Training losses, step by step, of a small model on fresh Markov batches.
+    static func lossCurve(_ compute: Compute, steps: Int) throws -> [Double] {
+        let cfg = ModelConfig(vocabSize: 300, contextLength: 32, dModel: 64, heads: 4, layers: 2)
+        let model = try Transformer(config: cfg, seed: 21, compute: compute)
+        let opt = AdamW(config: AdamWConfig(learningRate: 3e-3, warmupSteps: 10, totalSteps: steps),
+                        parameterCount: model.parameterCount)
+        return (0..<steps).map { step in
+            model.zeroGrad()
+            let loss = model.nextTokenLoss(markovBatch(count: 16, length: 33, seed: UInt64(step + 1)), backward: true)
+            opt.update(model)
+            return loss
+        }
+    }
+
+    /// The same model, seed and batches trained 60 steps in fp32 and with bf16 GEMMs: the loss
+    /// curves agree within 0.5% of the loss at every step (measured: at most 0.05%; the loss falls
+    /// from 5.7 to about 2.3), and the bf16 curve is not the fp32 one (the products are rounded).
+    @Test(.enabled(if: bf16Supported, Comment(rawValue: needsBF16)))
+    func lossCurvesAgreeWithFP32() throws {
+        let bf16 = try #require(Compute(path: .avx512bf16, threads: 2))
+        let steps = 60
+        let fp32Curve = try Self.lossCurve(bf16.fp32, steps: steps), bf16Curve = try Self.lossCurve(bf16, steps: steps)
+        for (step, (a, b)) in zip(fp32Curve, bf16Curve).enumerated() {
+            #expect(abs(a - b) <= 0.005 * a, "step \(step): fp32 loss \(a), bf16 loss \(b)")
+        }
+        #expect(fp32Curve != bf16Curve)
+        let first = try #require(fp32Curve.first), last = try #require(bf16Curve.last)
+        #expect(last < 0.5 * first, "bf16 training learned: loss \(first) -> \(last)")
+    }
+}
