@@ -12,6 +12,10 @@
 // broadcasts of A (folded into vdpbf16ps as {1to16} memory operands) for 24 vdpbf16ps. Edges: a
 // short row tile runs a kernel of its own height; a narrow sliver a kernel of fewer vectors, its
 // last vector through masked loads and stores.
+// Packing streams its block from memory with nothing to overlap (in training the activations have
+// left the caches), so the next A block, and the next k block's B, are prefetched into L2 a few
+// lines per micro-kernel call: measured 7% faster over the GEMMs of a training step on "tiny"
+// (~160 GFLOP/s on one Zen 4 core, whose vdpbf16ps peak is ~230; the fp32 GEMM's is ~115).
 
 #include "TinyLMKernelsBF16.h"
 #include <string.h>
@@ -197,6 +201,29 @@ static const Kernel kernels[MR][NV] = {KERNELS(1), KERNELS(2), KERNELS(3), KERNE
 
 #pragma clang attribute pop
 
+/// Cache lines of a strided block to bring into L2 ahead of its packing, a few per micro-kernel
+/// call, so the packing of the next block reads L2 instead of waiting for memory.
+typedef struct {
+    const char *base;
+    long rows, rowBytes, stride;   // the block: `rows` runs of `rowBytes`, `stride` bytes apart
+    long row, offset;              // the next line
+} Prefetch;
+
+static Prefetch prefetch_block(const float *p, long rows, long cols, long ld) {
+    Prefetch f = {(const char *)p, rows, cols * 4, ld * 4, 0, 0};
+    return f;
+}
+
+static inline void prefetch_lines(Prefetch *f, long lines) {
+    for (; lines > 0 && f->row < f->rows; lines--) {
+        _mm_prefetch(f->base + f->row * f->stride + f->offset, _MM_HINT_T1);
+        f->offset += 64;
+        if (f->offset >= f->rowBytes) { f->offset = 0; f->row++; }
+    }
+}
+
+static long prefetch_size(const Prefetch *f) { return f->rows * ((f->rowBytes + 63) / 64 + 1); }
+
 static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /// C[rows, cols] = beta · C (exactly zero for beta 0, even over NaN).
@@ -219,6 +246,9 @@ void tlm_bf16_gemm(int transA, int transB, long k, const float *a, long lda, con
     long kpMax = (min_long(k, KC) + 1) / 2;
     uint32_t *packedB = align64(workspace);
     uint32_t *packedA = align64(packedB + kpMax * min_long(NC, round_up(col1 - col0, NR)));
+    // op(A)'s block of rows [i, i + mc) and depth [p, p + kc), and op(B)'s of columns [j, j + nc), as stored.
+#define A_BLOCK(i, mc, p, kc) (transA ? prefetch_block(a + (p) * lda + (i), (kc), (mc), lda) : prefetch_block(a + (i) * lda + (p), (mc), (kc), lda))
+#define B_BLOCK(j, nc, p, kc) (transB ? prefetch_block(b + (j) * ldb + (p), (nc), (kc), ldb) : prefetch_block(b + (p) * ldb + (j), (kc), (nc), ldb))
     for (long jc = col0; jc < col1; jc += NC) {
         long nc = min_long(NC, col1 - jc);
         for (long pc = 0; pc < k; pc += KC) {
@@ -233,6 +263,12 @@ void tlm_bf16_gemm(int transA, int transB, long k, const float *a, long lda, con
                     pack_row_pairs(b + pc * ldb + jc + jr, ldb, kc, w, packedB + jr * kp, stride);
                 }
             }
+            // While this k block computes, the next one's B block (or the next column block's) comes in.
+            long npc = pc + KC < k ? pc + KC : 0, njc = pc + KC < k ? jc : jc + NC;
+            Prefetch nextB = B_BLOCK(njc, min_long(NC, col1 - njc), npc, min_long(KC, k - npc));
+            if (njc >= col1) nextB.rows = 0;
+            long slivers = (nc + NR - 1) / NR, tiles = (row1 - row0 + MR - 1) / MR;
+            long bLines = (prefetch_size(&nextB) + slivers * tiles - 1) / (slivers * tiles);
             for (long ic = row0; ic < row1; ic += MC) {
                 long mc = min_long(MC, row1 - ic);
                 // A: row r's pair q at packedA[r·rs + q·as].
@@ -246,11 +282,19 @@ void tlm_bf16_gemm(int transA, int transB, long k, const float *a, long lda, con
                     as = 1;
                     pack_rows_as_pairs(a + ic * lda + pc, lda, mc, kc, packedA, rs);
                 }
+                // While this row block computes, the next one comes in (or the first of the next k block).
+                Prefetch nextA = ic + MC < row1 ? A_BLOCK(ic + MC, min_long(MC, row1 - ic - MC), pc, kc)
+                                                : A_BLOCK(row0, min_long(MC, row1 - row0), npc, min_long(KC, k - npc));
+                if (ic + MC >= row1 && njc >= col1) nextA.rows = 0;
+                long calls = slivers * ((mc + MR - 1) / MR);
+                long aLines = (prefetch_size(&nextA) + calls - 1) / calls;
                 for (long ir = 0; ir < mc; ir += MR) {
                     long rows = min_long(MR, mc - ir);
                     for (long jr = 0; jr < nc; jr += NR) {
                         long w = min_long(NR, nc - jr), nv = (w + 15) / 16;
                         __mmask16 last = lanes(w - 16 * (nv - 1));
+                        prefetch_lines(&nextA, aLines);
+                        prefetch_lines(&nextB, bLines);
                         kernels[rows - 1][nv - 1](kp, packedA + ir * rs, rs, as, packedB + jr * kp,
                                                   c + (ic + ir) * ldc + jc + jr, ldc, accumulate, last);
                     }
@@ -258,6 +302,8 @@ void tlm_bf16_gemm(int transA, int transB, long k, const float *a, long lda, con
             }
         }
     }
+#undef A_BLOCK
+#undef B_BLOCK
 }
 
 #else
