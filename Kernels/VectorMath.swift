@@ -1,12 +1,23 @@
 // Shared by every kernel variant (see Package.swift): vector exp and friends.
 // glibc expf costs 3-16 ns; this polynomial costs well under 1 ns per lane (Sources/TinyLM.docc/Kernels.md, "Vector math").
-// Only + - * vfma, pointwiseMin/Max and bit casts: other SIMD operations compile to scalar code.
+// Only + - * vfma, vminimum/vmaximum and bit casts: other SIMD operations compile to scalar code.
+
+/// `Float.maximum(x, y)` lane by lane (the larger; x where y is NaN, y where only x is), as
+/// `pointwiseMax` defines it, but as a compare and a select: `pointwiseMax` is a generic loop over
+/// the lanes that the optimizer does not inline into large functions, and then it runs lane by
+/// lane through memory, ~100 cycles a call (measured in vexp, attention and the softmax).
+@inline(__always)
+func vmaximum(_ x: Vec, _ y: Vec) -> Vec { y.replacing(with: x, where: (x .> y) .| (y .!= y)) }
+
+/// `Float.minimum(x, y)` lane by lane, as `pointwiseMin` defines it (see `vmaximum`).
+@inline(__always)
+func vminimum(_ x: Vec, _ y: Vec) -> Vec { y.replacing(with: x, where: (x .<= y) .| (y .!= y)) }
 
 /// `e^x` per lane, relative error below 2e-7 on [-87, 88]; inputs outside are clamped
 /// (so the result is never inf or 0, which keeps softmax sums finite). NaN stays NaN.
 @inline(__always)
 func vexp(_ x: Vec) -> Vec {
-    let xcl = pointwiseMin(pointwiseMax(x, Vec(repeating: -87)), Vec(repeating: 88))
+    let xcl = vminimum(vmaximum(x, Vec(repeating: -87)), Vec(repeating: 88))
     let magic = Vec(repeating: 12_582_912)                       // 1.5 * 2^23: rounds to integer
     let t = vfma(magic, xcl, Vec(repeating: 1.442_695_040_888_963_4))
     let n = t - magic                                           // round(x / ln 2)
@@ -158,7 +169,7 @@ func maxOf(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var vm = vload(x)
         i = w
         while i &+ w <= n {
-            vm = pointwiseMax(vm, vload(x + i))
+            vm = vmaximum(vm, vload(x + i))
             i &+= w
         }
         m = vm.max()
@@ -195,6 +206,133 @@ func expShifted(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _
             out[i &+ k] = e[k]
             s += e[k]
         }
+    }
+    return s
+}
+
+/// `(evens, odds)` of the concatenation `a ++ b`: one two-source permute each (vpermi2ps).
+@inline(__always)
+func vunzip(_ a: Vec, _ b: Vec) -> (Vec, Vec) {
+    (Vec(lowHalf: a.evenHalf, highHalf: b.evenHalf), Vec(lowHalf: a.oddHalf, highHalf: b.oddHalf))
+}
+
+/// `dst[q·ldd + r] = src[r·ld + q]` for a `Vec.scalarCount`² block (8 or 16). Each round
+/// unzips row pairs (2i, 2i+1) into rows i and i + n/2, which rotates the bits of the element
+/// index (row, column) right by one; log2(n) rounds swap row and column.
+@inline(__always)
+func transposeSquare(
+    _ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldd: Int
+) {
+    let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+    let lb = ld &* 4, db = ldd &* 4
+    @inline(__always) func row(_ r: Int) -> Vec { s.loadUnaligned(fromByteOffset: r &* lb, as: Vec.self) }
+    @inline(__always) func put(_ v: Vec, _ q: Int) { d.storeBytes(of: v, toByteOffset: q &* db, as: Vec.self) }
+    if Vec.scalarCount == 16 {
+        var x0 = row(0), x1 = row(1), x2 = row(2), x3 = row(3), x4 = row(4), x5 = row(5)
+        var x6 = row(6), x7 = row(7), x8 = row(8), x9 = row(9), x10 = row(10), x11 = row(11)
+        var x12 = row(12), x13 = row(13), x14 = row(14), x15 = row(15)
+        for _ in 0..<4 {
+            let (y0, y8) = vunzip(x0, x1), (y1, y9) = vunzip(x2, x3)
+            let (y2, y10) = vunzip(x4, x5), (y3, y11) = vunzip(x6, x7)
+            let (y4, y12) = vunzip(x8, x9), (y5, y13) = vunzip(x10, x11)
+            let (y6, y14) = vunzip(x12, x13), (y7, y15) = vunzip(x14, x15)
+            x0 = y0; x1 = y1; x2 = y2; x3 = y3; x4 = y4; x5 = y5; x6 = y6; x7 = y7
+            x8 = y8; x9 = y9; x10 = y10; x11 = y11; x12 = y12; x13 = y13; x14 = y14; x15 = y15
+        }
+        put(x0, 0); put(x1, 1); put(x2, 2); put(x3, 3); put(x4, 4); put(x5, 5); put(x6, 6)
+        put(x7, 7); put(x8, 8); put(x9, 9); put(x10, 10); put(x11, 11); put(x12, 12)
+        put(x13, 13); put(x14, 14); put(x15, 15)
+    } else if Vec.scalarCount == 8 {
+        var x0 = row(0), x1 = row(1), x2 = row(2), x3 = row(3)
+        var x4 = row(4), x5 = row(5), x6 = row(6), x7 = row(7)
+        for _ in 0..<3 {
+            let (y0, y4) = vunzip(x0, x1), (y1, y5) = vunzip(x2, x3)
+            let (y2, y6) = vunzip(x4, x5), (y3, y7) = vunzip(x6, x7)
+            x0 = y0; x1 = y1; x2 = y2; x3 = y3; x4 = y4; x5 = y5; x6 = y6; x7 = y7
+        }
+        put(x0, 0); put(x1, 1); put(x2, 2); put(x3, 3); put(x4, 4); put(x5, 5); put(x6, 6); put(x7, 7)
+    }
+}
+
+// MARK: - Rows with room past their end (attention's scratch rows, padded to whole vectors)
+
+/// Lane numbers 0, 1, …, `Vec.scalarCount` − 1.
+@inline(__always)
+func laneNumbers() -> IVec {
+    var v = IVec()
+    for k in 0..<IVec.scalarCount { v[k] = Int32(truncatingIfNeeded: k) }
+    return v
+}
+
+/// `x` in lanes below `n` (any n ≥ 0), `other` above: by bit masks (a vector compare and blend
+/// would compile to scalar code).
+@inline(__always)
+func vkeep(_ x: Vec, below n: Int, lanes: IVec, else other: Vec) -> Vec {
+    let cut = IVec(repeating: Int32(truncatingIfNeeded: Swift.min(n, IVec.scalarCount)))
+    let keep = (lanes &- cut) &>> 31   // all ones where lane < n
+    let bits = (unsafeBitCast(x, to: IVec.self) & keep) | (unsafeBitCast(other, to: IVec.self) & ~keep)
+    return unsafeBitCast(bits, to: Vec.self)
+}
+
+/// `x` as a `U` of the same size: `Vec` as the concrete SIMD type of this build (a generic
+/// function, so the build where the cast is an identity does not warn).
+@inline(__always)
+func reinterpret<T, U>(_ x: T, as: U.Type) -> U { unsafeBitCast(x, to: U.self) }
+
+/// `Float.maximum` lane by lane for any SIMD width (see `vmaximum`).
+@inline(__always)
+func lanesMaximum<V: SIMD>(_ x: V, _ y: V) -> V where V.Scalar == Float {
+    y.replacing(with: x, where: (x .> y) .| (y .!= y))
+}
+
+/// The largest lane of `v` by a tree of `lanesMaximum` over halves (`Vec.max()` takes the lanes
+/// one by one through memory). The same value as `max()`, but for the sign of a zero maximum.
+@inline(__always)
+func maxAcross(_ v: Vec) -> Float {
+    let pair: SIMD2<Float>
+    if Vec.scalarCount == 16 {
+        let h = reinterpret(v, as: SIMD16<Float>.self), e = lanesMaximum(h.lowHalf, h.highHalf)
+        let q = lanesMaximum(e.lowHalf, e.highHalf)
+        pair = lanesMaximum(q.lowHalf, q.highHalf)
+    } else {
+        let e = reinterpret(v, as: SIMD8<Float>.self), q = lanesMaximum(e.lowHalf, e.highHalf)
+        pair = lanesMaximum(q.lowHalf, q.highHalf)
+    }
+    return Float.maximum(pair[0], pair[1])
+}
+
+/// The largest of `x[0 ..< n]` (n > 0), where `x` is readable up to n rounded up to whole
+/// vectors: the last vector is masked instead of scanned. The same value as `maxOf` but for the
+/// sign of a zero maximum (which no e^(x − max) can tell apart).
+@inline(__always)
+func maxOfPadded(_ x: UnsafePointer<Float>, _ n: Int, lanes: IVec) -> Float {
+    let w = Vec.scalarCount
+    var vm = Vec(repeating: -.infinity)
+    var i = 0
+    while i &+ w <= n { vm = vmaximum(vm, vload(x + i)); i &+= w }
+    if i < n { vm = vmaximum(vm, vkeep(vload(x + i), below: n &- i, lanes: lanes, else: Vec(repeating: -.infinity))) }
+    return maxAcross(vm)
+}
+
+/// `expShifted(x, x, n, shift)` for a row with room up to n rounded up to whole vectors: the same
+/// values and the same sum, in the same order, with the tail's vector made by a mask (the lanes
+/// past n are overwritten with e^0).
+@inline(__always)
+func expShiftedPadded(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float, lanes: IVec) -> Float {
+    let w = Vec.scalarCount
+    let vs = Vec(repeating: shift)
+    var acc = Vec(repeating: 0)
+    var i = 0
+    while i &+ w <= n {
+        let e = vexp(vload(x + i) - vs)
+        vstore(e, x + i)
+        acc += e
+        i &+= w
+    }
+    var s = acc.sum()
+    if i < n {
+        vstore(vexp(vkeep(vload(x + i) - vs, below: n &- i, lanes: lanes, else: Vec(repeating: 0))), x + i)
+        for k in i..<n { s += x[k] }
     }
     return s
 }
