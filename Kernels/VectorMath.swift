@@ -1,20 +1,35 @@
 // Shared by every kernel variant (see Package.swift): vector exp and friends.
 // glibc expf costs 3-16 ns; this polynomial costs well under 1 ns per lane (Sources/TinyLM.docc/Kernels.md, "Vector math").
-// Only + - * vfma, vminimum/vmaximum and bit casts: other SIMD operations compile to scalar code.
+// Only + - * vfma, vminimum/vmaximum, integer masks and bit casts: other SIMD operations
+// (pointwiseMin/Max, .clamped, .rounded, mask logic, float-int conversions) compile to scalar code.
 
 /// `Float.maximum(x, y)` lane by lane (the larger; x where y is NaN, y where only x is), as
-/// `pointwiseMax` defines it, but as a compare and a select: `pointwiseMax` is a generic loop over
-/// the lanes that the optimizer does not inline into large functions, and then it runs lane by
-/// lane through memory, ~100 cycles a call (measured in vexp, attention and the softmax).
+/// `pointwiseMax` defines it, but as compares and a select by bit masks: `pointwiseMax` is a
+/// generic loop over the lanes that the optimizer does not inline into large functions, and then
+/// it runs lane by lane through memory, ~100 cycles a call (measured in vexp, attention and the
+/// softmax); `replacing(with:where:)` kept `vexp` itself from being inlined (its SIMD16 argument
+/// then travels as four xmm halves: the softmax gradient ran three times slower).
 @inline(__always)
-func vmaximum(_ x: Vec, _ y: Vec) -> Vec { y.replacing(with: x, where: (x .> y) .| (y .!= y)) }
+func vmaximum(_ x: Vec, _ y: Vec) -> Vec { vselect(vbits(x .> y) | vbits(y .!= y), x, y) }
 
 /// `Float.minimum(x, y)` lane by lane, as `pointwiseMin` defines it (see `vmaximum`).
 @inline(__always)
-func vminimum(_ x: Vec, _ y: Vec) -> Vec { y.replacing(with: x, where: (x .<= y) .| (y .!= y)) }
+func vminimum(_ x: Vec, _ y: Vec) -> Vec { vselect(vbits(x .<= y) | vbits(y .!= y), x, y) }
+
+/// A comparison's lanes as integers: all ones where true, zero where false (combine masks this
+/// way: `.|` on masks also compiles lane by lane).
+@inline(__always)
+func vbits(_ mask: SIMDMask<IVec>) -> IVec { unsafeBitCast(mask, to: IVec.self) }
+
+/// `a` where `mask` is all ones, `b` where it is zero.
+@inline(__always)
+func vselect(_ mask: IVec, _ a: Vec, _ b: Vec) -> Vec {
+    unsafeBitCast((unsafeBitCast(a, to: IVec.self) & mask) | (unsafeBitCast(b, to: IVec.self) & ~mask), to: Vec.self)
+}
 
 /// `e^x` per lane, relative error below 2e-7 on [-87, 88]; inputs outside are clamped
-/// (so the result is never inf or 0, which keeps softmax sums finite). NaN stays NaN.
+/// (so the result is never inf or 0, which keeps softmax sums finite). The clamp takes NaN to
+/// -87 (Float.maximum's rule), so NaN gives e^-87.
 @inline(__always)
 func vexp(_ x: Vec) -> Vec {
     let xcl = vminimum(vmaximum(x, Vec(repeating: -87)), Vec(repeating: 88))
