@@ -289,31 +289,19 @@ func vkeep(_ x: Vec, below n: Int, lanes: IVec, else other: Vec) -> Vec {
     return unsafeBitCast(bits, to: Vec.self)
 }
 
-/// `x` as a `U` of the same size: `Vec` as the concrete SIMD type of this build (a generic
-/// function, so the build where the cast is an identity does not warn).
-@inline(__always)
-func reinterpret<T, U>(_ x: T, as: U.Type) -> U { unsafeBitCast(x, to: U.self) }
-
-/// `Float.maximum` lane by lane for any SIMD width (see `vmaximum`).
-@inline(__always)
-func lanesMaximum<V: SIMD>(_ x: V, _ y: V) -> V where V.Scalar == Float {
-    y.replacing(with: x, where: (x .> y) .| (y .!= y))
-}
-
-/// The largest lane of `v` by a tree of `lanesMaximum` over halves (`Vec.max()` takes the lanes
-/// one by one through memory). The same value as `max()`, but for the sign of a zero maximum.
+/// The largest lane of `v` by a tree: unzip into even and odd lanes and keep the larger of each
+/// pair, log2(width) times (`Vec.max()` takes the lanes one by one through memory). The same
+/// value as `max()`, but for the sign of a zero maximum.
 @inline(__always)
 func maxAcross(_ v: Vec) -> Float {
-    let pair: SIMD2<Float>
-    if Vec.scalarCount == 16 {
-        let h = reinterpret(v, as: SIMD16<Float>.self), e = lanesMaximum(h.lowHalf, h.highHalf)
-        let q = lanesMaximum(e.lowHalf, e.highHalf)
-        pair = lanesMaximum(q.lowHalf, q.highHalf)
-    } else {
-        let e = reinterpret(v, as: SIMD8<Float>.self), q = lanesMaximum(e.lowHalf, e.highHalf)
-        pair = lanesMaximum(q.lowHalf, q.highHalf)
+    var m = v
+    var k = Vec.scalarCount
+    while k > 1 {
+        let (evens, odds) = vunzip(m, m)
+        m = vmaximum(evens, odds)
+        k /= 2
     }
-    return Float.maximum(pair[0], pair[1])
+    return m[0]
 }
 
 /// The largest of `x[0 ..< n]` (n > 0), where `x` is readable up to n rounded up to whole
