@@ -13,9 +13,11 @@
 // short row tile runs a kernel of its own height; a narrow sliver a kernel of fewer vectors, its
 // last vector through masked loads and stores.
 // Packing streams its block from memory with nothing to overlap (in training the activations have
-// left the caches), so the next A block, and the next k block's B, are prefetched into L2 a few
-// lines per micro-kernel call: measured 7% faster over the GEMMs of a training step on "tiny"
-// (~160 GFLOP/s on one Zen 4 core, whose vdpbf16ps peak is ~230; the fp32 GEMM's is ~115).
+// left the caches), so the next A block, and the next k block's B, are prefetched into L2 from
+// inside the micro-kernel, a line every few pairs of k (issued in bursts between calls, the
+// prefetches stalled on full miss buffers): packing went from ~22% to ~11% of the GEMM time of a
+// training step on "tiny", ~160-175 GFLOP/s on one Zen 4 core, whose vdpbf16ps peak is ~230
+// (the fp32 GEMM's is ~115).
 
 #include "TinyLMKernelsBF16.h"
 #include <string.h>
@@ -56,6 +58,37 @@ long tlm_bf16_gemm_workspace_bytes(long n, long k) {
     long nc = min_long(NC, round_up(n, NR));
     return 4 * (kp * nc + MC * round_up(kp, 16)) + 128;
 }
+
+/// Cache lines of a strided block to bring into L2 ahead of its packing, a few per micro-kernel
+/// call, so the packing of the next block reads L2 instead of waiting for memory.
+typedef struct {
+    const char *base;
+    long rows, rowBytes, stride;   // the block: `rows` runs of `rowBytes`, `stride` bytes apart
+    long row, offset;              // the next line
+} Prefetch;
+
+static Prefetch prefetch_block(const float *p, long rows, long cols, long ld) {
+    Prefetch f = {(const char *)p, rows, cols * 4, ld * 4, 0, 0};
+    return f;
+}
+
+static inline void prefetch_lines(Prefetch *f, long lines) {
+    for (; lines > 0 && f->row < f->rows; lines--) {
+        _mm_prefetch(f->base + f->row * f->stride + f->offset, _MM_HINT_T1);
+        f->offset += 64;
+        if (f->offset >= f->rowBytes) { f->offset = 0; f->row++; }
+    }
+}
+
+/// Two blocks to prefetch, the first before the second.
+typedef struct { Prefetch first, second; } Prefetches;
+
+static inline void prefetch_next(Prefetches *p, long lines) {
+    long before = p->first.rows - p->first.row;
+    if (before > 0) prefetch_lines(&p->first, lines); else prefetch_lines(&p->second, lines);
+}
+
+static long prefetch_size(const Prefetch *f) { return f->rows * ((f->rowBytes + 63) / 64 + 1); }
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))), apply_to = function)
 
@@ -156,15 +189,19 @@ static inline void pack_columns_as_pairs(const float *src, long ld, long kc, lon
 /// nv vectors, contiguous.
 static inline __attribute__((always_inline)) void micro_kernel(
     const int rows, const int nv, long kp, const uint32_t *a, long rs, long as, const uint32_t *b,
-    float *c, long ldc, int accumulate, __mmask16 last) {
+    float *c, long ldc, int accumulate, __mmask16 last, Prefetches *pf, long burst, long gap) {
     __m512 acc[MR][NV];
     const uint32_t *ar[MR];
     for (int r = 0; r < rows; r++) {
         ar[r] = a + r * rs;
         for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
     }
-    long off = 0;
+    long off = 0, countdown = gap;
     for (long q = 0; q < kp; q++) {
+        if (--countdown == 0) {
+            prefetch_next(pf, burst);
+            countdown = gap;
+        }
         __m512bh bv[NV];
         for (int v = 0; v < nv; v++) bv[v] = (__m512bh)_mm512_loadu_si512(b + 16 * v);
         for (int r = 0; r < rows; r++) {
@@ -186,13 +223,14 @@ static inline __attribute__((always_inline)) void micro_kernel(
 }
 
 typedef void (*Kernel)(long kp, const uint32_t *a, long rs, long as, const uint32_t *b, float *c, long ldc,
-                       int accumulate, __mmask16 last);
+                       int accumulate, __mmask16 last, Prefetches *pf, long burst, long gap);
 
 #define KERNEL(R, V)                                                                                          \
     static __attribute__((noinline)) void kernel_##R##_##V(long kp, const uint32_t *a, long rs, long as,      \
                                                            const uint32_t *b, float *c, long ldc,            \
-                                                           int accumulate, __mmask16 last) {                 \
-        micro_kernel(R, V, kp, a, rs, as, b, c, ldc, accumulate, last);                                       \
+                                                           int accumulate, __mmask16 last, Prefetches *pf,     \
+                                                           long burst, long gap) {                           \
+        micro_kernel(R, V, kp, a, rs, as, b, c, ldc, accumulate, last, pf, burst, gap);                       \
     }
 #define KERNEL_ROW(R) KERNEL(R, 1) KERNEL(R, 2) KERNEL(R, 3) KERNEL(R, 4)
 KERNEL_ROW(1) KERNEL_ROW(2) KERNEL_ROW(3) KERNEL_ROW(4) KERNEL_ROW(5) KERNEL_ROW(6)
@@ -200,29 +238,6 @@ KERNEL_ROW(1) KERNEL_ROW(2) KERNEL_ROW(3) KERNEL_ROW(4) KERNEL_ROW(5) KERNEL_ROW
 static const Kernel kernels[MR][NV] = {KERNELS(1), KERNELS(2), KERNELS(3), KERNELS(4), KERNELS(5), KERNELS(6)};
 
 #pragma clang attribute pop
-
-/// Cache lines of a strided block to bring into L2 ahead of its packing, a few per micro-kernel
-/// call, so the packing of the next block reads L2 instead of waiting for memory.
-typedef struct {
-    const char *base;
-    long rows, rowBytes, stride;   // the block: `rows` runs of `rowBytes`, `stride` bytes apart
-    long row, offset;              // the next line
-} Prefetch;
-
-static Prefetch prefetch_block(const float *p, long rows, long cols, long ld) {
-    Prefetch f = {(const char *)p, rows, cols * 4, ld * 4, 0, 0};
-    return f;
-}
-
-static inline void prefetch_lines(Prefetch *f, long lines) {
-    for (; lines > 0 && f->row < f->rows; lines--) {
-        _mm_prefetch(f->base + f->row * f->stride + f->offset, _MM_HINT_T1);
-        f->offset += 64;
-        if (f->offset >= f->rowBytes) { f->offset = 0; f->row++; }
-    }
-}
-
-static long prefetch_size(const Prefetch *f) { return f->rows * ((f->rowBytes + 63) / 64 + 1); }
 
 static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
@@ -288,17 +303,22 @@ void tlm_bf16_gemm(int transA, int transB, long k, const float *a, long lda, con
                 if (ic + MC >= row1 && njc >= col1) nextA.rows = 0;
                 long calls = slivers * ((mc + MR - 1) / MR);
                 long aLines = (prefetch_size(&nextA) + calls - 1) / calls;
+                // Spread over each call's pairs of k: `burst` lines every `gap` pairs.
+                Prefetches next = {nextA, nextB};
+                long lines = aLines + bLines, burst = (lines + kp - 1) / kp;
+                long gap = lines > 0 ? kp * burst / lines : kp + 1;
+                if (gap < 1) gap = 1;
                 for (long ir = 0; ir < mc; ir += MR) {
                     long rows = min_long(MR, mc - ir);
                     for (long jr = 0; jr < nc; jr += NR) {
                         long w = min_long(NR, nc - jr), nv = (w + 15) / 16;
                         __mmask16 last = lanes(w - 16 * (nv - 1));
-                        prefetch_lines(&nextA, aLines);
-                        prefetch_lines(&nextB, bLines);
                         kernels[rows - 1][nv - 1](kp, packedA + ir * rs, rs, as, packedB + jr * kp,
-                                                  c + (ic + ir) * ldc + jc + jr, ldc, accumulate, last);
+                                                  c + (ic + ir) * ldc + jc + jr, ldc, accumulate, last,
+                                                  &next, burst, gap);
                     }
                 }
+                nextB = next.second;
             }
         }
     }
