@@ -199,8 +199,9 @@ public enum Ops {
     public static func attentionScratchSize(t: Int, headSize hs: Int, threads: Int) -> Int {
         let w = Vec.scalarCount
         let tp = (t + w - 1) / w * w, hp = (hs + w - 1) / w * w
-        // Per thread: Kᵀ or Vᵀ [hs, tp], dS [t, tp], dY and Q [t, hp] each, two rows [tp].
-        return threads * (hs * tp + t * tp + 2 * t * hp + 2 * tp)
+        // Per thread: Kᵀ or Vᵀ [hs, tp]; forward: four score rows [tp]; backward: dS [t, tp], dY
+        // and Q [t, hp] each, four rows of P and four of dP [tp].
+        return threads * (hs * tp + t * tp + 2 * t * hp + 8 * tp)
     }
 
     /// qkv [B·T, 3C] (q | k | v, head h at columns h·hs..<(h+1)·hs of each) → out [B·T, C];
@@ -219,20 +220,17 @@ public enum Ops {
         let lanes = laneNumbers()
         parallelChunks(b &* h, threads: threads, minPerChunk: 2) { chunk, lo, hi in
             let kt = scratch + chunk &* perThread          // [hs, tp]
-            let row = kt + hs &* tp                        // [tp]
+            let rows4 = kt + hs &* tp                      // four score rows [tp]
             for bh in lo..<hi {
                 let bi = bh / h, head = bh % h
                 let base = qkv + bi &* t &* c3
+                let pm = probs + bh &* t &* t
+                let v = base + 2 &* c + head &* hs
                 transposeHead(base + c + head &* hs, stride: c3, rows: t, hs: hs, into: kt, tp: tp)
-                for ti in 0..<t {
-                    let q = base + ti &* c3 + head &* hs
-                    let n = ti &+ 1
-                    let len = (ti &+ w) / w &* w            // ti+1 rounded up to whole vectors
-                    vecMatT(q, scale, kt, ld: tp, k: hs, row, len)
+                // prow = row · inv up to the diagonal (n entries), zero after it.
+                @inline(__always) func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ prow: UnsafeMutablePointer<Float>) {
                     let m = maxOfPadded(row, n, lanes: lanes)
                     let inv = 1 / expShiftedPadded(row, n, m, lanes: lanes)
-                    let prow = probs + (bh &* t + ti) &* t
-                    // prow = row · inv up to the diagonal, zero after it.
                     let vinv = Vec(repeating: inv), zero = Vec(repeating: 0)
                     var s = 0
                     while s &+ w <= t {
@@ -240,8 +238,25 @@ public enum Ops {
                         s &+= w
                     }
                     while s < t { prow[s] = s < n ? row[s] * inv : 0; s &+= 1 }
-                    combineRows(prow, base + 2 &* c + head &* hs, stride: c3, count: n, n: hs,
-                                out + (bi &* t + ti) &* c + head &* hs)
+                }
+                // Four query rows at a time (the scores share the loads of Kᵀ, the weighted sums
+                // the loads of V), the last few one by one.
+                var ti = 0
+                while ti &+ 4 <= t {
+                    let q = base + ti &* c3 + head &* hs
+                    vecMatT4(q, lda: c3, scale, kt, ld: tp, k: hs, rows4, ldo: tp, (ti &+ 4 &+ w &- 1) / w &* w)
+                    for r in 0..<4 { softmaxRow(rows4 + r &* tp, ti &+ r &+ 1, pm + (ti &+ r) &* t) }
+                    combineRows4(pm + ti &* t, ldc: t, v, stride: c3, count: ti &+ 1, n: hs,
+                                 out + (bi &* t + ti) &* c + head &* hs, ldo: c)
+                    ti &+= 4
+                }
+                while ti < t {
+                    let q = base + ti &* c3 + head &* hs
+                    let n = ti &+ 1
+                    vecMatT(q, scale, kt, ld: tp, k: hs, rows4, (ti &+ w) / w &* w)
+                    softmaxRow(rows4, n, pm + ti &* t)
+                    combineRows(pm + ti &* t, v, stride: c3, count: n, n: hs, out + (bi &* t + ti) &* c + head &* hs)
+                    ti &+= 1
                 }
             }
         }
@@ -265,35 +280,35 @@ public enum Ops {
             let dsm = vt + hs &* tp                        // dS [t, tp], zero past each row's vectors
             let dyp = dsm + t &* tp                        // this head's dy rows [t, hp], zero padded
             let qp = dyp + t &* hp                         // this head's q rows [t, hp], zero padded
-            let prow = qp + t &* hp, dp = prow + tp        // [tp] each
+            let prow = qp + t &* hp, dp = prow + 4 &* tp  // four rows [tp] each
             for bh in lo..<hi {
                 let bi = bh / h, head = bh % h
                 let base = qkv + bi &* t &* c3
                 let dbase = dqkv + bi &* t &* c3
                 let pm = probs + bh &* t &* t
+                let k = base + c + head &* hs
                 transposeHead(base + 2 &* c + head &* hs, stride: c3, rows: t, hs: hs, into: vt, tp: tp)
-                for ti in 0..<t {
-                    let n = ti &+ 1
-                    let len = (ti &+ w) / w &* w
+                // Row ti's P (zero padded to whole vectors) into `pr`; after dp = dy·Vᵀ is in
+                // `dpr`: dS = P ⊙ (dp − P·dp)·scale into its row of dsm, and this head's dy and q
+                // rows into dyp and qp.
+                @inline(__always) func loadP(_ ti: Int, _ pr: UnsafeMutablePointer<Float>) {
+                    let n = ti &+ 1, len = (ti &+ w) / w &* w
                     let src = pm + ti &* t
                     var s = 0
-                    while s &+ w <= n { vstore(vload(src + s), prow + s); s &+= w }
-                    while s < n { prow[s] = src[s]; s &+= 1 }
-                    while s < len { prow[s] = 0; s &+= 1 }
-                    let dy = dout + (bi &* t + ti) &* c + head &* hs
-                    let q = base + ti &* c3 + head &* hs
-                    // dp_s = dy · v_s
-                    vecMatT(dy, 1, vt, ld: tp, k: hs, dp, len)
+                    while s &+ w <= n { vstore(vload(src + s), pr + s); s &+= w }
+                    while s < n { pr[s] = src[s]; s &+= 1 }
+                    while s < len { pr[s] = 0; s &+= 1 }
+                }
+                @inline(__always) func rowGradients(_ ti: Int, _ pr: UnsafePointer<Float>, _ dpr: UnsafePointer<Float>) {
+                    let n = ti &+ 1, len = (ti &+ w) / w &* w
                     var pdp: Float = 0
-                    for s in 0..<n { pdp += prow[s] * dp[s] }
+                    for s in 0..<n { pdp += pr[s] * dpr[s] }
                     let ds = dsm + ti &* tp
                     let vpdp = Vec(repeating: pdp), vscale = Vec(repeating: scale)
-                    s = 0
-                    while s < len { vstore(vload(prow + s) * (vload(dp + s) - vpdp) * vscale, ds + s); s &+= w }
+                    var s = 0
+                    while s < len { vstore(vload(pr + s) * (vload(dpr + s) - vpdp) * vscale, ds + s); s &+= w }
                     while s < tp { vstore(Vec(repeating: 0), ds + s); s &+= w }
-                    // dq_t = Σ_s ds_s k_s
-                    combineRows(ds, base + c + head &* hs, stride: c3, count: n, n: hs,
-                                dbase + ti &* c3 + head &* hs)
+                    let dy = dout + (bi &* t + ti) &* c + head &* hs, q = base + ti &* c3 + head &* hs
                     let dyRow = dyp + ti &* hp, qRow = qp + ti &* hp
                     var i = 0
                     while i &+ w <= hs { vstore(vload(dy + i), dyRow + i); vstore(vload(q + i), qRow + i); i &+= w }
@@ -302,6 +317,25 @@ public enum Ops {
                         qRow[i] = i < hs ? q[i] : 0
                         i &+= 1
                     }
+                }
+                // Four query rows at a time (dp shares the loads of Vᵀ, dq = dS·K the loads of K),
+                // the last few one by one.
+                var ti = 0
+                while ti &+ 4 <= t {
+                    for r in 0..<4 { loadP(ti &+ r, prow + r &* tp) }
+                    vecMatT4(dout + (bi &* t + ti) &* c + head &* hs, lda: c, 1, vt, ld: tp, k: hs, dp, ldo: tp,
+                             (ti &+ 4 &+ w &- 1) / w &* w)
+                    for r in 0..<4 { rowGradients(ti &+ r, prow + r &* tp, dp + r &* tp) }
+                    combineRows4(dsm + ti &* tp, ldc: tp, k, stride: c3, count: ti &+ 1, n: hs,
+                                 dbase + ti &* c3 + head &* hs, ldo: c3)
+                    ti &+= 4
+                }
+                while ti < t {
+                    loadP(ti, prow)
+                    vecMatT(dout + (bi &* t + ti) &* c + head &* hs, 1, vt, ld: tp, k: hs, dp, (ti &+ w) / w &* w)
+                    rowGradients(ti, prow, dp)
+                    combineRows(dsm + ti &* tp, k, stride: c3, count: ti &+ 1, n: hs, dbase + ti &* c3 + head &* hs)
+                    ti &+= 1
                 }
                 keyGradients(probs: pm, ldp: t, ds: dsm, ldds: tp, dy: dyp, q: qp, ld: hp, t: t, hs: hs,
                              dk: dbase + c + head &* hs, dv: dbase + 2 &* c + head &* hs, ldo: c3, tmp: prow)

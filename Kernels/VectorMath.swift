@@ -166,6 +166,14 @@ func combineRows(_ coef: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, str
         vstore((a0 + a1) + (a2 + a3), out + j)
         j &+= w
     }
+    combineRowsTail(coef, rows, stride: stride, count: count, from: j, n: n, out)
+}
+
+/// The columns `from ..< n` of `combineRows`, one scalar sum each.
+@inline(__always)
+func combineRowsTail(_ coef: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, count: Int,
+                     from: Int, n: Int, _ out: UnsafeMutablePointer<Float>) {
+    var j = from
     while j < n {
         var acc: Float = 0
         for s in 0..<count { acc += coef[s] * rows[s &* stride &+ j] }
@@ -338,4 +346,106 @@ func expShiftedPadded(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float
         for k in i..<n { s += x[k] }
     }
     return s
+}
+
+// MARK: - Four rows at a time (attention): each output element summed exactly as by the one-row
+// functions above, so the results are the same bits; the loads of the shared operand are shared.
+
+/// `vecMatT` for four vectors `a + r·lda` (r < 4) into `out + r·ldo`, over `len` columns.
+@inline(__always)
+func vecMatT4(_ a: UnsafePointer<Float>, lda: Int, _ alpha: Float, _ mT: UnsafePointer<Float>, ld: Int, k: Int,
+              _ out: UnsafeMutablePointer<Float>, ldo: Int, _ len: Int) {
+    let w = Vec.scalarCount
+    let a0p = a, a1p = a + lda, a2p = a + 2 &* lda, a3p = a + 3 &* lda
+    let va = Vec(repeating: alpha)
+    var s = 0
+    while s < len {
+        var x0 = Vec(repeating: 0), x1 = x0, x2 = x0, x3 = x0     // row 0, chains 0-3
+        var y0 = x0, y1 = x0, y2 = x0, y3 = x0                    // row 1
+        var z0 = x0, z1 = x0, z2 = x0, z3 = x0                    // row 2
+        var u0 = x0, u1 = x0, u2 = x0, u3 = x0                    // row 3
+        var i = 0
+        while i &+ 4 <= k {
+            let m0 = vload(mT + (i &* ld &+ s)), m1 = vload(mT + ((i &+ 1) &* ld &+ s))
+            let m2 = vload(mT + ((i &+ 2) &* ld &+ s)), m3 = vload(mT + ((i &+ 3) &* ld &+ s))
+            x0 = vfma(x0, Vec(repeating: a0p[i]), m0); x1 = vfma(x1, Vec(repeating: a0p[i &+ 1]), m1)
+            x2 = vfma(x2, Vec(repeating: a0p[i &+ 2]), m2); x3 = vfma(x3, Vec(repeating: a0p[i &+ 3]), m3)
+            y0 = vfma(y0, Vec(repeating: a1p[i]), m0); y1 = vfma(y1, Vec(repeating: a1p[i &+ 1]), m1)
+            y2 = vfma(y2, Vec(repeating: a1p[i &+ 2]), m2); y3 = vfma(y3, Vec(repeating: a1p[i &+ 3]), m3)
+            z0 = vfma(z0, Vec(repeating: a2p[i]), m0); z1 = vfma(z1, Vec(repeating: a2p[i &+ 1]), m1)
+            z2 = vfma(z2, Vec(repeating: a2p[i &+ 2]), m2); z3 = vfma(z3, Vec(repeating: a2p[i &+ 3]), m3)
+            u0 = vfma(u0, Vec(repeating: a3p[i]), m0); u1 = vfma(u1, Vec(repeating: a3p[i &+ 1]), m1)
+            u2 = vfma(u2, Vec(repeating: a3p[i &+ 2]), m2); u3 = vfma(u3, Vec(repeating: a3p[i &+ 3]), m3)
+            i &+= 4
+        }
+        while i < k {
+            let m0 = vload(mT + (i &* ld &+ s))
+            x0 = vfma(x0, Vec(repeating: a0p[i]), m0); y0 = vfma(y0, Vec(repeating: a1p[i]), m0)
+            z0 = vfma(z0, Vec(repeating: a2p[i]), m0); u0 = vfma(u0, Vec(repeating: a3p[i]), m0)
+            i &+= 1
+        }
+        vstore(((x0 + x1) + (x2 + x3)) * va, out + s)
+        vstore(((y0 + y1) + (y2 + y3)) * va, out + (ldo &+ s))
+        vstore(((z0 + z1) + (z2 + z3)) * va, out + (2 &* ldo &+ s))
+        vstore(((u0 + u1) + (u2 + u3)) * va, out + (3 &* ldo &+ s))
+        s &+= w
+    }
+}
+
+/// `combineRows` for four coefficient rows `coef + r·ldc` with counts `count + r` (r < 4) into
+/// `out + r·ldo`: the quads of s the four rows share run together (one load of each row of
+/// `rows` for all four), each row's last quads and tail then run alone, in `combineRows`' order.
+@inline(__always)
+func combineRows4(_ coef: UnsafePointer<Float>, ldc: Int, _ rows: UnsafePointer<Float>, stride: Int, count: Int,
+                  n: Int, _ out: UnsafeMutablePointer<Float>, ldo: Int) {
+    let w = Vec.scalarCount
+    let shared = count / 4 &* 4        // quads every row has
+    var j = 0
+    while j &+ w <= n {
+        var x0 = Vec(repeating: 0), x1 = x0, x2 = x0, x3 = x0
+        var y0 = x0, y1 = x0, y2 = x0, y3 = x0
+        var z0 = x0, z1 = x0, z2 = x0, z3 = x0
+        var u0 = x0, u1 = x0, u2 = x0, u3 = x0
+        let c0 = coef, c1 = coef + ldc, c2 = coef + 2 &* ldc, c3 = coef + 3 &* ldc
+        var s = 0
+        while s < shared {
+            let r0 = vload(rows + (s &* stride &+ j)), r1 = vload(rows + ((s &+ 1) &* stride &+ j))
+            let r2 = vload(rows + ((s &+ 2) &* stride &+ j)), r3 = vload(rows + ((s &+ 3) &* stride &+ j))
+            x0 = vfma(x0, Vec(repeating: c0[s]), r0); x1 = vfma(x1, Vec(repeating: c0[s &+ 1]), r1)
+            x2 = vfma(x2, Vec(repeating: c0[s &+ 2]), r2); x3 = vfma(x3, Vec(repeating: c0[s &+ 3]), r3)
+            y0 = vfma(y0, Vec(repeating: c1[s]), r0); y1 = vfma(y1, Vec(repeating: c1[s &+ 1]), r1)
+            y2 = vfma(y2, Vec(repeating: c1[s &+ 2]), r2); y3 = vfma(y3, Vec(repeating: c1[s &+ 3]), r3)
+            z0 = vfma(z0, Vec(repeating: c2[s]), r0); z1 = vfma(z1, Vec(repeating: c2[s &+ 1]), r1)
+            z2 = vfma(z2, Vec(repeating: c2[s &+ 2]), r2); z3 = vfma(z3, Vec(repeating: c2[s &+ 3]), r3)
+            u0 = vfma(u0, Vec(repeating: c3[s]), r0); u1 = vfma(u1, Vec(repeating: c3[s &+ 1]), r1)
+            u2 = vfma(u2, Vec(repeating: c3[s &+ 2]), r2); u3 = vfma(u3, Vec(repeating: c3[s &+ 3]), r3)
+            s &+= 4
+        }
+        @inline(__always) func finish(_ c: UnsafePointer<Float>, _ cnt: Int, _ a0: inout Vec, _ a1: inout Vec,
+                                      _ a2: inout Vec, _ a3: inout Vec, _ o: UnsafeMutablePointer<Float>) {
+            var s = shared
+            while s &+ 4 <= cnt {
+                a0 = vfma(a0, Vec(repeating: c[s]), vload(rows + (s &* stride &+ j)))
+                a1 = vfma(a1, Vec(repeating: c[s &+ 1]), vload(rows + ((s &+ 1) &* stride &+ j)))
+                a2 = vfma(a2, Vec(repeating: c[s &+ 2]), vload(rows + ((s &+ 2) &* stride &+ j)))
+                a3 = vfma(a3, Vec(repeating: c[s &+ 3]), vload(rows + ((s &+ 3) &* stride &+ j)))
+                s &+= 4
+            }
+            while s < cnt {
+                a0 = vfma(a0, Vec(repeating: c[s]), vload(rows + (s &* stride &+ j)))
+                s &+= 1
+            }
+            vstore((a0 + a1) + (a2 + a3), o + j)
+        }
+        finish(c0, count, &x0, &x1, &x2, &x3, out)
+        finish(c1, count &+ 1, &y0, &y1, &y2, &y3, out + ldo)
+        finish(c2, count &+ 2, &z0, &z1, &z2, &z3, out + 2 &* ldo)
+        finish(c3, count &+ 3, &u0, &u1, &u2, &u3, out + 3 &* ldo)
+        j &+= w
+    }
+    if j < n {
+        for r in 0..<4 {
+            combineRowsTail(coef + r &* ldc, rows, stride: stride, count: count &+ r, from: j, n: n, out + r &* ldo)
+        }
+    }
 }
