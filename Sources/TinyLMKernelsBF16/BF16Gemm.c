@@ -196,6 +196,11 @@ static inline __attribute__((always_inline)) void micro_kernel(
         ar[r] = a + r * rs;
         for (int v = 0; v < nv; v++) acc[r][v] = _mm512_setzero_ps();
     }
+    if (accumulate) {
+        // C's tile is read at the end: ask for its lines now (6 rows of up to 4 lines).
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < nv; v++) _mm_prefetch((const char *)(c + r * ldc + 16 * v), _MM_HINT_T0);
+    }
     long off = 0, countdown = gap;
     for (long q = 0; q < kp; q++) {
         if (--countdown == 0) {
