@@ -151,22 +151,31 @@ func combineRows(_ coef: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, str
     var j = 0
     while j &+ w <= n {
         var a0 = Vec(repeating: 0), a1 = a0, a2 = a0, a3 = a0
-        var s = 0
-        while s &+ 4 <= count {
-            a0 = vfma(a0, Vec(repeating: coef[s]), vload(rows + (s &* stride &+ j)))
-            a1 = vfma(a1, Vec(repeating: coef[s &+ 1]), vload(rows + ((s &+ 1) &* stride &+ j)))
-            a2 = vfma(a2, Vec(repeating: coef[s &+ 2]), vload(rows + ((s &+ 2) &* stride &+ j)))
-            a3 = vfma(a3, Vec(repeating: coef[s &+ 3]), vload(rows + ((s &+ 3) &* stride &+ j)))
-            s &+= 4
-        }
-        while s < count {
-            a0 = vfma(a0, Vec(repeating: coef[s]), vload(rows + (s &* stride &+ j)))
-            s &+= 1
-        }
-        vstore((a0 + a1) + (a2 + a3), out + j)
+        vstore(combineChains(coef, rows, stride: stride, column: j, from: 0, count: count, &a0, &a1, &a2, &a3), out + j)
         j &+= w
     }
     combineRowsTail(coef, rows, stride: stride, count: count, from: j, n: n, out)
+}
+
+/// One vector of `combineRows`' columns at `column`: its four chains (one per s mod 4, the
+/// leftover s in the first) continued from s = `from` (a multiple of 4) to `count`, then summed
+/// as (a0 + a1) + (a2 + a3).
+@inline(__always)
+func combineChains(_ coef: UnsafePointer<Float>, _ rows: UnsafePointer<Float>, stride: Int, column j: Int, from: Int,
+                   count: Int, _ a0: inout Vec, _ a1: inout Vec, _ a2: inout Vec, _ a3: inout Vec) -> Vec {
+    var s = from
+    while s &+ 4 <= count {
+        a0 = vfma(a0, Vec(repeating: coef[s]), vload(rows + (s &* stride &+ j)))
+        a1 = vfma(a1, Vec(repeating: coef[s &+ 1]), vload(rows + ((s &+ 1) &* stride &+ j)))
+        a2 = vfma(a2, Vec(repeating: coef[s &+ 2]), vload(rows + ((s &+ 2) &* stride &+ j)))
+        a3 = vfma(a3, Vec(repeating: coef[s &+ 3]), vload(rows + ((s &+ 3) &* stride &+ j)))
+        s &+= 4
+    }
+    while s < count {
+        a0 = vfma(a0, Vec(repeating: coef[s]), vload(rows + (s &* stride &+ j)))
+        s &+= 1
+    }
+    return (a0 + a1) + (a2 + a3)
 }
 
 /// The columns `from ..< n` of `combineRows`, one scalar sum each.
@@ -207,17 +216,7 @@ func maxOf(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 /// Writes `e^(x[i] - shift)` to `out` (may alias `x`) and returns their sum.
 @inline(__always)
 func expShifted(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float) -> Float {
-    let w = Vec.scalarCount
-    let vs = Vec(repeating: shift)
-    var acc = Vec(repeating: 0)
-    var i = 0
-    while i &+ w <= n {
-        let e = vexp(vload(x + i) - vs)
-        vstore(e, out + i)
-        acc += e
-        i &+= w
-    }
-    var s = acc.sum()
+    var (s, i) = expShiftedVectors(x, out, n, shift)
     if i < n {
         // The tail (fewer than a vector) through one padded vector exp, so every element
         // agrees with the vector path and the tail costs one exp, not one per element.
@@ -231,6 +230,24 @@ func expShifted(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _
         }
     }
     return s
+}
+
+/// The whole vectors of `expShifted`: `out = e^(x − shift)` below n rounded down to vectors;
+/// returns the sum of those (a vector sum, then its lanes in order) and where the tail starts.
+@inline(__always)
+func expShiftedVectors(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                       _ shift: Float) -> (sum: Float, tail: Int) {
+    let w = Vec.scalarCount
+    let vs = Vec(repeating: shift)
+    var acc = Vec(repeating: 0)
+    var i = 0
+    while i &+ w <= n {
+        let e = vexp(vload(x + i) - vs)
+        vstore(e, out + i)
+        acc += e
+        i &+= w
+    }
+    return (acc.sum(), i)
 }
 
 /// `(evens, odds)` of the concatenation `a ++ b`: one two-source permute each (vpermi2ps).
@@ -330,19 +347,10 @@ func maxOfPadded(_ x: UnsafePointer<Float>, _ n: Int, lanes: IVec) -> Float {
 /// past n are overwritten with e^0).
 @inline(__always)
 func expShiftedPadded(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ shift: Float, lanes: IVec) -> Float {
-    let w = Vec.scalarCount
-    let vs = Vec(repeating: shift)
-    var acc = Vec(repeating: 0)
-    var i = 0
-    while i &+ w <= n {
-        let e = vexp(vload(x + i) - vs)
-        vstore(e, x + i)
-        acc += e
-        i &+= w
-    }
-    var s = acc.sum()
+    var (s, i) = expShiftedVectors(x, x, n, shift)
     if i < n {
-        vstore(vexp(vkeep(vload(x + i) - vs, below: n &- i, lanes: lanes, else: Vec(repeating: 0))), x + i)
+        let v = vkeep(vload(x + i) - Vec(repeating: shift), below: n &- i, lanes: lanes, else: Vec(repeating: 0))
+        vstore(vexp(v), x + i)
         for k in i..<n { s += x[k] }
     }
     return s
@@ -360,35 +368,47 @@ func vecMatT4(_ a: UnsafePointer<Float>, lda: Int, _ alpha: Float, _ mT: UnsafeP
     let va = Vec(repeating: alpha)
     var s = 0
     while s < len {
-        var x0 = Vec(repeating: 0), x1 = x0, x2 = x0, x3 = x0     // row 0, chains 0-3
-        var y0 = x0, y1 = x0, y2 = x0, y3 = x0                    // row 1
-        var z0 = x0, z1 = x0, z2 = x0, z3 = x0                    // row 2
-        var u0 = x0, u1 = x0, u2 = x0, u3 = x0                    // row 3
+        var acc = Chains4x4()
         var i = 0
         while i &+ 4 <= k {
-            let m0 = vload(mT + (i &* ld &+ s)), m1 = vload(mT + ((i &+ 1) &* ld &+ s))
-            let m2 = vload(mT + ((i &+ 2) &* ld &+ s)), m3 = vload(mT + ((i &+ 3) &* ld &+ s))
-            x0 = vfma(x0, Vec(repeating: a0p[i]), m0); x1 = vfma(x1, Vec(repeating: a0p[i &+ 1]), m1)
-            x2 = vfma(x2, Vec(repeating: a0p[i &+ 2]), m2); x3 = vfma(x3, Vec(repeating: a0p[i &+ 3]), m3)
-            y0 = vfma(y0, Vec(repeating: a1p[i]), m0); y1 = vfma(y1, Vec(repeating: a1p[i &+ 1]), m1)
-            y2 = vfma(y2, Vec(repeating: a1p[i &+ 2]), m2); y3 = vfma(y3, Vec(repeating: a1p[i &+ 3]), m3)
-            z0 = vfma(z0, Vec(repeating: a2p[i]), m0); z1 = vfma(z1, Vec(repeating: a2p[i &+ 1]), m1)
-            z2 = vfma(z2, Vec(repeating: a2p[i &+ 2]), m2); z3 = vfma(z3, Vec(repeating: a2p[i &+ 3]), m3)
-            u0 = vfma(u0, Vec(repeating: a3p[i]), m0); u1 = vfma(u1, Vec(repeating: a3p[i &+ 1]), m1)
-            u2 = vfma(u2, Vec(repeating: a3p[i &+ 2]), m2); u3 = vfma(u3, Vec(repeating: a3p[i &+ 3]), m3)
+            acc.add(vload(mT + (i &* ld &+ s)), vload(mT + ((i &+ 1) &* ld &+ s)), vload(mT + ((i &+ 2) &* ld &+ s)),
+                    vload(mT + ((i &+ 3) &* ld &+ s)), times: a0p, a1p, a2p, a3p, at: i)
             i &+= 4
         }
         while i < k {
             let m0 = vload(mT + (i &* ld &+ s))
-            x0 = vfma(x0, Vec(repeating: a0p[i]), m0); y0 = vfma(y0, Vec(repeating: a1p[i]), m0)
-            z0 = vfma(z0, Vec(repeating: a2p[i]), m0); u0 = vfma(u0, Vec(repeating: a3p[i]), m0)
+            acc.x0 = vfma(acc.x0, Vec(repeating: a0p[i]), m0); acc.y0 = vfma(acc.y0, Vec(repeating: a1p[i]), m0)
+            acc.z0 = vfma(acc.z0, Vec(repeating: a2p[i]), m0); acc.u0 = vfma(acc.u0, Vec(repeating: a3p[i]), m0)
             i &+= 1
         }
-        vstore(((x0 + x1) + (x2 + x3)) * va, out + s)
-        vstore(((y0 + y1) + (y2 + y3)) * va, out + (ldo &+ s))
-        vstore(((z0 + z1) + (z2 + z3)) * va, out + (2 &* ldo &+ s))
-        vstore(((u0 + u1) + (u2 + u3)) * va, out + (3 &* ldo &+ s))
+        vstore(((acc.x0 + acc.x1) + (acc.x2 + acc.x3)) * va, out + s)
+        vstore(((acc.y0 + acc.y1) + (acc.y2 + acc.y3)) * va, out + (ldo &+ s))
+        vstore(((acc.z0 + acc.z1) + (acc.z2 + acc.z3)) * va, out + (2 &* ldo &+ s))
+        vstore(((acc.u0 + acc.u1) + (acc.u2 + acc.u3)) * va, out + (3 &* ldo &+ s))
         s &+= w
+    }
+}
+
+/// Four rows (x, y, z, u) by four chains of accumulators, for the four-row kernels: each row's
+/// chain c takes the terms whose index is c mod 4, as the one-row kernels' chains do.
+struct Chains4x4 {
+    var x0 = Vec(repeating: 0), x1 = Vec(repeating: 0), x2 = Vec(repeating: 0), x3 = Vec(repeating: 0)
+    var y0 = Vec(repeating: 0), y1 = Vec(repeating: 0), y2 = Vec(repeating: 0), y3 = Vec(repeating: 0)
+    var z0 = Vec(repeating: 0), z1 = Vec(repeating: 0), z2 = Vec(repeating: 0), z3 = Vec(repeating: 0)
+    var u0 = Vec(repeating: 0), u1 = Vec(repeating: 0), u2 = Vec(repeating: 0), u3 = Vec(repeating: 0)
+
+    /// Row r's chain c += p_r[i + c] · m_c (c < 4), for the rows' scalars p0 ... p3.
+    @inline(__always)
+    mutating func add(_ m0: Vec, _ m1: Vec, _ m2: Vec, _ m3: Vec, times p0: UnsafePointer<Float>, _ p1: UnsafePointer<Float>,
+                      _ p2: UnsafePointer<Float>, _ p3: UnsafePointer<Float>, at i: Int) {
+        x0 = vfma(x0, Vec(repeating: p0[i]), m0); x1 = vfma(x1, Vec(repeating: p0[i &+ 1]), m1)
+        x2 = vfma(x2, Vec(repeating: p0[i &+ 2]), m2); x3 = vfma(x3, Vec(repeating: p0[i &+ 3]), m3)
+        y0 = vfma(y0, Vec(repeating: p1[i]), m0); y1 = vfma(y1, Vec(repeating: p1[i &+ 1]), m1)
+        y2 = vfma(y2, Vec(repeating: p1[i &+ 2]), m2); y3 = vfma(y3, Vec(repeating: p1[i &+ 3]), m3)
+        z0 = vfma(z0, Vec(repeating: p2[i]), m0); z1 = vfma(z1, Vec(repeating: p2[i &+ 1]), m1)
+        z2 = vfma(z2, Vec(repeating: p2[i &+ 2]), m2); z3 = vfma(z3, Vec(repeating: p2[i &+ 3]), m3)
+        u0 = vfma(u0, Vec(repeating: p3[i]), m0); u1 = vfma(u1, Vec(repeating: p3[i &+ 1]), m1)
+        u2 = vfma(u2, Vec(repeating: p3[i &+ 2]), m2); u3 = vfma(u3, Vec(repeating: p3[i &+ 3]), m3)
     }
 }
 
@@ -402,45 +422,23 @@ func combineRows4(_ coef: UnsafePointer<Float>, ldc: Int, _ rows: UnsafePointer<
     let shared = count / 4 &* 4        // quads every row has
     var j = 0
     while j &+ w <= n {
-        var x0 = Vec(repeating: 0), x1 = x0, x2 = x0, x3 = x0
-        var y0 = x0, y1 = x0, y2 = x0, y3 = x0
-        var z0 = x0, z1 = x0, z2 = x0, z3 = x0
-        var u0 = x0, u1 = x0, u2 = x0, u3 = x0
+        var acc = Chains4x4()
         let c0 = coef, c1 = coef + ldc, c2 = coef + 2 &* ldc, c3 = coef + 3 &* ldc
         var s = 0
         while s < shared {
-            let r0 = vload(rows + (s &* stride &+ j)), r1 = vload(rows + ((s &+ 1) &* stride &+ j))
-            let r2 = vload(rows + ((s &+ 2) &* stride &+ j)), r3 = vload(rows + ((s &+ 3) &* stride &+ j))
-            x0 = vfma(x0, Vec(repeating: c0[s]), r0); x1 = vfma(x1, Vec(repeating: c0[s &+ 1]), r1)
-            x2 = vfma(x2, Vec(repeating: c0[s &+ 2]), r2); x3 = vfma(x3, Vec(repeating: c0[s &+ 3]), r3)
-            y0 = vfma(y0, Vec(repeating: c1[s]), r0); y1 = vfma(y1, Vec(repeating: c1[s &+ 1]), r1)
-            y2 = vfma(y2, Vec(repeating: c1[s &+ 2]), r2); y3 = vfma(y3, Vec(repeating: c1[s &+ 3]), r3)
-            z0 = vfma(z0, Vec(repeating: c2[s]), r0); z1 = vfma(z1, Vec(repeating: c2[s &+ 1]), r1)
-            z2 = vfma(z2, Vec(repeating: c2[s &+ 2]), r2); z3 = vfma(z3, Vec(repeating: c2[s &+ 3]), r3)
-            u0 = vfma(u0, Vec(repeating: c3[s]), r0); u1 = vfma(u1, Vec(repeating: c3[s &+ 1]), r1)
-            u2 = vfma(u2, Vec(repeating: c3[s &+ 2]), r2); u3 = vfma(u3, Vec(repeating: c3[s &+ 3]), r3)
+            acc.add(vload(rows + (s &* stride &+ j)), vload(rows + ((s &+ 1) &* stride &+ j)),
+                    vload(rows + ((s &+ 2) &* stride &+ j)), vload(rows + ((s &+ 3) &* stride &+ j)),
+                    times: c0, c1, c2, c3, at: s)
             s &+= 4
         }
         @inline(__always) func finish(_ c: UnsafePointer<Float>, _ cnt: Int, _ a0: inout Vec, _ a1: inout Vec,
                                       _ a2: inout Vec, _ a3: inout Vec, _ o: UnsafeMutablePointer<Float>) {
-            var s = shared
-            while s &+ 4 <= cnt {
-                a0 = vfma(a0, Vec(repeating: c[s]), vload(rows + (s &* stride &+ j)))
-                a1 = vfma(a1, Vec(repeating: c[s &+ 1]), vload(rows + ((s &+ 1) &* stride &+ j)))
-                a2 = vfma(a2, Vec(repeating: c[s &+ 2]), vload(rows + ((s &+ 2) &* stride &+ j)))
-                a3 = vfma(a3, Vec(repeating: c[s &+ 3]), vload(rows + ((s &+ 3) &* stride &+ j)))
-                s &+= 4
-            }
-            while s < cnt {
-                a0 = vfma(a0, Vec(repeating: c[s]), vload(rows + (s &* stride &+ j)))
-                s &+= 1
-            }
-            vstore((a0 + a1) + (a2 + a3), o + j)
+            vstore(combineChains(c, rows, stride: stride, column: j, from: shared, count: cnt, &a0, &a1, &a2, &a3), o + j)
         }
-        finish(c0, count, &x0, &x1, &x2, &x3, out)
-        finish(c1, count &+ 1, &y0, &y1, &y2, &y3, out + ldo)
-        finish(c2, count &+ 2, &z0, &z1, &z2, &z3, out + 2 &* ldo)
-        finish(c3, count &+ 3, &u0, &u1, &u2, &u3, out + 3 &* ldo)
+        finish(c0, count, &acc.x0, &acc.x1, &acc.x2, &acc.x3, out)
+        finish(c1, count &+ 1, &acc.y0, &acc.y1, &acc.y2, &acc.y3, out + ldo)
+        finish(c2, count &+ 2, &acc.z0, &acc.z1, &acc.z2, &acc.z3, out + 2 &* ldo)
+        finish(c3, count &+ 3, &acc.u0, &acc.u1, &acc.u2, &acc.u3, out + 3 &* ldo)
         j &+= w
     }
     if j < n {

@@ -196,17 +196,7 @@ struct GemmTests {
 
     @Test("k = 0: beta 0 zeroes C (even NaN), beta 1 leaves it", arguments: gemmComputes)
     func emptyK(compute: Compute) {
-        let ops = GemmOperands(GemmCase(m: 7, n: 9, k: 0, pad: 2), transA: false, transB: false, seed: 9)
-        var garbage = ops.c0
-        for i in 0..<ops.m { for j in 0..<ops.n { garbage[i * ops.ldc + j] = .nan } }
-        let zeroed = ops.run(compute, beta: 0, start: garbage)
-        for i in 0..<ops.m {
-            for j in 0..<ops.ldc {
-                let idx = i * ops.ldc + j
-                if j < ops.n { #expect(zeroed[idx] == 0) } else { #expect(zeroed[idx].bitPattern == garbage[idx].bitPattern) }
-            }
-        }
-        #expect(ops.run(compute, beta: 1, start: ops.c0) == ops.c0)
+        checkEmptyK(compute, transB: false)
     }
 
     @Test("m = 0 or n = 0 needs no workspace and writes nothing", arguments: gemmComputes)
@@ -246,4 +236,20 @@ struct GemmTests {
             }
         }
     }
+}
+
+/// k = 0 on `compute`: beta 0 zeroes the m×n block of C (even NaN) and leaves the padding, beta 1
+/// leaves C as it was.
+func checkEmptyK(_ compute: Compute, transB: Bool) {
+    let ops = GemmOperands(GemmCase(m: 7, n: 9, k: 0, pad: 2), transA: false, transB: transB, seed: 9)
+    var garbage = ops.c0
+    for i in 0..<ops.m { for j in 0..<ops.n { garbage[i * ops.ldc + j] = .nan } }
+    let zeroed = ops.run(compute, beta: 0, start: garbage)
+    for i in 0..<ops.m {
+        for j in 0..<ops.ldc {
+            let idx = i * ops.ldc + j
+            if j < ops.n { #expect(zeroed[idx] == 0) } else { #expect(zeroed[idx].bitPattern == garbage[idx].bitPattern) }
+        }
+    }
+    #expect(ops.run(compute, beta: 1, start: ops.c0) == ops.c0)
 }
