@@ -299,10 +299,9 @@ public enum Ops {
                     while s < n { pr[s] = src[s]; s &+= 1 }
                     while s < len { pr[s] = 0; s &+= 1 }
                 }
-                @inline(__always) func rowGradients(_ ti: Int, _ pr: UnsafePointer<Float>, _ dpr: UnsafePointer<Float>) {
-                    let n = ti &+ 1, len = (ti &+ w) / w &* w
-                    var pdp: Float = 0
-                    for s in 0..<n { pdp += pr[s] * dpr[s] }
+                @inline(__always) func rowGradients(_ ti: Int, _ pr: UnsafePointer<Float>, _ dpr: UnsafePointer<Float>,
+                                                    pdp: Float) {
+                    let len = (ti &+ w) / w &* w
                     let ds = dsm + ti &* tp
                     let vpdp = Vec(repeating: pdp), vscale = Vec(repeating: scale)
                     var s = 0
@@ -325,7 +324,20 @@ public enum Ops {
                     for r in 0..<4 { loadP(ti &+ r, prow + r &* tp) }
                     vecMatT4(dout + (bi &* t + ti) &* c + head &* hs, lda: c, 1, vt, ld: tp, k: hs, dp, ldo: tp,
                              (ti &+ 4 &+ w &- 1) / w &* w)
-                    for r in 0..<4 { rowGradients(ti &+ r, prow + r &* tp, dp + r &* tp) }
+                    // P·dp of the four rows, each summed in order, the four sums interleaved.
+                    let p0 = prow, p1 = prow + tp, p2 = prow + 2 &* tp, p3 = prow + 3 &* tp
+                    let d0 = dp, d1 = dp + tp, d2 = dp + 2 &* tp, d3 = dp + 3 &* tp
+                    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                    for s in 0...ti {
+                        s0 += p0[s] * d0[s]; s1 += p1[s] * d1[s]; s2 += p2[s] * d2[s]; s3 += p3[s] * d3[s]
+                    }
+                    s1 += p1[ti &+ 1] * d1[ti &+ 1]
+                    s2 += p2[ti &+ 1] * d2[ti &+ 1]; s2 += p2[ti &+ 2] * d2[ti &+ 2]
+                    s3 += p3[ti &+ 1] * d3[ti &+ 1]; s3 += p3[ti &+ 2] * d3[ti &+ 2]; s3 += p3[ti &+ 3] * d3[ti &+ 3]
+                    rowGradients(ti, p0, d0, pdp: s0)
+                    rowGradients(ti &+ 1, p1, d1, pdp: s1)
+                    rowGradients(ti &+ 2, p2, d2, pdp: s2)
+                    rowGradients(ti &+ 3, p3, d3, pdp: s3)
                     combineRows4(dsm + ti &* tp, ldc: tp, k, stride: c3, count: ti &+ 1, n: hs,
                                  dbase + ti &* c3 + head &* hs, ldo: c3)
                     ti &+= 4
@@ -333,7 +345,9 @@ public enum Ops {
                 while ti < t {
                     loadP(ti, prow)
                     vecMatT(dout + (bi &* t + ti) &* c + head &* hs, 1, vt, ld: tp, k: hs, dp, (ti &+ w) / w &* w)
-                    rowGradients(ti, prow, dp)
+                    var pdp: Float = 0
+                    for s in 0...ti { pdp += prow[s] * dp[s] }
+                    rowGradients(ti, prow, dp, pdp: pdp)
                     combineRows(dsm + ti &* tp, k, stride: c3, count: ti &+ 1, n: hs, dbase + ti &* c3 + head &* hs)
                     ti &+= 1
                 }
@@ -356,6 +370,15 @@ public enum Ops {
         var s0 = 0
         while s0 < t {
             let keys = min(4, t &- s0)
+            // Keys past t (the last block of a t not divisible by 4) read a zero at `tmp`.
+            tmp[0] = 0
+            @inline(__always) func column(_ m: UnsafePointer<Float>, _ ldm: Int, _ key: Int) -> (UnsafePointer<Float>, Int) {
+                key < keys ? (m + (s0 &* ldm &+ s0 &+ key), ldm) : (UnsafePointer(tmp), 0)
+            }
+            let (pc0, ps0) = column(probs, ldp, 0), (pc1, ps1) = column(probs, ldp, 1)
+            let (pc2, ps2) = column(probs, ldp, 2), (pc3, ps3) = column(probs, ldp, 3)
+            let (dc0, ds0) = column(ds, ldds, 0), (dc1, ds1) = column(ds, ldds, 1)
+            let (dc2, ds2) = column(ds, ldds, 2), (dc3, ds3) = column(ds, ldds, 3)
             var i0 = 0
             while i0 < hs {
                 let two = i0 &+ w < hs   // a second vector of columns in this pass
@@ -363,12 +386,12 @@ public enum Ops {
                 var k00 = v00, k01 = v00, k10 = v00, k11 = v00, k20 = v00, k21 = v00, k30 = v00, k31 = v00
                 var tt = s0
                 while tt < t {
-                    let pr = probs + (tt &* ldp &+ s0), dr = ds + (tt &* ldds &+ s0)
+                    let r = tt &- s0
                     let y0 = vload(dy + (tt &* ld &+ i0)), x0 = vload(q + (tt &* ld &+ i0))
-                    let p0 = Vec(repeating: pr[0]), d0 = Vec(repeating: dr[0])
-                    let p1 = Vec(repeating: keys > 1 ? pr[1] : 0), d1 = Vec(repeating: keys > 1 ? dr[1] : 0)
-                    let p2 = Vec(repeating: keys > 2 ? pr[2] : 0), d2 = Vec(repeating: keys > 2 ? dr[2] : 0)
-                    let p3 = Vec(repeating: keys > 3 ? pr[3] : 0), d3 = Vec(repeating: keys > 3 ? dr[3] : 0)
+                    let p0 = Vec(repeating: pc0[r &* ps0]), d0 = Vec(repeating: dc0[r &* ds0])
+                    let p1 = Vec(repeating: pc1[r &* ps1]), d1 = Vec(repeating: dc1[r &* ds1])
+                    let p2 = Vec(repeating: pc2[r &* ps2]), d2 = Vec(repeating: dc2[r &* ds2])
+                    let p3 = Vec(repeating: pc3[r &* ps3]), d3 = Vec(repeating: dc3[r &* ds3])
                     v00 = vfma(v00, p0, y0); v10 = vfma(v10, p1, y0); v20 = vfma(v20, p2, y0); v30 = vfma(v30, p3, y0)
                     k00 = vfma(k00, d0, x0); k10 = vfma(k10, d1, x0); k20 = vfma(k20, d2, x0); k30 = vfma(k30, d3, x0)
                     if two {
