@@ -17,6 +17,12 @@ let avx512Flags: [SwiftSetting] = [optimizedInDebug]
 let avx2Flags: [SwiftSetting] = [optimizedInDebug]
 #endif
 
+// The bf16 matrix multiply of a training step (AVX512-BF16 `vdpbf16ps`) is C, because Swift cannot
+// emit those instructions. Each vector function names its instruction sets in a target attribute,
+// so the target needs no CPU flags and the binary still runs on any x86-64: TinyLM calls it only
+// when CPUID reports AVX512_BF16 (Kernels.md, "The bf16 path"). Optimized in debug builds too.
+let bf16CFlags: [CSetting] = [.unsafeFlags(["-O2"], .when(configuration: .debug))]
+
 let package = Package(
     name: "cpo-tui",
     platforms: [.macOS(.v15)],
@@ -42,10 +48,11 @@ let package = Package(
         .target(name: "TinyLMKernelsAVX512", swiftSettings: avx512Flags),
         .target(name: "TinyLMKernelsAVX2", swiftSettings: avx2Flags),
         .target(name: "TinyLMKernelsPortable", swiftSettings: [optimizedInDebug]),
+        .target(name: "TinyLMKernelsBF16", cSettings: bf16CFlags),
         .target(
             name: "TinyLM",
             dependencies: ["CPOSupport", "CPUFeatures", "TinyLMKernelsAVX512", "TinyLMKernelsAVX2",
-                           "TinyLMKernelsPortable"]),
+                           "TinyLMKernelsPortable", "TinyLMKernelsBF16"]),
         // The one loading path of world and theme files: bounded read, UTF-8 check, TOMLGuard,
         // TOMLKit, positions. Its own target so that only the layers with TOML files import TOMLKit.
         .target(name: "TOMLSupport", dependencies: ["CPOSupport", .product(name: "TOMLKit", package: "TOMLKit")]),

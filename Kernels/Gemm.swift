@@ -230,50 +230,6 @@ private func gemmTile<M: GemmTileRows>(
 
 // MARK: - Packing B
 
-/// `(evens, odds)` of the concatenation `a ++ b`: one two-source permute each (vpermi2ps).
-@inline(__always)
-private func gemmUnzip(_ a: Vec, _ b: Vec) -> (Vec, Vec) {
-    (Vec(lowHalf: a.evenHalf, highHalf: b.evenHalf), Vec(lowHalf: a.oddHalf, highHalf: b.oddHalf))
-}
-
-/// `dst[q·ldd + r] = src[r·ld + q]` for a `Vec.scalarCount`² block (8 or 16). Each round
-/// unzips row pairs (2i, 2i+1) into rows i and i + n/2, which rotates the bits of the element
-/// index (row, column) right by one; log2(n) rounds swap row and column.
-@inline(__always)
-private func gemmTransposeSquare(
-    _ src: UnsafePointer<Float>, ld: Int, _ dst: UnsafeMutablePointer<Float>, ldd: Int
-) {
-    let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
-    let lb = ld &* 4, db = ldd &* 4
-    @inline(__always) func row(_ r: Int) -> Vec { s.loadUnaligned(fromByteOffset: r &* lb, as: Vec.self) }
-    @inline(__always) func put(_ v: Vec, _ q: Int) { d.storeBytes(of: v, toByteOffset: q &* db, as: Vec.self) }
-    if Vec.scalarCount == 16 {
-        var x0 = row(0), x1 = row(1), x2 = row(2), x3 = row(3), x4 = row(4), x5 = row(5)
-        var x6 = row(6), x7 = row(7), x8 = row(8), x9 = row(9), x10 = row(10), x11 = row(11)
-        var x12 = row(12), x13 = row(13), x14 = row(14), x15 = row(15)
-        for _ in 0..<4 {
-            let (y0, y8) = gemmUnzip(x0, x1), (y1, y9) = gemmUnzip(x2, x3)
-            let (y2, y10) = gemmUnzip(x4, x5), (y3, y11) = gemmUnzip(x6, x7)
-            let (y4, y12) = gemmUnzip(x8, x9), (y5, y13) = gemmUnzip(x10, x11)
-            let (y6, y14) = gemmUnzip(x12, x13), (y7, y15) = gemmUnzip(x14, x15)
-            x0 = y0; x1 = y1; x2 = y2; x3 = y3; x4 = y4; x5 = y5; x6 = y6; x7 = y7
-            x8 = y8; x9 = y9; x10 = y10; x11 = y11; x12 = y12; x13 = y13; x14 = y14; x15 = y15
-        }
-        put(x0, 0); put(x1, 1); put(x2, 2); put(x3, 3); put(x4, 4); put(x5, 5); put(x6, 6)
-        put(x7, 7); put(x8, 8); put(x9, 9); put(x10, 10); put(x11, 11); put(x12, 12)
-        put(x13, 13); put(x14, 14); put(x15, 15)
-    } else if Vec.scalarCount == 8 {
-        var x0 = row(0), x1 = row(1), x2 = row(2), x3 = row(3)
-        var x4 = row(4), x5 = row(5), x6 = row(6), x7 = row(7)
-        for _ in 0..<3 {
-            let (y0, y4) = gemmUnzip(x0, x1), (y1, y5) = gemmUnzip(x2, x3)
-            let (y2, y6) = gemmUnzip(x4, x5), (y3, y7) = gemmUnzip(x6, x7)
-            x0 = y0; x1 = y1; x2 = y2; x3 = y3; x4 = y4; x5 = y5; x6 = y6; x7 = y7
-        }
-        put(x0, 0); put(x1, 1); put(x2, 2); put(x3, 3); put(x4, 4); put(x5, 5); put(x6, 6); put(x7, 7)
-    }
-}
-
 /// Packs `op(B)[pc ..< pc+kc, j0 ..< j0+w]` as `kc` rows of `width ≥ w` floats (zero padded).
 @inline(__always)
 private func gemmPackB(
@@ -292,7 +248,7 @@ private func gemmPackB(
             var p = 0
             if square && cols == vw {
                 while p &+ vw <= kc {
-                    gemmTransposeSquare(src + p, ld: ldb, dst + (p &* width &+ j), ldd: width)
+                    transposeSquare(src + p, ld: ldb, dst + (p &* width &+ j), ldd: width)
                     p &+= vw
                 }
             }

@@ -197,8 +197,11 @@ public enum Ops {
 
     /// Floats of scratch the attention kernels need for sequences of up to `t` positions.
     public static func attentionScratchSize(t: Int, headSize hs: Int, threads: Int) -> Int {
-        let tp = (t + Vec.scalarCount - 1) / Vec.scalarCount * Vec.scalarCount
-        return threads * (4 * hs * tp + 3 * tp)
+        let w = Vec.scalarCount
+        let tp = (t + w - 1) / w * w, hp = (hs + w - 1) / w * w
+        // Per thread: Kᵀ or Vᵀ [hs, tp]; forward: four score rows [tp]; backward: dS [t, tp], dY
+        // and Q [t, hp] each, four rows of P and four of dP [tp].
+        return threads * (hs * tp + t * tp + 2 * t * hp + 8 * tp)
     }
 
     /// qkv [B·T, 3C] (q | k | v, head h at columns h·hs..<(h+1)·hs of each) → out [B·T, C];
@@ -214,91 +217,234 @@ public enum Ops {
         let tp = (t &+ w &- 1) / w &* w
         let scale = 1 / Float(hs).squareRoot()
         let perThread = attentionScratchSize(t: t, headSize: hs, threads: 1)
+        let lanes = laneNumbers()
         parallelChunks(b &* h, threads: threads, minPerChunk: 2) { chunk, lo, hi in
             let kt = scratch + chunk &* perThread          // [hs, tp]
-            let row = kt + hs &* tp                        // [tp]
+            let rows4 = kt + hs &* tp                      // four score rows [tp]
             for bh in lo..<hi {
                 let bi = bh / h, head = bh % h
                 let base = qkv + bi &* t &* c3
+                let pm = probs + bh &* t &* t
+                let v = base + 2 &* c + head &* hs
                 transposeHead(base + c + head &* hs, stride: c3, rows: t, hs: hs, into: kt, tp: tp)
-                for ti in 0..<t {
+                // prow = row · inv up to the diagonal (n entries), zero after it.
+                @inline(__always) func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ prow: UnsafeMutablePointer<Float>) {
+                    let m = maxOfPadded(row, n, lanes: lanes)
+                    let inv = 1 / expShiftedPadded(row, n, m, lanes: lanes)
+                    let vinv = Vec(repeating: inv), zero = Vec(repeating: 0)
+                    var s = 0
+                    while s &+ w <= t {
+                        vstore(vkeep(vload(row + s) * vinv, below: n &- s, lanes: lanes, else: zero), prow + s)
+                        s &+= w
+                    }
+                    while s < t { prow[s] = s < n ? row[s] * inv : 0; s &+= 1 }
+                }
+                // Four query rows at a time (the scores share the loads of Kᵀ, the weighted sums
+                // the loads of V), the last few one by one.
+                var ti = 0
+                while ti &+ 4 <= t {
                     let q = base + ti &* c3 + head &* hs
-                    let len = (ti &+ w) / w &* w            // ti+1 rounded up to whole vectors
-                    vecMatT(q, scale, kt, ld: tp, k: hs, row, len)
-                    let m = maxOf(row, ti &+ 1)
-                    let inv = 1 / expShifted(row, row, ti &+ 1, m)
-                    let prow = probs + (bh &* t + ti) &* t
-                    for s in 0...ti { prow[s] = row[s] * inv }
-                    for s in (ti &+ 1)..<t { prow[s] = 0 }
-                    combineRows(prow, base + 2 &* c + head &* hs, stride: c3, count: ti &+ 1, n: hs,
-                                out + (bi &* t + ti) &* c + head &* hs)
+                    vecMatT4(q, lda: c3, scale, kt, ld: tp, k: hs, rows4, ldo: tp, (ti &+ 4 &+ w &- 1) / w &* w)
+                    for r in 0..<4 { softmaxRow(rows4 + r &* tp, ti &+ r &+ 1, pm + (ti &+ r) &* t) }
+                    combineRows4(pm + ti &* t, ldc: t, v, stride: c3, count: ti &+ 1, n: hs,
+                                 out + (bi &* t + ti) &* c + head &* hs, ldo: c)
+                    ti &+= 4
+                }
+                while ti < t {
+                    let q = base + ti &* c3 + head &* hs
+                    let n = ti &+ 1
+                    vecMatT(q, scale, kt, ld: tp, k: hs, rows4, (ti &+ w) / w &* w)
+                    softmaxRow(rows4, n, pm + ti &* t)
+                    combineRows(pm + ti &* t, v, stride: c3, count: n, n: hs, out + (bi &* t + ti) &* c + head &* hs)
+                    ti &+= 1
                 }
             }
         }
     }
 
     /// Backward of `attentionForward`: dqkv [B·T, 3C] is overwritten; `scratch` holds
-    /// `attentionScratchSize` floats.
+    /// `attentionScratchSize` floats. Per query row t: dp = dy·Vᵀ, dS = P ⊙ (dp − P·dp)·scale,
+    /// dq = dS·K; then per key s: dv = Σ_t P[t, s]·dy_t and dk = Σ_t dS[t, s]·q_t, four keys at a
+    /// time with every accumulator in a register (each sum in the order of t, as a row-by-row
+    /// accumulation would add it).
     public static func attentionBackward(
         dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
         qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, b: Int, t: Int, c: Int, h: Int, threads: Int
     ) {
         let hs = c / h, c3 = 3 &* c, w = Vec.scalarCount
-        let tp = (t &+ w &- 1) / w &* w
+        let tp = (t &+ w &- 1) / w &* w, hp = (hs &+ w &- 1) / w &* w
         let scale = 1 / Float(hs).squareRoot()
         let perThread = attentionScratchSize(t: t, headSize: hs, threads: 1)
         parallelChunks(b &* h, threads: threads, minPerChunk: 2) { chunk, lo, hi in
-            let kt = scratch + chunk &* perThread          // Kᵀ  [hs, tp]
-            let vt = kt + hs &* tp                         // Vᵀ  [hs, tp]
-            let dkt = vt + hs &* tp                        // dKᵀ [hs, tp]
-            let dvt = dkt + hs &* tp                       // dVᵀ [hs, tp]
-            let prow = dvt + hs &* tp                      // probabilities, zero-padded [tp]
-            let dp = prow + tp, ds = dp + tp               // [tp] each
+            let vt = scratch + chunk &* perThread          // Vᵀ  [hs, tp]
+            let dsm = vt + hs &* tp                        // dS [t, tp], zero past each row's vectors
+            let dyp = dsm + t &* tp                        // this head's dy rows [t, hp], zero padded
+            let qp = dyp + t &* hp                         // this head's q rows [t, hp], zero padded
+            let prow = qp + t &* hp, dp = prow + 4 &* tp  // four rows [tp] each
             for bh in lo..<hi {
                 let bi = bh / h, head = bh % h
                 let base = qkv + bi &* t &* c3
                 let dbase = dqkv + bi &* t &* c3
-                transposeHead(base + c + head &* hs, stride: c3, rows: t, hs: hs, into: kt, tp: tp)
+                let pm = probs + bh &* t &* t
+                let k = base + c + head &* hs
                 transposeHead(base + 2 &* c + head &* hs, stride: c3, rows: t, hs: hs, into: vt, tp: tp)
-                dkt.update(repeating: 0, count: 2 &* hs &* tp)   // dKᵀ and dVᵀ
-                for ti in 0..<t {
-                    let len = (ti &+ w) / w &* w
-                    let src = probs + (bh &* t + ti) &* t
-                    for s in 0...ti { prow[s] = src[s] }
-                    for s in (ti &+ 1)..<len { prow[s] = 0 }
-                    let dy = dout + (bi &* t + ti) &* c + head &* hs
-                    // dp_s = dy · v_s ; dVᵀ[i, s] += dy_i p_s
-                    vecMatT(dy, 1, vt, ld: tp, k: hs, dp, len)
-                    for i in 0..<hs { axpyVectors(dy[i], prow, dvt + i &* tp, len) }
-                    var pdp: Float = 0
-                    for s in 0...ti { pdp += prow[s] * dp[s] }
-                    for s in 0..<len { ds[s] = prow[s] * (dp[s] - pdp) * scale }
-                    // dq_t = Σ_s ds_s k_s ; dKᵀ[i, s] += q_t,i ds_s
-                    let q = base + ti &* c3 + head &* hs
-                    combineRows(ds, base + c + head &* hs, stride: c3, count: ti &+ 1, n: hs,
-                                dbase + ti &* c3 + head &* hs)
-                    for i in 0..<hs { axpyVectors(q[i], ds, dkt + i &* tp, len) }
+                // Row ti's P (zero padded to whole vectors) into `pr`; after dp = dy·Vᵀ is in
+                // `dpr`: dS = P ⊙ (dp − P·dp)·scale into its row of dsm, and this head's dy and q
+                // rows into dyp and qp.
+                @inline(__always) func loadP(_ ti: Int, _ pr: UnsafeMutablePointer<Float>) {
+                    let n = ti &+ 1, len = (ti &+ w) / w &* w
+                    let src = pm + ti &* t
+                    var s = 0
+                    while s &+ w <= n { vstore(vload(src + s), pr + s); s &+= w }
+                    while s < n { pr[s] = src[s]; s &+= 1 }
+                    while s < len { pr[s] = 0; s &+= 1 }
                 }
-                for s in 0..<t {
-                    let dk = dbase + s &* c3 + c + head &* hs
-                    let dv = dbase + s &* c3 + 2 &* c + head &* hs
-                    for i in 0..<hs {
-                        dk[i] = dkt[i &* tp &+ s]
-                        dv[i] = dvt[i &* tp &+ s]
+                @inline(__always) func rowGradients(_ ti: Int, _ pr: UnsafePointer<Float>, _ dpr: UnsafePointer<Float>,
+                                                    pdp: Float) {
+                    let len = (ti &+ w) / w &* w
+                    let ds = dsm + ti &* tp
+                    let vpdp = Vec(repeating: pdp), vscale = Vec(repeating: scale)
+                    var s = 0
+                    while s < len { vstore(vload(pr + s) * (vload(dpr + s) - vpdp) * vscale, ds + s); s &+= w }
+                    while s < tp { vstore(Vec(repeating: 0), ds + s); s &+= w }
+                    let dy = dout + (bi &* t + ti) &* c + head &* hs, q = base + ti &* c3 + head &* hs
+                    let dyRow = dyp + ti &* hp, qRow = qp + ti &* hp
+                    var i = 0
+                    while i &+ w <= hs { vstore(vload(dy + i), dyRow + i); vstore(vload(q + i), qRow + i); i &+= w }
+                    while i < hp {
+                        dyRow[i] = i < hs ? dy[i] : 0
+                        qRow[i] = i < hs ? q[i] : 0
+                        i &+= 1
                     }
                 }
+                // Four query rows at a time (dp shares the loads of Vᵀ, dq = dS·K the loads of K),
+                // the last few one by one.
+                var ti = 0
+                while ti &+ 4 <= t {
+                    for r in 0..<4 { loadP(ti &+ r, prow + r &* tp) }
+                    vecMatT4(dout + (bi &* t + ti) &* c + head &* hs, lda: c, 1, vt, ld: tp, k: hs, dp, ldo: tp,
+                             (ti &+ 4 &+ w &- 1) / w &* w)
+                    // P·dp of the four rows, each summed in order, the four sums interleaved.
+                    let p0 = prow, p1 = prow + tp, p2 = prow + 2 &* tp, p3 = prow + 3 &* tp
+                    let d0 = dp, d1 = dp + tp, d2 = dp + 2 &* tp, d3 = dp + 3 &* tp
+                    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                    for s in 0...ti {
+                        s0 += p0[s] * d0[s]; s1 += p1[s] * d1[s]; s2 += p2[s] * d2[s]; s3 += p3[s] * d3[s]
+                    }
+                    s1 += p1[ti &+ 1] * d1[ti &+ 1]
+                    s2 += p2[ti &+ 1] * d2[ti &+ 1]; s2 += p2[ti &+ 2] * d2[ti &+ 2]
+                    s3 += p3[ti &+ 1] * d3[ti &+ 1]; s3 += p3[ti &+ 2] * d3[ti &+ 2]; s3 += p3[ti &+ 3] * d3[ti &+ 3]
+                    rowGradients(ti, p0, d0, pdp: s0)
+                    rowGradients(ti &+ 1, p1, d1, pdp: s1)
+                    rowGradients(ti &+ 2, p2, d2, pdp: s2)
+                    rowGradients(ti &+ 3, p3, d3, pdp: s3)
+                    combineRows4(dsm + ti &* tp, ldc: tp, k, stride: c3, count: ti &+ 1, n: hs,
+                                 dbase + ti &* c3 + head &* hs, ldo: c3)
+                    ti &+= 4
+                }
+                while ti < t {
+                    loadP(ti, prow)
+                    vecMatT(dout + (bi &* t + ti) &* c + head &* hs, 1, vt, ld: tp, k: hs, dp, (ti &+ w) / w &* w)
+                    var pdp: Float = 0
+                    for s in 0...ti { pdp += prow[s] * dp[s] }
+                    rowGradients(ti, prow, dp, pdp: pdp)
+                    combineRows(dsm + ti &* tp, k, stride: c3, count: ti &+ 1, n: hs, dbase + ti &* c3 + head &* hs)
+                    ti &+= 1
+                }
+                keyGradients(probs: pm, ldp: t, ds: dsm, ldds: tp, dy: dyp, q: qp, ld: hp, t: t, hs: hs,
+                             dk: dbase + c + head &* hs, dv: dbase + 2 &* c + head &* hs, ldo: c3, tmp: prow)
             }
         }
     }
 
+    /// dv_s = Σ_{t ≥ s} P[t, s]·dy_t and dk_s = Σ_{t ≥ s} dS[t, s]·q_t for every key s < t (rows of
+    /// dy and q `ld` apart, zero padded to whole vectors; P and dS zero above the diagonal), into
+    /// rows `ldo` apart: four keys by two vectors of head columns per pass, 16 accumulators.
+    @inline(__always)
+    static func keyGradients(
+        probs: UnsafePointer<Float>, ldp: Int, ds: UnsafePointer<Float>, ldds: Int,
+        dy: UnsafePointer<Float>, q: UnsafePointer<Float>, ld: Int, t: Int, hs: Int,
+        dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>, ldo: Int, tmp: UnsafeMutablePointer<Float>
+    ) {
+        let w = Vec.scalarCount
+        var s0 = 0
+        while s0 < t {
+            let keys = min(4, t &- s0)
+            // Keys past t (the last block of a t not divisible by 4) read a zero at `tmp`.
+            tmp[0] = 0
+            @inline(__always) func column(_ m: UnsafePointer<Float>, _ ldm: Int, _ key: Int) -> (UnsafePointer<Float>, Int) {
+                key < keys ? (m + (s0 &* ldm &+ s0 &+ key), ldm) : (UnsafePointer(tmp), 0)
+            }
+            let (pc0, ps0) = column(probs, ldp, 0), (pc1, ps1) = column(probs, ldp, 1)
+            let (pc2, ps2) = column(probs, ldp, 2), (pc3, ps3) = column(probs, ldp, 3)
+            let (dc0, ds0) = column(ds, ldds, 0), (dc1, ds1) = column(ds, ldds, 1)
+            let (dc2, ds2) = column(ds, ldds, 2), (dc3, ds3) = column(ds, ldds, 3)
+            var i0 = 0
+            while i0 < hs {
+                let two = i0 &+ w < hs   // a second vector of columns in this pass
+                var v00 = Vec(repeating: 0), v01 = v00, v10 = v00, v11 = v00, v20 = v00, v21 = v00, v30 = v00, v31 = v00
+                var k00 = v00, k01 = v00, k10 = v00, k11 = v00, k20 = v00, k21 = v00, k30 = v00, k31 = v00
+                var tt = s0
+                while tt < t {
+                    let r = tt &- s0
+                    let y0 = vload(dy + (tt &* ld &+ i0)), x0 = vload(q + (tt &* ld &+ i0))
+                    let p0 = Vec(repeating: pc0[r &* ps0]), d0 = Vec(repeating: dc0[r &* ds0])
+                    let p1 = Vec(repeating: pc1[r &* ps1]), d1 = Vec(repeating: dc1[r &* ds1])
+                    let p2 = Vec(repeating: pc2[r &* ps2]), d2 = Vec(repeating: dc2[r &* ds2])
+                    let p3 = Vec(repeating: pc3[r &* ps3]), d3 = Vec(repeating: dc3[r &* ds3])
+                    v00 = vfma(v00, p0, y0); v10 = vfma(v10, p1, y0); v20 = vfma(v20, p2, y0); v30 = vfma(v30, p3, y0)
+                    k00 = vfma(k00, d0, x0); k10 = vfma(k10, d1, x0); k20 = vfma(k20, d2, x0); k30 = vfma(k30, d3, x0)
+                    if two {
+                        let y1 = vload(dy + (tt &* ld &+ i0 &+ w)), x1 = vload(q + (tt &* ld &+ i0 &+ w))
+                        v01 = vfma(v01, p0, y1); v11 = vfma(v11, p1, y1); v21 = vfma(v21, p2, y1); v31 = vfma(v31, p3, y1)
+                        k01 = vfma(k01, d0, x1); k11 = vfma(k11, d1, x1); k21 = vfma(k21, d2, x1); k31 = vfma(k31, d3, x1)
+                    }
+                    tt &+= 1
+                }
+                @inline(__always) func put(_ x: Vec, _ row: UnsafeMutablePointer<Float>, _ col: Int) {
+                    if col &+ w <= hs {
+                        vstore(x, row + col)
+                    } else {
+                        vstore(x, tmp)
+                        for i in col..<hs { row[i] = tmp[i &- col] }
+                    }
+                }
+                for key in 0..<keys {
+                    let (a, a2, d, d2): (Vec, Vec, Vec, Vec)
+                    switch key {
+                    case 0: (a, a2, d, d2) = (v00, v01, k00, k01)
+                    case 1: (a, a2, d, d2) = (v10, v11, k10, k11)
+                    case 2: (a, a2, d, d2) = (v20, v21, k20, k21)
+                    default: (a, a2, d, d2) = (v30, v31, k30, k31)
+                    }
+                    let vr = dv + (s0 &+ key) &* ldo, kr = dk + (s0 &+ key) &* ldo
+                    put(a, vr, i0); put(d, kr, i0)
+                    if two { put(a2, vr, i0 &+ w); put(d2, kr, i0 &+ w) }
+                }
+                i0 &+= two ? 2 &* w : w
+            }
+            s0 &+= 4
+        }
+    }
+
     /// Copies one head's rows x[s, 0..<hs] (row stride `stride`) into xᵀ [hs, tp], zero-padding
-    /// columns t..<tp so whole-vector loops over positions read zeros there.
+    /// columns t..<tp so whole-vector loops over positions read zeros there: square blocks of
+    /// one vector through in-register transposes, the ragged edges element by element.
     @inline(__always)
     static func transposeHead(_ x: UnsafePointer<Float>, stride: Int, rows t: Int, hs: Int,
                               into xt: UnsafeMutablePointer<Float>, tp: Int) {
+        let w = Vec.scalarCount
+        let square = w == 8 || w == 16
+        let tb = square ? t / w &* w : 0, hb = square ? hs / w &* w : 0
+        var s = 0
+        while s < tb {
+            var i = 0
+            while i < hb { transposeSquare(x + (s &* stride &+ i), ld: stride, xt + (i &* tp &+ s), ldd: tp); i &+= w }
+            s &+= w
+        }
         for s in 0..<t {
             let r = x + s &* stride
-            for i in 0..<hs { xt[i &* tp &+ s] = r[i] }
+            for i in (s < tb ? hb : 0)..<hs { xt[i &* tp &+ s] = r[i] }
         }
         if tp > t { for i in 0..<hs { for s in t..<tp { xt[i &* tp &+ s] = 0 } } }
     }

@@ -36,7 +36,16 @@ int cpof_has_avx512(void) {
   int f = (b >> 16) & 1, dq = (b >> 17) & 1, cd = (b >> 28) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
   return f && dq && cd && bw && vl;
 }
+
+int cpof_has_avx512_bf16(void) {
+  unsigned a, b, c, d;
+  if (!cpof_has_avx512()) return 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return 0; /* EAX: the last subleaf */
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+  return (a >> 5) & 1; /* leaf 7 subleaf 1, EAX bit 5: AVX512_BF16 */
+}
 #else
 int cpof_has_avx2_fma(void) { return 0; }
 int cpof_has_avx512(void) { return 0; }
+int cpof_has_avx512_bf16(void) { return 0; }
 #endif

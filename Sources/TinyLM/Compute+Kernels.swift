@@ -4,7 +4,8 @@ import TinyLMKernelsPortable
 
 // The three builds of Kernels/ each define `Gemm` and `Ops` with the same static functions.
 // These protocols name that shared surface, so a `Compute` can hold the chosen build as a
-// metatype and every caller stays unaware that there are three.
+// metatype and every caller stays unaware that there are three (and that a training step's
+// GEMM may be `BF16Gemm`, Compute+BF16.swift).
 
 /// Matrix multiply; see Kernels/Gemm.swift for the contract.
 public protocol GemmKernels {
@@ -81,23 +82,28 @@ extension Compute {
     /// The layer kernels of this path's build.
     public var ops: any KernelOps.Type {
         switch path {
-        case .avx512: TinyLMKernelsAVX512.Ops.self
+        case .avx512, .avx512bf16: TinyLMKernelsAVX512.Ops.self
         case .avx2: TinyLMKernelsAVX2.Ops.self
         case .portable: TinyLMKernelsPortable.Ops.self
         }
     }
 
-    /// The matrix multiply of this path's build.
+    /// The matrix multiply: bf16 products when `bf16Products`, else this path's fp32 build.
     public var gemm: any GemmKernels.Type {
-        switch path {
-        case .avx512: TinyLMKernelsAVX512.Gemm.self
+        if bf16Products { return BF16Gemm.self }
+        return switch path {
+        case .avx512, .avx512bf16: TinyLMKernelsAVX512.Gemm.self
         case .avx2: TinyLMKernelsAVX2.Gemm.self
         case .portable: TinyLMKernelsPortable.Gemm.self
         }
     }
 
+    /// Floats of workspace `sgemm` needs for these sizes, whether or not the products are bf16
+    /// (so one workspace serves a path's evaluation and its training steps).
     public func gemmWorkspaceSize(m: Int, n: Int, k: Int) -> Int {
-        gemm.workspaceSize(m: m, n: n, k: k, threads: threads)
+        let fp32 = fp32.gemm.workspaceSize(m: m, n: n, k: k, threads: threads)
+        guard path.trainsInBF16 else { return fp32 }
+        return max(fp32, BF16Gemm.workspaceSize(m: m, n: n, k: k, threads: threads))
     }
 
     /// `C[m×n] = op(A)·op(B) + beta·C`, row-major, on `threads` threads; see Kernels/Gemm.swift.

@@ -34,8 +34,10 @@ public enum GemmBenchmark {
     ]
 
     /// Median GFLOP/s of `repeats` timed batches of calls (after a warm-up), each batch about
-    /// `batchSeconds` long.
+    /// `batchSeconds` long, multiplied as a training step does (`Compute.forTraining`: bf16
+    /// products on the `avx512-bf16` path).
     public static func measure(_ s: Shape, compute: Compute, repeats: Int = 7, batchSeconds: Double = 0.05) -> Double {
+        let compute = compute.forTraining
         let aCount = s.m * s.k, bCount = s.k * s.n, cCount = s.m * s.n
         let a = UnsafeMutablePointer<Float>.allocate(capacity: aCount)
         let b = UnsafeMutablePointer<Float>.allocate(capacity: bCount)

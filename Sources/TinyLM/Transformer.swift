@@ -116,7 +116,12 @@ public final class Transformer: @unchecked Sendable {
     /// Runs the network on `sequences` (token ids; each is BOS … EOS with 2…contextLength+1
     /// tokens: inputs are all but the last token, targets all but the first) and keeps the
     /// activations for `backward`. With `reference`, also per-token KL(self ‖ reference).
-    public func forward(_ sequences: [[Int32]], reference: Transformer? = nil, entropy: Bool = false) -> ForwardResult {
+    /// `training`: the forward of a training step, whose matrix multiplies (the reference's
+    /// too) run at the training precision (`Compute.forTraining`: bf16 products on the
+    /// `avx512-bf16` path); otherwise fp32, as evaluation needs. `backward` always multiplies at
+    /// the training precision.
+    public func forward(_ sequences: [[Int32]], reference: Transformer? = nil, entropy: Bool = false,
+                        training: Bool = false) -> ForwardResult {
         precondition(!sequences.isEmpty, "empty batch")
         for s in sequences {
             precondition(s.count >= 2 && s.count <= config.contextLength + 1,
@@ -140,7 +145,8 @@ public final class Transformer: @unchecked Sendable {
         runShards(nShards) { i in
             let shard = shards[i]
             let seqs = Array(sequences[ranges[i]])
-            let c = Compute(path: self.compute.path, threads: perShardThreads)!
+            let fp32 = Compute(path: self.compute.path, threads: perShardThreads)!
+            let c = training ? fp32.forTraining : fp32
             shard.prepare(seqs, withReference: reference != nil, compute: c)
             if let reference, let refShards {
                 refShards[i].referenceLogSoftmax(model: reference, inputsFrom: shard, compute: c)
@@ -174,7 +180,7 @@ public final class Transformer: @unchecked Sendable {
         let perShardThreads = max(1, compute.threads / nShards)
         let shards = self.shards
         runShards(nShards) { i in
-            let c = Compute(path: self.compute.path, threads: perShardThreads)!
+            let c = Compute(path: self.compute.path, threads: perShardThreads)!.forTraining
             let r = pending.shardRanges[i]
             let shard = shards[i]
             let g = i == 0 ? self.grads : shard.gradsBuffer(count: self.layout.count)
@@ -196,10 +202,11 @@ public final class Transformer: @unchecked Sendable {
     }
 
     /// Mean next-token cross-entropy over all real tokens of `sequences` (interface (a)).
-    /// With `backward: true`, also accumulates its gradient into `grads`.
+    /// With `backward: true`, also accumulates its gradient into `grads` (a training step: the
+    /// forward too runs at the training precision).
     @discardableResult
     public func nextTokenLoss(_ sequences: [[Int32]], backward doBackward: Bool = false) -> Double {
-        let r = forward(sequences)
+        let r = forward(sequences, training: doBackward)
         let n = Double(r.totalTokens)
         if doBackward {
             backward(Coefficients(logProb: [Float](repeating: Float(-1 / n), count: sequences.count)))

@@ -26,7 +26,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only measure the GEMM shapes (quick kernel check).")
     var gemmOnly = false
 
-    @Option(help: "Kernel build: avx512, avx2 or portable (default: the best this CPU supports).")
+    @Option(help: "Kernel build: avx512-bf16 (bf16 training GEMMs), avx512, avx2 or portable (default: the best this CPU supports).")
     var kernels: String?
 
     @Option(help: "Threads for the kernels.")
@@ -177,7 +177,7 @@ struct Bench: ParsableCommand {
     private func makeCompute() throws -> Compute {
         guard let kernels else { return Compute(threads: threads) }
         guard let path = KernelPath(rawValue: kernels) else {
-            throw ValidationError("unknown kernel build '\(kernels)'; use avx512, avx2 or portable")
+            throw ValidationError("unknown kernel build '\(kernels)'; use \(KernelPath.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let c = Compute(path: path, threads: threads) else {
             throw ValidationError("this CPU cannot run the \(kernels) kernels; it supports: \(KernelPath.supported.map(\.rawValue).joined(separator: ", "))")

@@ -7,13 +7,15 @@ import Testing
 // leading dimensions. Kept small: tests run in debug builds, where the kernels are slow.
 
 /// One multiply to check: `op(A)[m×k] · op(B)[k×n]` with leading-dimension padding.
-private struct GemmCase: CustomTestStringConvertible, Sendable {
+struct GemmCase: CustomTestStringConvertible, Sendable {
     let m: Int, n: Int, k: Int
     var pad = 0
     var testDescription: String { "m\(m) n\(n) k\(k)" + (pad > 0 ? " pad\(pad)" : "") }
 }
 
-/// The compute configurations under test: every supported path, one and two threads.
+/// The compute configurations under test: every supported path, one and two threads. A compute
+/// not made `forTraining` multiplies in fp32 on every path, `avx512-bf16` included (its bf16
+/// products are checked in BF16Tests).
 private let gemmComputes: [Compute] = KernelPath.supported.flatMap { p in
     [Compute(path: p, threads: 1)!, Compute(path: p, threads: 2)!]
 }
@@ -28,7 +30,7 @@ private func gemmRandom(_ count: Int, seed: UInt64) -> [Float] {
 }
 
 /// Inputs for one case, stored as the flags say, with padded leading dimensions.
-private struct GemmOperands: Sendable {
+struct GemmOperands: Sendable {
     let transA: Bool, transB: Bool
     let m: Int, n: Int, k: Int
     let lda: Int, ldb: Int, ldc: Int
@@ -66,9 +68,11 @@ private struct GemmOperands: Sendable {
         return c
     }
 
-    /// The exact product (in Double) and Σ|a·b| per element of the m×n block, row-major.
-    func reference() -> (sum: [Double], mag: [Double]) {
+    /// The exact product (in Double) and Σ|a·b| per element of the m×n block, row-major; with
+    /// `rounding`, of the operands after rounding each element (e.g. to bf16).
+    func reference(rounding: ((Float) -> Float)? = nil) -> (sum: [Double], mag: [Double]) {
         var sum = [Double](repeating: 0, count: m * n), mag = sum
+        let a = rounding.map { self.a.map($0) } ?? self.a, b = rounding.map { self.b.map($0) } ?? self.b
         a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 let (ars, acs) = transA ? (1, lda) : (lda, 1)
@@ -88,10 +92,14 @@ private struct GemmOperands: Sendable {
         return (sum, mag)
     }
 
-    /// Checks `got` against the Double reference `ref`: the m×n block within an fp32 error
-    /// bound scaled by Σ|a·b| and √k, everything else (ldc padding) untouched.
-    func check(_ got: [Float], ref: (sum: [Double], mag: [Double]), beta: Float, start: [Float], label: String) {
-        let tol = 1e-5 * Double(max(1, k)).squareRoot()
+    /// The fp32 error bound relative to Σ|a·b|: 1e-5·√k.
+    var fp32Tolerance: Double { 1e-5 * Double(max(1, k)).squareRoot() }
+
+    /// Checks `got` against the Double reference `ref`: the m×n block within `tolerance` (by
+    /// default the fp32 bound) times Σ|a·b|, everything else (ldc padding) untouched.
+    func check(_ got: [Float], ref: (sum: [Double], mag: [Double]), beta: Float, start: [Float], label: String,
+               tolerance: Double? = nil) {
+        let tol = tolerance ?? fp32Tolerance
         var bad = 0
         for i in 0..<m {
             for j in 0..<ldc {
@@ -134,11 +142,11 @@ private struct PreparedGemm: Sendable {
     }
 }
 
-private let transCombos: [(Bool, Bool)] = [(false, false), (false, true), (true, false), (true, true)]
+let transCombos: [(Bool, Bool)] = [(false, false), (false, true), (true, false), (true, true)]
 
 /// Sizes around the tiles (6 or 4 rows; 64, 16 or 8 columns), several k blocks (kc = 128),
 /// more columns than one packed block (512), and padded leading dimensions.
-private let gemmCases: [GemmCase] = [
+let gemmCases: [GemmCase] = [
     GemmCase(m: 1, n: 1, k: 1),
     GemmCase(m: 3, n: 5, k: 17),
     GemmCase(m: 5, n: 3, k: 1, pad: 3),
@@ -188,17 +196,7 @@ struct GemmTests {
 
     @Test("k = 0: beta 0 zeroes C (even NaN), beta 1 leaves it", arguments: gemmComputes)
     func emptyK(compute: Compute) {
-        let ops = GemmOperands(GemmCase(m: 7, n: 9, k: 0, pad: 2), transA: false, transB: false, seed: 9)
-        var garbage = ops.c0
-        for i in 0..<ops.m { for j in 0..<ops.n { garbage[i * ops.ldc + j] = .nan } }
-        let zeroed = ops.run(compute, beta: 0, start: garbage)
-        for i in 0..<ops.m {
-            for j in 0..<ops.ldc {
-                let idx = i * ops.ldc + j
-                if j < ops.n { #expect(zeroed[idx] == 0) } else { #expect(zeroed[idx].bitPattern == garbage[idx].bitPattern) }
-            }
-        }
-        #expect(ops.run(compute, beta: 1, start: ops.c0) == ops.c0)
+        checkEmptyK(compute, transB: false)
     }
 
     @Test("m = 0 or n = 0 needs no workspace and writes nothing", arguments: gemmComputes)
@@ -238,4 +236,20 @@ struct GemmTests {
             }
         }
     }
+}
+
+/// k = 0 on `compute`: beta 0 zeroes the m×n block of C (even NaN) and leaves the padding, beta 1
+/// leaves C as it was.
+func checkEmptyK(_ compute: Compute, transB: Bool) {
+    let ops = GemmOperands(GemmCase(m: 7, n: 9, k: 0, pad: 2), transA: false, transB: transB, seed: 9)
+    var garbage = ops.c0
+    for i in 0..<ops.m { for j in 0..<ops.n { garbage[i * ops.ldc + j] = .nan } }
+    let zeroed = ops.run(compute, beta: 0, start: garbage)
+    for i in 0..<ops.m {
+        for j in 0..<ops.ldc {
+            let idx = i * ops.ldc + j
+            if j < ops.n { #expect(zeroed[idx] == 0) } else { #expect(zeroed[idx].bitPattern == garbage[idx].bitPattern) }
+        }
+    }
+    #expect(ops.run(compute, beta: 1, start: ops.c0) == ops.c0)
 }

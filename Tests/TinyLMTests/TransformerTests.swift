@@ -69,7 +69,7 @@ struct TransformerTests {
     /// differences on a sample of entries of every parameter tensor.
     @Test(arguments: smallConfigs)
     func fullModelGradientMatchesFiniteDifferences(_ cfg: ModelConfig) {
-        let compute = Compute(threads: 2)
+        let compute = Compute(threads: 2).fp32   // finite differences check the fp32 gradient
         let model = testModel(cfg, seed: 5, compute: compute)
         let reference = testModel(cfg, seed: 6, compute: compute)
         let seqs = randomSequences(count: 4, lengths: 3...(cfg.contextLength + 1), vocab: cfg.vocabSize, seed: 7)
@@ -110,7 +110,7 @@ struct TransformerTests {
     /// Interface (a): the gradient of the mean cross-entropy, checked the same way.
     @Test func nextTokenLossGradientMatchesFiniteDifferences() {
         let cfg = smallConfigs[0]
-        let model = testModel(cfg, seed: 9, compute: Compute(threads: 1))
+        let model = testModel(cfg, seed: 9, compute: Compute(threads: 1).fp32)
         let seqs = randomSequences(count: 3, lengths: 2...(cfg.contextLength + 1), vocab: cfg.vocabSize, seed: 10)
         model.zeroGrad()
         model.nextTokenLoss(seqs, backward: true)
