@@ -130,6 +130,8 @@ public final class Experiment: @unchecked Sendable {
         judge = r.prep.neighborJudge.map(UserDataJudge.neighbors) ?? r.prep.judge.map(UserDataJudge.ridge)
         winScores[.reference] = r.evalInputs.ftWinScores
         for m in r.methods {
+            // Every model of the run is used one at a time: they keep their activations in one place.
+            m.run.model.shareWorkspace(with: r.ft)
             runs[m.run.method] = m.run
             metrics[m.run.method] = m.metrics
             steps[m.run.method] = m.steps
@@ -346,7 +348,10 @@ public final class Experiment: @unchecked Sendable {
         let ftTexts = evaluationTexts[.reference]
         for m in config.methods {
             evaluationTexts[m] = ftTexts
-            runs[m] = MethodRun(method: m, ft: ft, learningRate: config.learningRate)
+            let run = MethodRun(method: m, ft: ft, learningRate: config.learningRate)
+            // Every model of the run is used one at a time: they keep their activations in one place.
+            run.model.shareWorkspace(with: ft)
+            runs[m] = run
             var epoch0 = base
             epoch0.method = m
             metrics[m] = [epoch0]
