@@ -32,28 +32,47 @@ public enum AtomicFile {
     }()
 
     public static func write(_ bytes: [UInt8], to path: String) throws(FileWriteError) {
+        try write(to: path) { emit throws(FileWriteError) in try emit(bytes) }
+    }
+
+    /// `write` for contents made piece by piece: `produce` hands each piece to `emit` in file
+    /// order, so the whole file need never be in memory at once (a run's checkpoint goes one
+    /// section at a time). An error from either leaves the target untouched.
+    public static func write(to path: String,
+                             _ produce: (_ emit: ([UInt8]) throws(FileWriteError) -> Void) throws(FileWriteError) -> Void)
+        throws(FileWriteError) {
         let dir = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
         let tmp = (dir.isEmpty ? "" : dir + "/") + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-" + base
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 { throw .cannotCreate(path: path, reason: String(cString: strerror(errno))) }
-        var offset = 0
-        let failure: String? = bytes.withUnsafeBytes { raw -> String? in
-            while offset < raw.count {
-                let chunk = slowWriteMicroseconds > 0 ? min(raw.count - offset, slowWriteChunk) : raw.count - offset
-                if slowWriteMicroseconds > 0 { usleep(slowWriteMicroseconds) }
-                let n = Foundation.write(fd, raw.baseAddress! + offset, chunk)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return String(cString: strerror(errno))
+        var written = 0   // bytes of the file so far: the test hook waits at every 64 KB of the file
+        func emit(_ bytes: [UInt8]) throws(FileWriteError) {
+            var offset = 0
+            let failure: String? = bytes.withUnsafeBytes { raw -> String? in
+                while offset < raw.count {
+                    var chunk = raw.count - offset
+                    if slowWriteMicroseconds > 0 {
+                        chunk = min(chunk, slowWriteChunk - written % slowWriteChunk)
+                        if written % slowWriteChunk == 0 { usleep(slowWriteMicroseconds) }
+                    }
+                    let n = Foundation.write(fd, raw.baseAddress! + offset, chunk)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        return String(cString: strerror(errno))
+                    }
+                    offset += n
+                    written += n
                 }
-                offset += n
+                return nil
             }
-            return nil
+            if let failure { throw .writeFailed(path: path, reason: failure) }
         }
-        if let failure {
+        do {
+            try produce(emit)
+        } catch {
             close(fd); unlink(tmp)
-            throw .writeFailed(path: path, reason: failure)
+            throw error
         }
         if fsync(fd) != 0 {
             let reason = String(cString: strerror(errno))

@@ -244,20 +244,41 @@ public enum SectionFile {
     public static func printableTag(_ bytes: some Collection<UInt8>) -> String { Hex.printable(bytes) }
 
     public static func encode(magic: [UInt8], version: UInt32, sections: [(tag: String, bytes: [UInt8])]) -> [UInt8] {
-        precondition(magic.count == magicLength && sections.allSatisfy { $0.tag.utf8.count == tagLength },
-                     "8-byte magic, 4-byte tags")
         let size = magicLength + 4 + 4 /* version, section count */ + sections.reduce(0) { $0 + sectionHeaderBytes + $1.bytes.count } + checksumBytes
         var w = ByteWriter(capacity: size)
-        w.raw(magic)
-        w.u32(version)
-        w.u32(UInt32(sections.count))
-        for s in sections {
-            w.raw(Array(s.tag.utf8))
-            w.u64(UInt64(s.bytes.count))
-            w.raw(s.bytes)
-        }
-        w.u32(CRC32.checksum(w.bytes))
+        encode(magic: magic, version: version, sectionCount: sections.count, section: { sections[$0] }, emit: { w.raw($0) })
         return w.bytes
+    }
+
+    /// The same file piece by piece, for a writer that need not hold all of it: the header, then
+    /// each section as `section(i)` makes it (so one is in memory at a time), then the checksum,
+    /// each handed to `emit` in file order.
+    public static func encode<E: Error>(magic: [UInt8], version: UInt32, sectionCount: Int,
+                                        section: (Int) -> (tag: String, bytes: [UInt8]),
+                                        emit: ([UInt8]) throws(E) -> Void) throws(E) {
+        precondition(magic.count == magicLength, "8-byte magic")
+        var crc: UInt32 = 0
+        func put(_ bytes: [UInt8]) throws(E) {
+            crc = bytes.withUnsafeBytes { CRC32.update(crc, $0) }
+            try emit(bytes)
+        }
+        var header = ByteWriter()
+        header.raw(magic)
+        header.u32(version)
+        header.u32(UInt32(sectionCount))
+        try put(header.bytes)
+        for i in 0..<sectionCount {
+            let s = section(i)
+            precondition(s.tag.utf8.count == tagLength, "4-byte tags")
+            var h = ByteWriter()
+            h.raw(Array(s.tag.utf8))
+            h.u64(UInt64(s.bytes.count))
+            try put(h.bytes)
+            try put(s.bytes)
+        }
+        var end = ByteWriter()
+        end.u32(crc)
+        try emit(end.bytes)
     }
 
     /// The sections in file order, after checking the magic, the version, every length and the

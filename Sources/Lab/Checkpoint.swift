@@ -159,7 +159,10 @@ enum Checkpoint {
 
     // MARK: - writing (the current format)
 
-    static func encode(_ exp: Experiment, generations: Int) -> [UInt8] {
+    /// The checkpoint of `exp`, handed to `emit` piece by piece in file order: each section is
+    /// made when its turn comes, so one is in memory at a time, never the whole file (a run's
+    /// methods' weights and AdamW moments are most of it).
+    static func encode<E: Error>(_ exp: Experiment, generations: Int, emit: ([UInt8]) throws(E) -> Void) throws(E) {
         guard let codec = exp.codec, let ft = exp.ft, let inputs = exp.inputs, let ev = exp.evalInputs else {
             preconditionFailure("a checkpoint is taken after preparation")
         }
@@ -173,45 +176,62 @@ enum Checkpoint {
             attributeEffects: exp.attributeEffects, traitImbalance: exp.traitImbalance, ftMetrics: exp.ftMetrics,
             ghat: exp.ghatModel, judge: exp.judge?.ridge, neighborJudge: exp.judge?.neighbors, model: exp.modelShape)
 
-        var ftp = ByteWriter()
-        ftp.floats(ft.params.pointer, count: ft.parameterCount)
-
-        var inp = ByteWriter()
-        inputs.texts.write(to: &inp)
-        inp.doubles(inputs.logPFT)
-        inp.double(inputs.outcomeSD)
-
-        var evi = ByteWriter()
-        ev.texts.write(to: &evi)
-        evi.sequences(ev.winPrompts)
-        evi.doubles(ev.ftWinScores)
-        evi.bool(exp.ftTrueValue != nil)
-        evi.double(exp.ftTrueValue ?? 0)
-
-        var sections: [(tag: String, bytes: [UInt8])] = [
-            ("META", json(info)), ("TOKN", codec.tokenizer.serialized()), ("FTPM", ftp.bytes), ("PREP", json(prep)),
-            ("INPT", inp.bytes), ("EVIN", evi.bytes),
+        var sections: [(tag: String, bytes: () -> [UInt8])] = [
+            ("META", { json(info) }), ("TOKN", { codec.tokenizer.serialized() }),
+            ("FTPM", {
+                var ftp = ByteWriter()
+                ftp.floats(ft.params.pointer, count: ft.parameterCount)
+                return ftp.bytes
+            }),
+            ("PREP", { json(prep) }),
+            ("INPT", {
+                var inp = ByteWriter()
+                inputs.texts.write(to: &inp)
+                inp.doubles(inputs.logPFT)
+                inp.double(inputs.outcomeSD)
+                return inp.bytes
+            }),
+            ("EVIN", {
+                var evi = ByteWriter()
+                ev.texts.write(to: &evi)
+                evi.sequences(ev.winPrompts)
+                evi.doubles(ev.ftWinScores)
+                evi.bool(exp.ftTrueValue != nil)
+                evi.double(exp.ftTrueValue ?? 0)
+                return evi.bytes
+            }),
         ]
         for m in exp.config.methods {
             guard let run = exp.runs[m] else { continue }
-            var w = ByteWriter()
-            w.string(m.rawValue)
-            w.blob(json(run.counters))
-            w.blob(json(exp.metrics[m] ?? []))
-            w.blob(json(exp.steps[m] ?? []))
-            w.doubles(run.lastEpochLogWeights)
-            w.bool(exp.winScores[m] != nil)
-            w.doubles(exp.winScores[m] ?? [])
-            w.floats(run.model.params.pointer, count: run.model.parameterCount)
-            w.blob(json(run.optimizer.config))
-            w.int(run.optimizer.step)
-            w.floats(run.optimizer.m.pointer, count: run.model.parameterCount)
-            w.floats(run.optimizer.v.pointer, count: run.model.parameterCount)
-            w.bool(run.klCoefficient != nil)
-            w.double(run.klCoefficient ?? 0)
-            sections.append(("MTHD", w.bytes))
+            sections.append(("MTHD", { methodSection(exp, run) }))
         }
-        return SectionFile.encode(magic: magic, version: version, sections: sections)
+        try SectionFile.encode(magic: magic, version: version, sectionCount: sections.count,
+                               section: { (sections[$0].tag, sections[$0].bytes()) }, emit: emit)
+    }
+
+    /// One method's MTHD section: its counters, metrics and steps, last epoch's log weights, win
+    /// scores, parameters, AdamW state and the KL controller's β.
+    private static func methodSection(_ exp: Experiment, _ run: MethodRun) -> [UInt8] {
+        let m = run.method, count = run.model.parameterCount
+        let counters = json(run.counters), metrics = json(exp.metrics[m] ?? []), steps = json(exp.steps[m] ?? [])
+        let optimizer = json(run.optimizer.config)
+        var w = ByteWriter(capacity: 3 * count * 4 + counters.count + metrics.count + steps.count + optimizer.count
+                           + 8 * run.lastEpochLogWeights.count + 8 * (exp.winScores[m]?.count ?? 0) + 1024)
+        w.string(m.rawValue)
+        w.blob(counters)
+        w.blob(metrics)
+        w.blob(steps)
+        w.doubles(run.lastEpochLogWeights)
+        w.bool(exp.winScores[m] != nil)
+        w.doubles(exp.winScores[m] ?? [])
+        w.floats(run.model.params.pointer, count: count)
+        w.blob(optimizer)
+        w.int(run.optimizer.step)
+        w.floats(run.optimizer.m.pointer, count: count)
+        w.floats(run.optimizer.v.pointer, count: count)
+        w.bool(run.klCoefficient != nil)
+        w.double(run.klCoefficient ?? 0)
+        return w.bytes
     }
 
     // MARK: - reading (every readable format)
@@ -590,15 +610,23 @@ public struct RunDirectory: Sendable {
 
     public func hasCheckpoint(seed: UInt64) -> Bool { FileManager.default.fileExists(atPath: checkpointPath(seed: seed)) }
 
-    /// Saves `experiment` (prepared) as its seed's checkpoint; returns the bytes written.
+    /// Saves `experiment` (prepared) as its seed's checkpoint, a section at a time; returns the
+    /// bytes written.
     @discardableResult
     public func save(_ experiment: Experiment, generations: Int = 0) throws(RunStoreError) -> Int {
-        let bytes = Checkpoint.encode(experiment, generations: generations)
         let target = checkpointPath(seed: experiment.seed)
-        do { try AtomicFile.write(bytes, to: target) } catch {
+        var written = 0
+        do {
+            try AtomicFile.write(to: target) { emit throws(FileWriteError) in
+                try Checkpoint.encode(experiment, generations: generations) { bytes throws(FileWriteError) in
+                    written += bytes.count
+                    try emit(bytes)
+                }
+            }
+        } catch {
             throw .saveFailed(path: target, reason: error.description)
         }
-        return bytes.count
+        return written
     }
 
     /// What the seed's checkpoint says about itself, without restoring it.

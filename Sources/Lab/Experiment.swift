@@ -85,6 +85,10 @@ public final class Experiment: @unchecked Sendable {
     public var outcomeModel: CrossFittedOutcomeModel? { ghatModel }
     private(set) var judge: UserDataJudge?
     private(set) var runs: [Method: MethodRun] = [:]
+    /// log P^f of the held-out rows and f0 samples under each method's model as its last
+    /// evaluation computed them, until the method trains again: `heldOutRows` and
+    /// `heldOutF0Samples` (the report) read them instead of running the model over them again.
+    private var lastHeldOutLogProbs: [Method: (rows: [Double], f0: [Double])] = [:]
     let compute: Compute
 
     public convenience init(config: LabConfig, seed: UInt64) throws(LabError) {
@@ -130,6 +134,8 @@ public final class Experiment: @unchecked Sendable {
         judge = r.prep.neighborJudge.map(UserDataJudge.neighbors) ?? r.prep.judge.map(UserDataJudge.ridge)
         winScores[.reference] = r.evalInputs.ftWinScores
         for m in r.methods {
+            // Every model of the run is used one at a time: they keep their activations in one place.
+            m.run.model.shareWorkspace(with: r.ft)
             runs[m.run.method] = m.run
             metrics[m.run.method] = m.metrics
             steps[m.run.method] = m.steps
@@ -346,7 +352,10 @@ public final class Experiment: @unchecked Sendable {
         let ftTexts = evaluationTexts[.reference]
         for m in config.methods {
             evaluationTexts[m] = ftTexts
-            runs[m] = MethodRun(method: m, ft: ft, learningRate: config.learningRate)
+            let run = MethodRun(method: m, ft: ft, learningRate: config.learningRate)
+            // Every model of the run is used one at a time: they keep their activations in one place.
+            run.model.shareWorkspace(with: ft)
+            runs[m] = run
             var epoch0 = base
             epoch0.method = m
             metrics[m] = [epoch0]
@@ -395,6 +404,7 @@ public final class Experiment: @unchecked Sendable {
     public func step(_ method: Method, onStep: (StepRecord) -> Void = { _ in }, cancelled: () -> Bool = { false }) -> EpochMetrics? {
         guard let run = runs[method], let inputs else { return nil }
         let t0 = Date()
+        lastHeldOutLogProbs[method] = nil
         var losses: [Double] = []
         run.trainEpoch(inputs, config: config, seed: Self.trainingSeed(seed), onStep: { rec in
             self.steps[method, default: []].append(rec)
@@ -424,6 +434,7 @@ public final class Experiment: @unchecked Sendable {
         let isReference = method.role == .reference
         let rowLogP = heldOutRowLogProbs(model, isReference: isReference, ev)
         let f0LogP = heldOutF0LogProbs(model, isReference: isReference, ev)
+        lastHeldOutLogProbs[method] = (rowLogP, f0LogP)
         let inputs = EstimatorInputs(
             logP: rowLogP, logPR: ev.logPR, outcomes: ev.outcomes, ghat: ev.ghat, sampleLogP: f0LogP,
             sampleLogP0: ev.f0LogP0, sampleGhat: ev.f0Ghat, normalization: config.objective.normalization)
@@ -533,7 +544,7 @@ public final class Experiment: @unchecked Sendable {
     /// can recompute them (rows.csv).
     public func heldOutRows(_ method: Method) -> [HeldOutRow] {
         guard let ev = evalInputs, let model = runs[method]?.model ?? ft else { return [] }
-        let logP = heldOutRowLogProbs(model, isReference: method.role == .reference, ev)
+        let logP = lastHeldOutLogProbs[method]?.rows ?? heldOutRowLogProbs(model, isReference: method.role == .reference, ev)
         let w = softmax(Estimators.logRatios(logP, ev.logPR))
         return data.eval.indices.map { i in
             HeldOutRow(text: data.eval[i].text, outcome: ev.outcomes[i], logPF: logP[i], logPR: ev.logPR[i],
@@ -545,7 +556,7 @@ public final class Experiment: @unchecked Sendable {
     /// V_OUT and V_DR are computed from (f0-METHOD-seedK.csv).
     public func heldOutF0Samples(_ method: Method) -> [HeldOutF0Sample] {
         guard let ev = evalInputs, let codec, let model = runs[method]?.model ?? ft else { return [] }
-        let logP = heldOutF0LogProbs(model, isReference: method.role == .reference, ev)
+        let logP = lastHeldOutLogProbs[method]?.f0 ?? heldOutF0LogProbs(model, isReference: method.role == .reference, ev)
         let w = softmax(Estimators.logRatios(logP, ev.f0LogP0))
         return ev.f0Seqs.indices.map { j in
             HeldOutF0Sample(text: codec.text(ev.f0Seqs[j]), logP0: ev.f0LogP0[j], logPF: logP[j], ghat: ev.f0Ghat[j], weight: w[j])

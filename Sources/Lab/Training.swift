@@ -4,14 +4,17 @@ import TinyLM
 
 /// Helpers that run a model over many sequences in batches.
 enum Batches {
-    /// Sequence log-probabilities of `seqs` under `model` (forward only), in batches.
+    /// Sequence log-probabilities of `seqs` under `model` (forward only), in batches. The batches
+    /// take the sequences shortest first, so that each pads its sequences to nearly their own
+    /// length; a sequence's log-probability does not depend on the others in its batch
+    /// (`Transformer.forward`), so the order changes no number, only the padding computed.
     static func logProbs(_ model: Transformer, _ seqs: [[Int32]], batch: Int = 64) -> [Double] {
-        var out: [Double] = []
-        out.reserveCapacity(seqs.count)
+        let order = seqs.indices.sorted { (seqs[$0].count, $0) < (seqs[$1].count, $1) }
+        var out = [Double](repeating: 0, count: seqs.count)
         var i = 0
-        while i < seqs.count {
-            let chunk = Array(seqs[i..<min(seqs.count, i + batch)])
-            out.append(contentsOf: model.forward(chunk).logProbs)
+        while i < order.count {
+            let chunk = order[i..<min(order.count, i + batch)]
+            for (j, lp) in zip(chunk, model.forward(chunk.map { seqs[$0] }).logProbs) { out[j] = lp }
             i += batch
         }
         return out

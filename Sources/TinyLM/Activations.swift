@@ -29,6 +29,10 @@ final class Activations {
     var base: UnsafeMutablePointer<Float> { buffer.pointer }
     func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { buffer.pointer + offset }
 
+    /// The kernel build and threads the scratch regions were sized for (models sharing a
+    /// `Workspace` may differ in them).
+    private var laidOutFor: (path: KernelPath, threads: Int)?
+
     /// Makes room for `seqs` sequences of `t` positions (with a reference log-softmax region
     /// when `withReference`), keeping the old allocation when it is big enough.
     func reserve(seqs: Int, t: Int, withReference: Bool, compute: Compute) {
@@ -36,7 +40,8 @@ final class Activations {
         self.t = t
         let n = seqs * t
         let probs = seqs * config.heads * t * t
-        if n <= capacityRows && probs <= capacityProbs && (!withReference || hasRefRegion) { return }
+        let sameCompute = laidOutFor.map { $0.path == compute.path && $0.threads == compute.threads } ?? false
+        if sameCompute && n <= capacityRows && probs <= capacityProbs && (!withReference || hasRefRegion) { return }
         let capRows = max(n, capacityRows)
         let capProbs = max(probs, capacityProbs)
         let ref = withReference || hasRefRegion
@@ -79,7 +84,9 @@ final class Activations {
             compute.gemmWorkspaceSize(m: c, n: v, k: n), compute.gemmWorkspaceSize(m: c, n: c, k: n),
         ].max() ?? 0
         gemmWorkspace = take(ws)
+        buffer = FloatBuffer(count: 0)   // the old block goes before the new one comes
         buffer = FloatBuffer(count: off)
+        laidOutFor = (compute.path, compute.threads)
         capacityRows = n
         capacityProbs = probs
         ints.deallocate()

@@ -55,39 +55,21 @@ extension Transformer {
         for p in prompts {
             precondition(!p.isEmpty && p.count <= config.contextLength, "prompt length \(p.count) outside 1...\(config.contextLength)")
         }
-        // Large requests go through in chunks: the KV cache and the lock-step decoding loop
-        // scale with the rows in flight. Row streams are keyed by the global row index, so
-        // chunking does not change any sample.
-        let chunk = Self.samplingChunk
-        guard prompts.count <= chunk else {
-            var out: [Sample] = []
-            out.reserveCapacity(prompts.count)
-            var start = 0
-            while start < prompts.count {
-                let end = min(prompts.count, start + chunk)
-                out.append(contentsOf: sampleChunk(Array(prompts[start..<end]), firstRow: start, options: options, seed: seed))
-                start = end
-            }
-            return out
-        }
-        return sampleChunk(prompts, firstRow: 0, options: options, seed: seed)
-    }
-
-    /// Prompts decoded together at most (per call of the decoding loop).
-    static let samplingChunk = 256
-
-    private func sampleChunk(_ prompts: [[Int32]], firstRow: Int, options: SamplingOptions, seed: UInt64) -> [Sample] {
+        // Each shard decodes its share of the prompts with at most `samplingChunk / shards` rows
+        // in flight (the KV cache scales with them): a row that finishes takes the next prompt.
+        // Row streams are keyed by the prompt's index, and rows never see each other, so how
+        // prompts share the rows changes no sample.
         let nShards = min(compute.threads, prompts.count)
         let perShard = max(1, compute.threads / nShards)
-        var results = [Sample?](repeating: nil, count: prompts.count)
+        let slots = max(1, Self.samplingChunk / nShards)
         let ranges = (0..<nShards).map { i in (prompts.count * i / nShards)..<(prompts.count * (i + 1) / nShards) }
         // The tied head reads wteᵀ [C, V] every step: transpose it once for the whole call.
         let headT = headTransposed()
         nonisolated(unsafe) var shardResults = [[Sample]](repeating: [], count: nShards)
         let work = { (i: Int) in
             let c = Compute(path: self.compute.path, threads: perShard)!
-            let decoder = Decoder(model: self, rows: ranges[i].count, compute: c, headT: headT)
-            shardResults[i] = decoder.run(prompts: Array(prompts[ranges[i]]), firstRow: firstRow + ranges[i].lowerBound,
+            let decoder = Decoder(model: self, rows: min(slots, ranges[i].count), compute: c, headT: headT)
+            shardResults[i] = decoder.run(prompts: Array(prompts[ranges[i]]), firstRow: ranges[i].lowerBound,
                                           options: options, seed: seed)
         }
         if nShards == 1 {
@@ -96,11 +78,11 @@ extension Transformer {
             nonisolated(unsafe) let work = work
             DispatchQueue.concurrentPerform(iterations: nShards) { work($0) }
         }
-        for (i, r) in ranges.enumerated() {
-            for (j, s) in shardResults[i].enumerated() { results[r.lowerBound + j] = s }
-        }
-        return results.map { $0! }
+        return shardResults.flatMap { $0 }
     }
+
+    /// Rows decoded together at most (over all shards): the KV caches hold this many sequences.
+    static let samplingChunk = 256
 
     /// The output head as a [C, V] matrix (a transposed copy of wte when tied).
     func headTransposed() -> FloatBuffer {
@@ -188,31 +170,47 @@ final class Decoder {
                       b: headT.pointer, ldb: v, c: p(logits), ldc: v, beta: 0, workspace: w)
     }
 
+    /// Draws one continuation per prompt (`prompts.count` ≥ `rows`): each row decodes a prompt
+    /// and, when it finishes, takes the next one, until none is left. Prompt p draws from its own
+    /// stream, keyed by `firstRow` plus its index.
     func run(prompts: [[Int32]], firstRow: Int, options: SamplingOptions, seed: UInt64) -> [Sample] {
         let cfg = model.config, v = cfg.vocabSize
-        var rngs = (0..<rows).map { SeededRandom(seed: SeededRandom.derivedSeed(seed, "sample-row-\(firstRow + $0)")) }
+        precondition(prompts.count >= rows, "a prompt per row at least")
         var seqs = prompts
-        var logProb = [Double](repeating: 0, count: rows), qLogProb = logProb, promptLogProb = logProb
-        var done = [Bool](repeating: false, count: rows), finished = done
-        var next = prompts.map { $0[0] }
-        for r in 0..<rows { positions[r] = 0 }
-        let maxLen = prompts.map { $0.count }.max()! + options.maxNewTokens
+        var logProb = [Double](repeating: 0, count: prompts.count), qLogProb = logProb, promptLogProb = logProb
+        var finished = [Bool](repeating: false, count: prompts.count)
+        // The prompt each row decodes (nil once none is left), its random stream, and its next input.
+        var current = [Int?](repeating: nil, count: rows)
+        var rngs = [SeededRandom](repeating: SeededRandom(seed: 0), count: rows)
+        var next = [Int32](repeating: 0, count: rows)
+        var waiting = 0
+        func start(_ r: Int) {
+            positions[r] = 0
+            guard waiting < prompts.count else { current[r] = nil; return }
+            let i = waiting
+            waiting += 1
+            current[r] = i
+            rngs[r] = SeededRandom(seed: SeededRandom.derivedSeed(seed, "sample-row-\(firstRow + i)"))
+            next[r] = prompts[i][0]
+        }
+        for r in 0..<rows { start(r) }
         let logp = UnsafeMutablePointer<Float>.allocate(capacity: v)
         let q = UnsafeMutablePointer<Float>.allocate(capacity: v)
         defer { logp.deallocate(); q.deallocate() }
         var order = [Int32](repeating: 0, count: v)
-        while !done.allSatisfy({ $0 }) {
+        while current.contains(where: { $0 != nil }) {
             step(tokens: next)
-            for r in 0..<rows where !done[r] {
+            for r in 0..<rows {
+                guard let i = current[r] else { continue }
                 let pos = Int(positions[r])
                 let nextPos = pos + 1
-                if nextPos < prompts[r].count {
-                    next[r] = prompts[r][nextPos]     // still reading the prompt
+                if nextPos < prompts[i].count {
+                    next[r] = prompts[i][nextPos]     // still reading the prompt
                     positions[r] = Int32(nextPos)
                     let z = p(logits) + r * v
                     logp.update(from: z, count: v)
                     compute.ops.logSoftmaxRows(logits: logp, rows: 1, v: v, scratch: p(scratch), threads: 1)
-                    promptLogProb[r] += Double(logp[Int(next[r])])
+                    promptLogProb[i] += Double(logp[Int(next[r])])
                     continue
                 }
                 // Sample the token that follows position pos.
@@ -220,21 +218,22 @@ final class Decoder {
                 logp.update(from: z, count: v)
                 compute.ops.logSoftmaxRows(logits: logp, rows: 1, v: v, scratch: p(scratch), threads: 1)
                 let (tok, lq) = draw(logp: logp, q: q, order: &order, options: options, rng: &rngs[r])
-                seqs[r].append(tok)
-                logProb[r] += Double(logp[Int(tok)])
-                qLogProb[r] += lq
-                let generated = seqs[r].count - prompts[r].count
+                seqs[i].append(tok)
+                logProb[i] += Double(logp[Int(tok)])
+                qLogProb[i] += lq
+                let generated = seqs[i].count - prompts[i].count
                 if options.stopAtEOS && tok == BPETokenizer.eos {
-                    done[r] = true; finished[r] = true
-                } else if generated >= options.maxNewTokens || seqs[r].count >= min(maxLen, cfg.contextLength + 1) {
-                    done[r] = true
+                    finished[i] = true
+                    start(r)
+                } else if generated >= options.maxNewTokens || seqs[i].count >= cfg.contextLength + 1 {
+                    start(r)
                 } else {
                     next[r] = tok
                     positions[r] = Int32(nextPos)
                 }
             }
         }
-        return (0..<rows).map {
+        return prompts.indices.map {
             Sample(sequence: seqs[$0], promptLength: prompts[$0].count, logProb: logProb[$0],
                    samplingLogProb: qLogProb[$0], finished: finished[$0], promptLogProb: promptLogProb[$0])
         }

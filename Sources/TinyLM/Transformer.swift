@@ -12,17 +12,18 @@ import Dispatch
 ///
 /// A batch is split into shards, one per thread, each run through the whole network with
 /// single-threaded kernels: no synchronisation inside a step, and the shard gradients are
-/// summed at the end. Not thread-safe: use one model from one thread at a time.
+/// summed at the end. Not thread-safe: use one model from one thread at a time (and models
+/// that share a `Workspace` from one thread, one pass at a time).
 public final class Transformer: @unchecked Sendable {
     public let config: ModelConfig
     public let layout: ParameterLayout
     public let params: FloatBuffer
     public let grads: FloatBuffer
-    public var compute: Compute {
-        didSet { shards = [] }
-    }
+    public var compute: Compute
 
-    private var shards: [Shard] = []
+    /// Where this model's passes keep their activations (its own unless `shareWorkspace`).
+    public private(set) var workspace = Workspace()
+    private var shards: [Shard] { workspace.shards }
     private var pending: PendingBatch?
 
     /// A model with GPT-2 style initial weights drawn from `seed`.
@@ -59,6 +60,16 @@ public final class Transformer: @unchecked Sendable {
     }
 
     public var parameterCount: Int { layout.count }
+
+    /// Makes this model keep its activations in `other`'s workspace, so that models used one
+    /// after the other (a run's methods and FT) hold one set of activations, sized for the
+    /// largest pass, instead of one each (TinyLM.docc/Memory.md). A pass of either overwrites
+    /// the other's activations: `backward` refuses to run after another model's `forward`.
+    public func shareWorkspace(with other: Transformer) {
+        precondition(other.config == config, "models sharing a workspace have one shape")
+        workspace = other.workspace
+        pending = nil
+    }
 
     public func zeroGrad() { grads.zero() }
 
@@ -120,6 +131,7 @@ public final class Transformer: @unchecked Sendable {
     /// too) run at the training precision (`Compute.forTraining`: bf16 products on the
     /// `avx512-bf16` path); otherwise fp32, as evaluation needs. `backward` always multiplies at
     /// the training precision.
+    /// A sequence's results are the same bits in any batch: no kernel mixes the rows of a batch.
     public func forward(_ sequences: [[Int32]], reference: Transformer? = nil, entropy: Bool = false,
                         training: Bool = false) -> ForwardResult {
         precondition(!sequences.isEmpty, "empty batch")
@@ -133,7 +145,8 @@ public final class Transformer: @unchecked Sendable {
             (sequences.count * i / nShards)..<(sequences.count * (i + 1) / nShards)
         }
         ensureShards(nShards)
-        reference?.ensureShards(nShards)
+        // The reference runs in this workspace's reference shards, beside this model's own.
+        if reference != nil { workspace.ensureReferenceShards(nShards, config: config) }
         let perShardThreads = max(1, compute.threads / nShards)
         var result = ForwardResult(
             logProbs: [Double](repeating: 0, count: sequences.count),
@@ -141,7 +154,7 @@ public final class Transformer: @unchecked Sendable {
             klSums: reference != nil ? [Double](repeating: 0, count: sequences.count) : nil,
             entropySums: entropy ? [Double](repeating: 0, count: sequences.count) : nil)
         let shards = self.shards
-        let refShards = reference?.shards
+        let refShards = reference != nil ? workspace.referenceShards : nil
         runShards(nShards) { i in
             let shard = shards[i]
             let seqs = Array(sequences[ranges[i]])
@@ -159,6 +172,7 @@ public final class Transformer: @unchecked Sendable {
             shards[i].collect(into: &result, offset: range.lowerBound)
         }
         pending = PendingBatch(shardRanges: ranges, hasReference: reference != nil, hasEntropy: entropy)
+        workspace.lastForward = ObjectIdentifier(self)
         return result
     }
 
@@ -166,6 +180,8 @@ public final class Transformer: @unchecked Sendable {
     /// coefficient per sequence for each quantity `forward` returned.
     public func backward(_ coefficients: Coefficients) {
         guard let pending else { preconditionFailure("backward without forward") }
+        precondition(workspace.lastForward == ObjectIdentifier(self),
+                     "backward after another model's forward in the same workspace overwrote the activations")
         let n = pending.shardRanges.last!.upperBound
         precondition(coefficients.logProb.count == n, "one logProb coefficient per sequence")
         if let k = coefficients.kl {
@@ -236,14 +252,15 @@ public final class Transformer: @unchecked Sendable {
     /// Time spent outside the shards (gradient sum, optimizer), when profiling.
     var extraPhaseNanos = [UInt64](repeating: 0, count: StepPhase.allCases.count)
 
-    /// Bytes held by activations and scratch (for memory accounting).
-    public var workspaceBytes: Int { shards.reduce(0) { $0 + $1.byteCount } }
+    /// Bytes held by activations and scratch (for memory accounting; shared with the models
+    /// that share the workspace).
+    public var workspaceBytes: Int { workspace.byteCount }
 
     func ensureShards(_ n: Int) {
-        while shards.count < n {
+        while workspace.shards.count < n {
             let s = Shard(config: config)
             s.profiling = profiling
-            shards.append(s)
+            workspace.shards.append(s)
         }
     }
 
@@ -255,6 +272,26 @@ public final class Transformer: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: n) { body($0) }
         }
     }
+}
+
+/// The scratch memory of a model's passes: each shard's activations (and the gradients of
+/// shards after the first), and the reference model's log-softmax when a pass measures KL to
+/// one. Held by one model, or shared by models used one at a time (`Transformer.shareWorkspace`).
+public final class Workspace: @unchecked Sendable {
+    var shards: [Shard] = []
+    /// Where a pass with a reference runs the reference model, one per shard.
+    private(set) var referenceShards: [Shard] = []
+    /// The model whose `forward` the activations hold (its `backward` may follow).
+    var lastForward: ObjectIdentifier?
+
+    public init() {}
+
+    func ensureReferenceShards(_ n: Int, config: ModelConfig) {
+        while referenceShards.count < n { referenceShards.append(Shard(config: config)) }
+    }
+
+    /// Bytes held (for memory accounting).
+    public var byteCount: Int { (shards + referenceShards).reduce(0) { $0 + $1.byteCount } }
 }
 
 /// The parts of a training step, for `cpo-tui bench --breakdown`.

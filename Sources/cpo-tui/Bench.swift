@@ -14,7 +14,9 @@ struct Bench: ParsableCommand {
             Reports training tokens/s (forward + backward + AdamW, batch 32 x 64 tokens), sampling
             tokens/s (batch 32, 64 new tokens, KV cache), GEMM GFLOP/s on the four shapes of a
             training step, tokenizer training time (10,000 short texts, vocabulary 1024) and peak
-            memory. Medians of repeated runs; the machine should be otherwise idle.
+            memory. Medians of repeated runs; the machine should be otherwise idle. With
+            --default-run, also the default comparison (`cpo-tui run` with its defaults) in a child
+            process: its wall time and peak memory.
             """)
 
     @Flag(help: "Print one JSON object instead of a table.")
@@ -41,8 +43,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only measure the sensitivity analysis: 2,000 rows at 50 values of Λ (bounds, Λ*, 200 bootstrap replicates).")
     var sensitivity = false
 
+    @Flag(help: "Also run the default comparison (cpo-tui run with its defaults, saved to a temporary directory) in a child process and report its wall time and peak memory (a minute or two).")
+    var defaultRun = false
+
     func run() throws {
         if frames && sensitivity { throw ValidationError("pass --frames or --sensitivity, not both") }
+        if defaultRun && (frames || sensitivity || gemmOnly) {
+            throw ValidationError("--default-run goes with the core benchmark, not with --frames, --sensitivity or --gemm-only")
+        }
         if frames { return try runFrames() }
         if sensitivity { return try runSensitivity() }
         let compute = try makeCompute()
@@ -77,6 +85,8 @@ struct Bench: ParsableCommand {
         if !json { progress("tokenizer training ...") }
         let tok = try Benchmark.tokenizerTraining(texts: 10_000, vocabSize: 1024)
         let rss = Benchmark.peakResidentMB() ?? -1
+        if defaultRun && !json { progress("the default comparison (cpo-tui run), in a child process ...") }
+        let comparison = defaultRun ? try DefaultRunBench.measure(kernels: kernels) : nil
         if json {
             var obj: [String: Any] = [
                 "kernels": compute.path.rawValue, "threads": compute.threads,
@@ -90,6 +100,11 @@ struct Bench: ParsableCommand {
             if breakdown {
                 obj["breakdown_ms"] = Dictionary(uniqueKeysWithValues: phases.map { ($0.key.name, $0.value * 1000) })
             }
+            if let comparison {
+                obj["default_run_seconds"] = comparison.seconds
+                obj["default_run_cpu_seconds"] = comparison.cpuSeconds
+                obj["default_run_peak_rss_mb"] = comparison.peakMB
+            }
             try printJSON(obj)
         } else {
             print("cpo-tui bench: config tiny (\(ParameterLayout(cfg).count) parameters), kernels \(compute.path.rawValue), \(compute.threads) threads")
@@ -99,6 +114,10 @@ struct Bench: ParsableCommand {
             print(row("gemm geomean", geomean, "GFLOP/s"))
             print(row("tokenizer training", tok, "s", digits: 3) + "   (10,000 texts, vocabulary 1024)")
             print(row("peak memory", rss, "MB"))
+            if let comparison {
+                print(row("default comparison", comparison.seconds, "s") + String(format: "   (%.1f s of CPU; cpo-tui run, 4 methods x 3 epochs)", comparison.cpuSeconds))
+                print(row("default comparison peak memory", comparison.peakMB, "MB"))
+            }
             if breakdown {
                 let total = phases.values.reduce(0, +)
                 print("\ntraining step, per phase (wall ms per step, share):")
@@ -241,6 +260,68 @@ enum IdleLoopProbe {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+}
+
+/// `bench --default-run`: the default comparison as a user runs it (`cpo-tui run`, every option
+/// at its default, saved to a temporary run directory), in a child process of this binary so
+/// that its peak memory is its own (`wait4`'s resource usage), not the benchmark's.
+enum DefaultRunBench {
+    struct Result {
+        var seconds: Double
+        var cpuSeconds: Double
+        var peakMB: Double
+    }
+
+    /// Runs the comparison in the current directory (where `cpo-tui run` finds the shipped
+    /// worlds); `kernels`, when given, is passed on as CPO_KERNELS.
+    static func measure(kernels: String?) throws -> Result {
+        let dir = NSTemporaryDirectory() + "cpo-tui-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // TODO(lead): add "--no-cache" once the preparation cache is on main, so that a cached
+        // preparation never shortens the measured run.
+        let arguments = ["run", "--run-dir", dir + "/run"]
+        var environment = ProcessInfo.processInfo.environment
+        if let kernels { environment["CPO_KERNELS"] = kernels }
+        // This very binary (argv[0] may be a bare name found on PATH).
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let errors = dir + "/stderr.txt"
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, errors, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+
+        let t0 = Date()
+        var pid = pid_t()
+        let spawned = posix_spawnp(&pid, executable, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw CLIError("--default-run: cannot start \(executable): \(String(cString: strerror(spawned)))")
+        }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            guard errno == EINTR else { throw CLIError("--default-run: lost the child process: \(String(cString: strerror(errno)))") }
+        }
+        let seconds = Date().timeIntervalSince(t0)
+        guard status == 0 else {
+            let said = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            throw CLIError("--default-run: cpo-tui run failed (wait status \(status)): \(said.suffix(2000))")
+        }
+        #if os(Linux)
+        let peakBytes = Double(usage.ru_maxrss) * 1024
+        #else
+        let peakBytes = Double(usage.ru_maxrss)
+        #endif
+        let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return Result(seconds: seconds, cpuSeconds: cpu, peakMB: peakBytes / 1_048_576)
     }
 }
 

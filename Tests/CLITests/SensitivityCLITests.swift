@@ -125,6 +125,15 @@ struct SensitivityCLITests {
         #expect(both.status != 0)
     }
 
+    /// `--default-run` adds the default comparison to the core benchmark only (measuring it takes
+    /// a minute or two of a release build: not done here).
+    @Test func benchDefaultRunGoesWithTheCoreBenchmarkOnly() throws {
+        for other in ["--frames", "--sensitivity", "--gemm-only"] {
+            let r = try CLI.run(["bench", "--default-run", other])
+            #expect(r.status != 0 && r.stderr.contains("--default-run goes with the core benchmark"), "\(r.stderr)")
+        }
+    }
+
     /// The bench measures what it says (no timing is asserted).
     @Test func benchSensitivityPrintsItsMeasures() throws {
         let r = try CLI.run(["bench", "--sensitivity", "--json"])

@@ -110,6 +110,30 @@ struct FileSupportTests {
         #expect(names == ["file.bin"])
     }
 
+    /// A file written piece by piece is the same file; a producer that fails part way leaves the
+    /// old file and no temporary behind. A section file streams to the same bytes it encodes to.
+    @Test func streamedWritesAreWholeOrNothing() throws {
+        let dir = NSTemporaryDirectory() + "cpo-support-stream-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/file.bin"
+        let sections: [(tag: String, bytes: [UInt8])] = [("AAAA", [9, 8]), ("BBBB", Array(0..<200)), ("AAAA", [])]
+        let magic = Array("CPOTEST\n".utf8)
+        try AtomicFile.write(to: path) { emit throws(FileWriteError) in
+            try SectionFile.encode(magic: magic, version: 3, sectionCount: sections.count, section: { sections[$0] }, emit: emit)
+        }
+        let whole = SectionFile.encode(magic: magic, version: 3, sections: sections)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == whole)
+        #expect(throws: FileWriteError.self) {
+            try AtomicFile.write(to: path) { emit throws(FileWriteError) in
+                try emit([1, 2, 3])
+                throw FileWriteError.writeFailed(path: path, reason: "the producer gave up")
+            }
+        }
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == whole)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["file.bin"])
+    }
+
     @Test func atomicWriteIntoAMissingDirectoryFailsClearly() {
         #expect {
             try AtomicFile.write([1, 2, 3], to: "/nonexistent-dir-cpo/file.bin")

@@ -108,6 +108,26 @@ struct SamplerTests {
         #expect(zip(all, prompts).allSatisfy { Array($0.sequence.prefix(2)) == $1 })
     }
 
+    /// A row that finishes takes the next prompt: with prompts of many lengths, so rows finish
+    /// at different steps and rows are reused, every sample is what it is with fewer prompts
+    /// in flight (one shard of 256 rows, two of 128, a short call).
+    @Test func finishedRowsTakeTheNextPrompt() {
+        let prompts: [[Int32]] = (0..<(Transformer.samplingChunk + 60)).map { (i: Int) -> [Int32] in
+            let tail: [Int32] = (0..<(i % 9)).map { (j: Int) -> Int32 in Int32(30 + (j * 7 + i) % 200) }
+            return [256] + tail
+        }
+        let opts = SamplingOptions(temperature: 1, maxNewTokens: 12)
+        let two = testModel(cfg, seed: 9, compute: Compute(threads: 2)).sample(prompts: prompts, options: opts, seed: 11)
+        let one = testModel(cfg, seed: 9, compute: Compute(threads: 1)).sample(prompts: prompts, options: opts, seed: 11)
+        #expect(two == one)
+        #expect(Set(two.map(\.generated.count)).count > 3)
+        for k in [0, 7, 200, prompts.count - 1] {
+            let short = testModel(cfg, seed: 9, compute: Compute(threads: 2))
+                .sample(prompts: Array(prompts.prefix(k + 1)), options: opts, seed: 11)
+            #expect(short[k] == two[k])
+        }
+    }
+
     @Test func stopsAtEOSAndAtContextEnd() {
         let model = testModel(cfg, seed: 7, compute: Compute(threads: 1))
         // Without EOS stops, a sample runs to the context bound (contextLength + 1 tokens).

@@ -153,3 +153,71 @@ struct TransformerTests {
         #expect(ParameterLayout(.tiny).count == 470_528)   // the reference count in TinyLM.docc/Kernels.md, "Anchors"
     }
 }
+
+@Suite("batches and workspaces")
+struct BatchIndependenceTests {
+    let cfg = ModelConfig(vocabSize: 263, contextLength: 12, dModel: 16, heads: 2, layers: 2)
+
+    /// A sequence's log-prob, KL and entropy are the same bits whatever else its batch holds (and
+    /// so however long the batch is padded): callers may group sequences as they like (Lab
+    /// scores them shortest first).
+    @Test func aSequenceScoresTheSameInAnyBatch() {
+        let seqs = randomSequences(count: 9, lengths: 2...13, vocab: 256, seed: 21)
+        for compute in allComputes {
+            let model = testModel(cfg, seed: 22, compute: compute)
+            let reference = testModel(cfg, seed: 23, compute: compute)
+            let all = model.forward(seqs, reference: reference, entropy: true)
+            for (i, s) in seqs.enumerated() {
+                let alone = model.forward([s], reference: reference, entropy: true)
+                #expect(alone.logProbs[0].bitPattern == all.logProbs[i].bitPattern, "\(compute)")
+                #expect(alone.klSums![0].bitPattern == all.klSums![i].bitPattern, "\(compute)")
+                #expect(alone.entropySums![0].bitPattern == all.entropySums![i].bitPattern, "\(compute)")
+            }
+            let reversed = model.forward(seqs.reversed()).logProbs
+            #expect(reversed.reversed().map(\.bitPattern) == all.logProbs.map(\.bitPattern), "\(compute)")
+        }
+    }
+
+    /// Models that share a workspace compute what each computes with its own: forward results
+    /// and gradients are the same bits, with and without a reference model, and the shared
+    /// workspace is one set of activations, not one per model.
+    @Test func sharedWorkspaceChangesNoNumber() {
+        let seqs = randomSequences(count: 6, lengths: 2...13, vocab: 256, seed: 24)
+        let coefficients = Transformer.Coefficients(logProb: (0..<6).map { Float($0) - 2.5 }, kl: (0..<6).map { 0.1 * Float($0) })
+        func step(_ model: Transformer, _ reference: Transformer) -> (ForwardBits, [Float]) {
+            model.zeroGrad()
+            let r = model.forward(seqs, reference: reference)
+            model.backward(coefficients)
+            return (ForwardBits(r), model.grads.array)
+        }
+        for compute in allComputes {
+            let ft = testModel(cfg, seed: 25, compute: compute)
+            let alone = ft.copy(), shared = ft.copy()
+            for p in 0..<alone.parameterCount where p % 7 == 0 {
+                alone.params[p] += 0.01
+                shared.params[p] += 0.01
+            }
+            shared.shareWorkspace(with: ft)
+            // Passes of FT in between overwrite the shared activations; each forward lays them out again.
+            _ = ft.forward(Array(seqs.prefix(2)))
+            let a = step(alone, ft), b = step(shared, ft)
+            #expect(a.0 == b.0, "\(compute)")
+            #expect(a.1.map(\.bitPattern) == b.1.map(\.bitPattern), "\(compute)")
+            _ = ft.forward(seqs)
+            let c = step(shared, ft)
+            #expect(c.0 == a.0 && c.1.map(\.bitPattern) == a.1.map(\.bitPattern), "\(compute)")
+            #expect(shared.workspace === ft.workspace && alone.workspace !== ft.workspace)
+            #expect(shared.workspaceBytes == ft.workspaceBytes)
+        }
+    }
+
+    /// A forward result as bit patterns (NaN-safe equality).
+    struct ForwardBits: Equatable {
+        var logProbs: [UInt64], kl: [UInt64]?, entropy: [UInt64]?
+        init(_ r: Transformer.ForwardResult) {
+            logProbs = r.logProbs.map(\.bitPattern)
+            kl = r.klSums?.map(\.bitPattern)
+            entropy = r.entropySums?.map(\.bitPattern)
+        }
+    }
+}
