@@ -579,14 +579,7 @@ public struct RunDirectory: Sendable {
 
     /// Removes `.tmp-PID-*` files that an interrupted save left behind (only those whose
     /// process is gone, so a save under way elsewhere is never touched).
-    public func removeStaleTemporaryFiles() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasPrefix(".tmp-") {
-            guard let pid = Int32(name.dropFirst(5).prefix { $0 != "-" }) else { continue }
-            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
-                try? FileManager.default.removeItem(atPath: path + "/" + name)
-            }
-        }
-    }
+    public func removeStaleTemporaryFiles() { AtomicFile.removeStaleTemporaryFiles(in: path) }
 
     public func hasCheckpoint(seed: UInt64) -> Bool { FileManager.default.fileExists(atPath: checkpointPath(seed: seed)) }
 
