@@ -159,7 +159,9 @@ enum Checkpoint {
 
     // MARK: - writing (the current format)
 
-    static func encode(_ exp: Experiment, generations: Int) -> [UInt8] {
+    /// The experiment's checkpoint; with `methods` false, its prepared state only (no MTHD
+    /// sections: what `decode(_:info:data:path:methods:)` reads back without methods).
+    static func encode(_ exp: Experiment, generations: Int, methods: Bool = true) -> [UInt8] {
         guard let codec = exp.codec, let ft = exp.ft, let inputs = exp.inputs, let ev = exp.evalInputs else {
             preconditionFailure("a checkpoint is taken after preparation")
         }
@@ -192,7 +194,7 @@ enum Checkpoint {
             ("META", json(info)), ("TOKN", codec.tokenizer.serialized()), ("FTPM", ftp.bytes), ("PREP", json(prep)),
             ("INPT", inp.bytes), ("EVIN", evi.bytes),
         ]
-        for m in exp.config.methods {
+        for m in methods ? exp.config.methods : [] {
             guard let run = exp.runs[m] else { continue }
             var w = ByteWriter()
             w.string(m.rawValue)
@@ -248,7 +250,15 @@ enum Checkpoint {
     static func decode(_ bytes: [UInt8], path: String) throws(RunStoreError) -> (RestoredExperiment, CheckpointInfo) {
         let file = try open(bytes, path: path)
         let info = try info(file, path: path)
-        let data = try restoredData(info, path: path)
+        return (try decode(file, info: info, data: try restoredData(info, path: path), path: path, methods: true), info)
+    }
+
+    /// The experiment an opened checkpoint holds, on `data` (the run's rows, made again from
+    /// its configuration, whose fingerprint must be the saved one's). Without `methods` only the
+    /// prepared state is read (MTHD sections are ignored) and the experiment has no methods.
+    static func decode(_ file: (version: UInt32, sections: [SectionFile.Section]), info: CheckpointInfo, data: PreparedData,
+                       path: String, methods readMethods: Bool) throws(RunStoreError) -> RestoredExperiment {
+        guard fingerprint(data) == info.dataFingerprint else { throw .dataChanged(path: path, source: data.sourceLabel) }
         var reader = CheckpointReader(version: file.version, sections: file.sections, path: path, config: info.config)
         let tokenizer = try reader.tokenizer()
         let prep = try reader.preparedSummary()
@@ -257,24 +267,21 @@ enum Checkpoint {
         let inputs = try reader.trainingInputs(ft: ft)
         let (ev, ftTrueValue) = try reader.evalInputs()
         try checkInputs(inputs, ev, shape: reader.shape, data: data, path: path)
-        let methods = try reader.methods()
-        let restored = RestoredExperiment(
+        let methods = readMethods ? try reader.methods() : []
+        return RestoredExperiment(
             config: info.config, seed: info.seed, data: data, compute: reader.compute, prep: prep, ftTrueValue: ftTrueValue,
             codec: TextCodec(tokenizer: tokenizer, contextLength: reader.shape.contextLength), ft: ft, inputs: inputs,
             evalInputs: ev, methods: methods)
-        return (restored, info)
     }
 
-    /// The rows, from the run's own source again; they must be the ones it was saved with.
+    /// The rows, from the run's own source again (`decode` checks they are the ones it was
+    /// saved with).
     private static func restoredData(_ info: CheckpointInfo, path: String) throws(RunStoreError) -> PreparedData {
-        let data: PreparedData
         do {
-            data = try PreparedData.make(info.config, seed: info.seed)
+            return try PreparedData.make(info.config, seed: info.seed)
         } catch {
             throw .unreadable(path: path, reason: "its data: \(error.description)")
         }
-        guard fingerprint(data) == info.dataFingerprint else { throw .dataChanged(path: path, source: data.sourceLabel) }
-        return data
     }
 
     /// The saved shape, if it is one the configuration could have fitted: the configuration's
