@@ -31,6 +31,20 @@ public enum AtomicFile {
         return min(n, 1_000_000)
     }()
 
+    /// What every temporary file's name starts with: `.tmp-PID-RANDOM-NAME`.
+    static let temporaryPrefix = ".tmp-"
+
+    /// Removes the temporary files that interrupted writes into `directory` left behind: only
+    /// those whose process is gone, so a write under way elsewhere is never touched.
+    public static func removeStaleTemporaryFiles(in directory: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasPrefix(temporaryPrefix) {
+            guard let pid = Int32(name.dropFirst(temporaryPrefix.count).prefix { $0 != "-" }) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: directory + "/" + name)
+            }
+        }
+    }
+
     public static func write(_ bytes: [UInt8], to path: String) throws(FileWriteError) {
         try write(to: path) { emit throws(FileWriteError) in try emit(bytes) }
     }
@@ -43,7 +57,7 @@ public enum AtomicFile {
         throws(FileWriteError) {
         let dir = (path as NSString).deletingLastPathComponent
         let base = (path as NSString).lastPathComponent
-        let tmp = (dir.isEmpty ? "" : dir + "/") + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-" + base
+        let tmp = (dir.isEmpty ? "" : dir + "/") + temporaryPrefix + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))-" + base
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if fd < 0 { throw .cannotCreate(path: path, reason: String(cString: strerror(errno))) }
         var written = 0   // bytes of the file so far: the test hook waits at every 64 KB of the file

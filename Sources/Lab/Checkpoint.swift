@@ -161,8 +161,11 @@ enum Checkpoint {
 
     /// The checkpoint of `exp`, handed to `emit` piece by piece in file order: each section is
     /// made when its turn comes, so one is in memory at a time, never the whole file (a run's
-    /// methods' weights and AdamW moments are most of it).
-    static func encode<E: Error>(_ exp: Experiment, generations: Int, emit: ([UInt8]) throws(E) -> Void) throws(E) {
+    /// methods' weights and AdamW moments are most of it). With `methods` false, its prepared
+    /// state only (no MTHD sections: what `decode(_:info:data:path:methods:)` reads back without
+    /// methods).
+    static func encode<E: Error>(_ exp: Experiment, generations: Int, methods: Bool = true,
+                                 emit: ([UInt8]) throws(E) -> Void) throws(E) {
         guard let codec = exp.codec, let ft = exp.ft, let inputs = exp.inputs, let ev = exp.evalInputs else {
             preconditionFailure("a checkpoint is taken after preparation")
         }
@@ -201,12 +204,19 @@ enum Checkpoint {
                 return evi.bytes
             }),
         ]
-        for m in exp.config.methods {
+        for m in methods ? exp.config.methods : [] {
             guard let run = exp.runs[m] else { continue }
             sections.append(("MTHD", { methodSection(exp, run) }))
         }
         try SectionFile.encode(magic: magic, version: version, sectionCount: sections.count,
                                section: { (sections[$0].tag, sections[$0].bytes()) }, emit: emit)
+    }
+
+    /// The whole checkpoint in memory (the preparation cache nests a methods-free one).
+    static func encode(_ exp: Experiment, generations: Int, methods: Bool = true) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(exp, generations: generations, methods: methods) { (bytes: [UInt8]) in out += bytes }
+        return out
     }
 
     /// One method's MTHD section: its counters, metrics and steps, last epoch's log weights, win
@@ -268,7 +278,15 @@ enum Checkpoint {
     static func decode(_ bytes: [UInt8], path: String) throws(RunStoreError) -> (RestoredExperiment, CheckpointInfo) {
         let file = try open(bytes, path: path)
         let info = try info(file, path: path)
-        let data = try restoredData(info, path: path)
+        return (try decode(file, info: info, data: try restoredData(info, path: path), path: path, methods: true), info)
+    }
+
+    /// The experiment an opened checkpoint holds, on `data` (the run's rows, made again from
+    /// its configuration, whose fingerprint must be the saved one's). Without `methods` only the
+    /// prepared state is read (MTHD sections are ignored) and the experiment has no methods.
+    static func decode(_ file: (version: UInt32, sections: [SectionFile.Section]), info: CheckpointInfo, data: PreparedData,
+                       path: String, methods readMethods: Bool) throws(RunStoreError) -> RestoredExperiment {
+        guard fingerprint(data) == info.dataFingerprint else { throw .dataChanged(path: path, source: data.sourceLabel) }
         var reader = CheckpointReader(version: file.version, sections: file.sections, path: path, config: info.config)
         let tokenizer = try reader.tokenizer()
         let prep = try reader.preparedSummary()
@@ -277,24 +295,21 @@ enum Checkpoint {
         let inputs = try reader.trainingInputs(ft: ft)
         let (ev, ftTrueValue) = try reader.evalInputs()
         try checkInputs(inputs, ev, shape: reader.shape, data: data, path: path)
-        let methods = try reader.methods()
-        let restored = RestoredExperiment(
+        let methods = readMethods ? try reader.methods() : []
+        return RestoredExperiment(
             config: info.config, seed: info.seed, data: data, compute: reader.compute, prep: prep, ftTrueValue: ftTrueValue,
             codec: TextCodec(tokenizer: tokenizer, contextLength: reader.shape.contextLength), ft: ft, inputs: inputs,
             evalInputs: ev, methods: methods)
-        return (restored, info)
     }
 
-    /// The rows, from the run's own source again; they must be the ones it was saved with.
+    /// The rows, from the run's own source again (`decode` checks they are the ones it was
+    /// saved with).
     private static func restoredData(_ info: CheckpointInfo, path: String) throws(RunStoreError) -> PreparedData {
-        let data: PreparedData
         do {
-            data = try PreparedData.make(info.config, seed: info.seed)
+            return try PreparedData.make(info.config, seed: info.seed)
         } catch {
             throw .unreadable(path: path, reason: "its data: \(error.description)")
         }
-        guard fingerprint(data) == info.dataFingerprint else { throw .dataChanged(path: path, source: data.sourceLabel) }
-        return data
     }
 
     /// The saved shape, if it is one the configuration could have fitted: the configuration's
@@ -599,14 +614,7 @@ public struct RunDirectory: Sendable {
 
     /// Removes `.tmp-PID-*` files that an interrupted save left behind (only those whose
     /// process is gone, so a save under way elsewhere is never touched).
-    public func removeStaleTemporaryFiles() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasPrefix(".tmp-") {
-            guard let pid = Int32(name.dropFirst(5).prefix { $0 != "-" }) else { continue }
-            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
-                try? FileManager.default.removeItem(atPath: path + "/" + name)
-            }
-        }
-    }
+    public func removeStaleTemporaryFiles() { AtomicFile.removeStaleTemporaryFiles(in: path) }
 
     public func hasCheckpoint(seed: UInt64) -> Bool { FileManager.default.fileExists(atPath: checkpointPath(seed: seed)) }
 

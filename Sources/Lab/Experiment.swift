@@ -143,6 +143,16 @@ public final class Experiment: @unchecked Sendable {
         }
     }
 
+    /// A prepared experiment from the preparation cache (`PreparationCache`): the prepared state
+    /// of a checkpoint written without methods, plus what a checkpoint does not keep (FT's steps
+    /// and the texts of FT's evaluation), with a fresh run per method: as `prepare` leaves it.
+    convenience init(cached r: RestoredExperiment, ftSteps: [StepRecord], ftTexts: [GeneratedText]) {
+        self.init(restoring: r)
+        self.ftSteps = ftSteps
+        evaluationTexts[.reference] = ftTexts
+        if let ft, let base = ftMetrics { startMethods(ft, base: base) }
+    }
+
     private func derived(_ label: String) -> UInt64 { SeededRandom.derivedSeed(seed, label) }
 
     /// The seed every method's training draws from (batches, f0 cycles, KL samples).
@@ -349,6 +359,13 @@ public final class Experiment: @unchecked Sendable {
         ftMetrics = base
         ftTrueValue = base.trueValue?.value
         winScores[.reference] = evalInputs?.ftWinScores
+        startMethods(ft, base: base)
+        stage = .ready
+        progress(.ready, 1, "ready")
+    }
+
+    /// A fresh run per method, each at epoch 0 with FT's evaluation `base` (and its texts).
+    private func startMethods(_ ft: Transformer, base: EpochMetrics) {
         let ftTexts = evaluationTexts[.reference]
         for m in config.methods {
             evaluationTexts[m] = ftTexts
@@ -361,8 +378,6 @@ public final class Experiment: @unchecked Sendable {
             metrics[m] = [epoch0]
             steps[m] = []
         }
-        stage = .ready
-        progress(.ready, 1, "ready")
     }
 
     /// f0 samples, drawn from FT: from BOS (`f0FromScratch`, the default), or continuing `seqs`

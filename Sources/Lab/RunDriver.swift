@@ -1,4 +1,5 @@
 import CausalPO
+import CPOSupport
 import Foundation
 import OutcomeData
 
@@ -122,11 +123,12 @@ public final class SeedRun {
     public var config: LabConfig { experiment.config }
     public var seed: UInt64 { experiment.seed }
 
-    /// Resumes `seed` from its checkpoint in `runDirectory`, or prepares it afresh and saves.
+    /// Resumes `seed` from its checkpoint in `runDirectory`, or prepares it afresh (or takes
+    /// its preparation from `cache`, storing it there after preparing) and saves.
     /// `earlierSeeds` (a run of several seeds) go into metrics.jsonl before this one's lines.
     /// `cancelled` is polled between training steps; preparation cut short throws.
     public static func start(config: LabConfig, seed: UInt64, runDirectory: RunDirectory?, earlierSeeds: [SeedResult] = [],
-                             cancelled: @escaping () -> Bool = { false },
+                             cache: PreparationCache? = nil, cancelled: @escaping () -> Bool = { false },
                              events: @escaping (RunEvent) -> Void) throws(RunStartError) -> SeedRun {
         if let dir = runDirectory, dir.hasCheckpoint(seed: seed) {
             let restored: (Experiment, info: CheckpointInfo)
@@ -137,9 +139,41 @@ public final class SeedRun {
         }
         let exp: Experiment
         do { exp = try Experiment(config: config, seed: seed) } catch { throw .lab(error) }
+        let entry = cache?.entry(for: exp)
+        var note: String?
+        if let entry {
+            switch entry.lookup(for: exp) {
+            case .hit(let hit):
+                let run = SeedRun(experiment: hit.experiment, runDirectory: runDirectory, earlierSeeds: earlierSeeds,
+                                  cancelled: cancelled, events: events)
+                run.loadedFromCache(hit, entry: entry)
+                return run
+            case .miss(let n):
+                note = n
+            }
+        }
         let run = SeedRun(experiment: exp, runDirectory: runDirectory, earlierSeeds: earlierSeeds, cancelled: cancelled, events: events)
-        try run.prepare()
+        try run.prepare(cacheNote: note, cacheEntry: entry)
         return run
+    }
+
+    /// A preparation taken from the cache: the same events as `prepare`'s, its milestones
+    /// replaced by what FT did and where the preparation came from.
+    private func loadedFromCache(_ hit: PreparationCache.Hit, entry: PreparationCache.Entry) {
+        events(.dataLoaded(experiment.data))
+        warn(experiment.data.warnings)
+        var lines: [(PrepStage, String)] = []
+        if let fit = experiment.fit { lines.append((.tokenizer, fit.summary)) }
+        lines.append((.ft, FineTuning.outcome(experiment.ftHistory, config: config)))
+        lines.append((.ready, String(format: "preparation loaded from the cache (%@, %.2f s): %@",
+                                     BoundedFile.describeSize(hit.bytes), hit.seconds, entry.path)))
+        for (stage, message) in lines {
+            events(.preparing(PrepProgress(stage: stage, fraction: 1, message: message, isMilestone: true,
+                                           ftHistory: experiment.ftHistory, ftSteps: experiment.ftSteps)))
+        }
+        warn(experiment.fit?.warnings ?? [])
+        events(.ready(experiment))
+        save(.afterPreparation)
     }
 
     private func resumed(_ info: CheckpointInfo) {
@@ -154,9 +188,10 @@ public final class SeedRun {
         events(.ready(experiment))
     }
 
-    private func prepare() throws(RunStartError) {
+    private func prepare(cacheNote: String?, cacheEntry: PreparationCache.Entry?) throws(RunStartError) {
         events(.dataLoaded(experiment.data))
         warn(experiment.data.warnings)
+        if let cacheNote { events(.log(cacheNote)) }
         do {
             try experiment.prepare(progress: { stage, fraction, message in
                 self.events(.preparing(PrepProgress(
@@ -167,6 +202,7 @@ public final class SeedRun {
         } catch {
             throw .lab(error)
         }
+        if let note = cacheEntry?.store(experiment) { events(.log(note)) }
         warn(experiment.fit?.warnings ?? [])
         events(.ready(experiment))
         save(.afterPreparation)

@@ -13,6 +13,8 @@ public final class LabSession: Sendable {
     public let seed: UInt64
     /// Where the run is saved; a checkpoint already there for this seed is resumed.
     public let runDirectory: RunDirectory?
+    /// Where a new preparation is looked up and stored (nil: prepared every time).
+    public let cache: PreparationCache?
     private let state: Mutex<LabSnapshot>
     private let queue = Mutex<[LabCommand]>([])
     private let wake = DispatchSemaphore(value: 0)
@@ -26,13 +28,15 @@ public final class LabSession: Sendable {
 
     /// A session for `config` and `seed` (default: the config's seed). Nothing runs until `start`.
     /// With a `runDirectory`, the session goes on from the seed's checkpoint there if it has one,
-    /// and saves after preparation, after every epoch and on `.save`. `onEvent` gets every log line.
-    public init(config: LabConfig, seed: UInt64? = nil, runDirectory: RunDirectory? = nil,
+    /// and saves after preparation, after every epoch and on `.save`. With a `cache`, a
+    /// preparation made before is reused. `onEvent` gets every log line.
+    public init(config: LabConfig, seed: UInt64? = nil, runDirectory: RunDirectory? = nil, cache: PreparationCache? = nil,
                 onEvent: (@Sendable (String) -> Void)? = nil) {
         self.config = config
         self.seed = seed ?? config.seed
         self.onEvent = onEvent
         self.runDirectory = runDirectory
+        self.cache = cache
         state = Mutex(LabSnapshot(config: config, seed: seed ?? config.seed, runDirectory: runDirectory?.path))
     }
 
@@ -82,7 +86,7 @@ public final class LabSession: Sendable {
         defer { finished.signal() }
         let run: SeedRun
         do {
-            run = try SeedRun.start(config: config, seed: seed, runDirectory: runDirectory,
+            run = try SeedRun.start(config: config, seed: seed, runDirectory: runDirectory, cache: cache,
                                     cancelled: { [self] in cancelled }, events: { [self] in show($0) })
         } catch {
             return fail(error.description)

@@ -279,9 +279,8 @@ enum DefaultRunBench {
         let dir = NSTemporaryDirectory() + "cpo-tui-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // TODO(lead): add "--no-cache" once the preparation cache is on main, so that a cached
-        // preparation never shortens the measured run.
-        let arguments = ["run", "--run-dir", dir + "/run"]
+        // Never from the preparation cache: the measured run prepares from scratch.
+        let arguments = ["run", "--run-dir", dir + "/run", "--no-cache"]
         var environment = ProcessInfo.processInfo.environment
         if let kernels { environment["CPO_KERNELS"] = kernels }
         // This very binary (argv[0] may be a bare name found on PATH).

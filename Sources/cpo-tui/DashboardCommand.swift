@@ -16,6 +16,7 @@ struct DashboardCommand: ParsableCommand {
 
     @OptionGroup var options: RunOptions
     @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
+    @OptionGroup var caching: CacheOptions
 
     @OptionGroup var display: DisplayOptions
     @OptionGroup var configFile: ConfigOption
@@ -36,8 +37,8 @@ struct DashboardCommand: ParsableCommand {
         options.useDefaultWorld(config.world)
         let (cfg, dir) = try saving.plan(options)
         try MainActor.assumeIsolated {
-            try DashboardApp(config: cfg, runDirectory: dir, display: shown, keymap: config.keymap, configError: configError,
-                             logPath: log, reportDir: reportDir, maxFrames: frames).run()
+            try DashboardApp(config: cfg, runDirectory: dir, cache: caching.cache(), display: shown, keymap: config.keymap,
+                             configError: configError, logPath: log, reportDir: reportDir, maxFrames: frames).run()
         }
     }
 }
@@ -112,6 +113,7 @@ extension LabSession: SnapshotSource {}
 struct DashboardApp {
     let config: LabConfig
     let runDirectory: RunDirectory?
+    let cache: PreparationCache?
     let display: DisplaySettings
     let keymap: Keymap
     /// The config file's problem, if it did not load (the defaults are used).
@@ -130,7 +132,7 @@ struct DashboardApp {
         guard let backend = NcursesBackend(logPath: logPath) else {
             if let configError { ConfigOption.warn(configError) }
             FileHandle.standardError.write(Data("note: no usable terminal (not a TTY, or TERM unset/unknown/dumb): running headless; see `cpo-tui run --help`\n".utf8))
-            try HeadlessRun.run(config: config, runDirectory: runDirectory, report: nil, showSamples: false)
+            try HeadlessRun.run(config: config, runDirectory: runDirectory, report: nil, showSamples: false, cache: cache)
             return
         }
         defer { backend.shutdown() }
@@ -142,7 +144,7 @@ struct DashboardApp {
             ConfigOption.warn(configError)   // into the log: the backend took stderr
             state.view.status = ConfigOption.status(configError, log: logPath)
         }
-        let session = LabSession(config: config, runDirectory: runDirectory)
+        let session = LabSession(config: config, runDirectory: runDirectory, cache: cache)
         session.start()
         let reportDir = reportDir
         let loop = DashboardLoop(framesPerSecond: display.fps, maxFrames: maxFrames,

@@ -176,6 +176,22 @@ struct SaveOptions: ParsableArguments {
     }
 }
 
+/// Whether preparations are taken from and kept in the preparation cache; shared by `run`
+/// and the dashboard (README, "The preparation cache").
+struct CacheOptions: ParsableArguments {
+    @Flag(help: "Neither reuse nor keep the preparation (tokenizer, FT, ĝ, f0 samples) in the preparation cache ($XDG_CACHE_HOME/cpo-tui/prepared, else ~/.cache/cpo-tui/prepared; bounded by \(PreparationCache.maxMegabytesVariable), default \(PreparationCache.defaultMaxBytes >> 20)).")
+    var noCache = false
+
+    /// The cache to use (nil with --no-cache or when it is turned off); a note about its
+    /// settings goes to standard error.
+    func cache() -> PreparationCache? {
+        guard !noCache else { return nil }
+        let (cache, note) = PreparationCache.standard()
+        if let note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        return cache
+    }
+}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -183,6 +199,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var options: RunOptions
     @OptionGroup(title: "Saving and resuming") var saving: SaveOptions
+    @OptionGroup var caching: CacheOptions
     @Flag(help: "Print a few samples of each model after its evaluation.") var showSamples = false
     @Option(help: "Write metrics.jsonl, rows-*.csv, f0-*.csv, summary.json, report.md and report.html (charts, opens offline) into this directory.") var report: String?
     @OptionGroup var configFile: ConfigOption
@@ -191,7 +208,7 @@ struct RunCommand: ParsableCommand {
         var options = self.options
         options.useDefaultWorld(configFile.loadOrWarn().world)
         let (cfg, dir) = try saving.plan(options)
-        try HeadlessRun.run(config: cfg, runDirectory: dir, report: report, showSamples: showSamples)
+        try HeadlessRun.run(config: cfg, runDirectory: dir, report: report, showSamples: showSamples, cache: caching.cache())
     }
 }
 
@@ -199,7 +216,8 @@ struct RunCommand: ParsableCommand {
 /// Each seed runs through `SeedRun`, the driver the dashboard's session uses too; this prints
 /// its events as lines.
 enum HeadlessRun {
-    static func run(config cfg: LabConfig, runDirectory dir: RunDirectory?, report: String?, showSamples: Bool) throws {
+    static func run(config cfg: LabConfig, runDirectory dir: RunDirectory?, report: String?, showSamples: Bool,
+                    cache: PreparationCache?) throws {
         if let report { try checkWritable(report, flag: "--report") }
         installInterruptHandler()
         let printer = HeadlessPrinter(showSamples: showSamples)
@@ -211,7 +229,7 @@ enum HeadlessRun {
             printer.seed = seed
             let run: SeedRun
             do {
-                run = try SeedRun.start(config: cfg, seed: seed, runDirectory: dir, earlierSeeds: results,
+                run = try SeedRun.start(config: cfg, seed: seed, runDirectory: dir, earlierSeeds: results, cache: cache,
                                         cancelled: interrupted, events: printer.show)
             } catch {
                 if interrupted() { interruptExit(dir) }

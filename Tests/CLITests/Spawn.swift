@@ -73,6 +73,8 @@ enum Spawn {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var env = ProcessInfo.processInfo.environment
+        // A child never touches the user's preparation cache: it is off unless a test turns it on.
+        env["CPO_TUI_CACHE_MAX_MB"] = "0"
         for (k, v) in environment { env[k] = v }
         // glibc's posix_spawn_file_actions_addchdir_np is not visible from Swift: a directory is
         // entered by a shell that then execs the program (same pid, so waiting and killing work).

@@ -99,6 +99,23 @@ struct FileSupportTests {
         #expect(whole == CRC32.checksum(bytes))
     }
 
+    /// FIPS 180-4's examples, a message of a million bytes, and pieces fed one by one.
+    @Test func sha256MatchesTheStandardVectors() {
+        #expect(SHA256.hex(SHA256.digest([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(SHA256.digest(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let twoBlocks = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        #expect(SHA256.hex(SHA256.digest(twoBlocks)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(SHA256.hex(SHA256.digest([UInt8](repeating: 0x61, count: 1_000_000)))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        let long = twoBlocks + twoBlocks + Array("x".utf8)
+        for cut in [0, 1, 55, 56, 63, 64, 65, 112, long.count] {
+            var s = SHA256()
+            s.update(Array(long[..<cut]))
+            s.update(Array(long[cut...]))
+            #expect(s.finalize() == SHA256.digest(long), "cut at \(cut)")
+        }
+    }
+
     @Test func atomicWriteReplacesAndLeavesNoTemporaries() throws {
         let dir = NSTemporaryDirectory() + "cpo-support-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -132,6 +149,18 @@ struct FileSupportTests {
         }
         #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path))) == whole)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["file.bin"])
+    }
+
+    /// Temporary files of writers that are gone are removed; a live writer's and other files stay.
+    @Test func staleTemporaryFilesAreRemovedOnlyForDeadWriters() throws {
+        let dir = NSTemporaryDirectory() + "cpo-support-stale-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // PID 2^22 + 1 is above Linux's largest PID, so no process has it.
+        let names = [".tmp-\(getpid())-1-mine", ".tmp-4194305-2-dead", ".tmp-x-3-unparsed", "entry.bin"]
+        for n in names { try Data([1]).write(to: URL(fileURLWithPath: dir + "/" + n)) }
+        AtomicFile.removeStaleTemporaryFiles(in: dir)
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir)) == [".tmp-\(getpid())-1-mine", ".tmp-x-3-unparsed", "entry.bin"])
     }
 
     @Test func atomicWriteIntoAMissingDirectoryFailsClearly() {
