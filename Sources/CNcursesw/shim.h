@@ -73,10 +73,18 @@ static inline int cn_get_mouse(int *x, int *y) {
   return 0;
 }
 
-/* ncursesw needs a UTF-8 LC_CTYPE before newterm. Only LC_CTYPE: LC_ALL would also change
-   LC_NUMERIC and number formatting. Returns 1 when a UTF-8 codeset is active. */
-static inline int cn_setup_utf8_locale(void) {
-  setlocale(LC_CTYPE, "");
+/* The codeset of the user's LC_CTYPE locale ("UTF-8", "ANSI_X3.4-1968", "ISO-8859-1"), after
+   setlocale(LC_CTYPE, ""); NULL when the environment names a locale that is not installed (the
+   C locale is then in effect). Copy it before the next setlocale. */
+static inline const char *cn_user_codeset(void) {
+  if (!setlocale(LC_CTYPE, "")) return NULL;
+  return nl_langinfo(CODESET);
+}
+
+/* ncursesw sends non-ASCII characters only under a UTF-8 LC_CTYPE, chosen before newterm: the
+   current one if it is UTF-8, else C.UTF-8, else en_US.UTF-8. Only LC_CTYPE: LC_ALL would also
+   change LC_NUMERIC and number formatting. Returns 1 when a UTF-8 codeset is active. */
+static inline int cn_use_utf8_ctype(void) {
   const char *cs = nl_langinfo(CODESET);
   if (cs && strcmp(cs, "UTF-8") == 0) return 1;
   if (setlocale(LC_CTYPE, "C.UTF-8") || setlocale(LC_CTYPE, "en_US.UTF-8")) {

@@ -9,9 +9,12 @@ struct DashboardCommand: ParsableCommand {
         commandName: "dashboard",
         abstract: "Open the dashboard (the default command): train and compare the methods live.",
         discussion: """
-            Without a terminal (not a TTY, TERM unset, unknown or dumb) it runs headless instead,
-            like `cpo-tui run`. Braille charts need a font with U+2800-U+28FF; press `a` (or pass
-            --ascii) for ASCII drawing. Press `?` in the dashboard for every key.
+            Without a terminal (not a TTY, TERM unset or dumb) it runs headless instead, like
+            `cpo-tui run`; a TERM the terminfo database lacks is drawn as xterm-256color. Braille
+            charts need a font with U+2800-U+28FF; press `a` (or pass --ascii) for ASCII drawing,
+            which a locale that is not UTF-8 (LANG=C) selects by itself. Ctrl-Z suspends, `fg`
+            redraws; a closed terminal stops it like Ctrl-C. Press `?` in the dashboard for
+            every key.
             """)
 
     @OptionGroup var options: RunOptions
@@ -49,7 +52,7 @@ struct DisplayOptions: ParsableArguments {
     @Option(help: "Theme: dark, light, high-contrast, monochrome, or a theme file (.toml). Default: the config file's, else dark.")
     var theme: String?
 
-    @Flag(inversion: .prefixedNo, help: "Draw with ASCII only (no box drawing or braille). Default: the config file's, else off.")
+    @Flag(inversion: .prefixedNo, help: "Draw with ASCII only (no box drawing or braille). Default: the config file's, else on exactly when the locale is not UTF-8.")
     var ascii: Bool?
 
     @Flag(inversion: .prefixedNo, help: "Clicks and the mouse wheel (M toggles it; off: the terminal's text selection works). Default: the config file's, else off.")
@@ -64,7 +67,8 @@ struct DisplayOptions: ParsableArguments {
 
     /// What the dashboard draws with: these flags over `config`.
     func settings(_ config: DashboardConfig) throws -> DisplaySettings {
-        DisplaySettings(theme: try theme.map(Themes.load) ?? config.loadedTheme, ascii: ascii ?? config.ascii,
+        DisplaySettings(theme: try theme.map(Themes.load) ?? config.loadedTheme,
+                        ascii: ascii ?? (config.isSet("ascii") ? config.ascii : nil),
                         mouse: mouse ?? config.mouse, fps: fps ?? config.fps)
     }
 }
@@ -72,7 +76,8 @@ struct DisplayOptions: ParsableArguments {
 /// The display settings in effect (flags, else the config file, else the defaults).
 struct DisplaySettings {
     var theme: Theme
-    var ascii: Bool
+    /// ASCII drawing (true) or Unicode (false) as chosen; nil: the terminal's locale decides.
+    var ascii: Bool?
     var mouse: Bool
     var fps: Int
 }
@@ -129,20 +134,25 @@ struct DashboardApp {
     func run() throws {
         let logFolder = (logPath as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: logFolder.isEmpty ? "." : logFolder, withIntermediateDirectories: true)
-        guard let backend = NcursesBackend(logPath: logPath) else {
+        let backend: NcursesBackend
+        do {
+            backend = try NcursesBackend(logPath: logPath, ascii: display.ascii)
+        } catch {
             if let configError { ConfigOption.warn(configError) }
-            FileHandle.standardError.write(Data("note: no usable terminal (not a TTY, or TERM unset/unknown/dumb): running headless; see `cpo-tui run --help`\n".utf8))
+            FileHandle.standardError.write(Data("note: no dashboard: \(error.description).\nnote: running headless instead (as `cpo-tui run`; see `cpo-tui run --help`)\n".utf8))
             try HeadlessRun.run(config: config, runDirectory: runDirectory, report: nil, showSamples: false, cache: cache)
             return
         }
         defer { backend.shutdown() }
         var state = DashboardState(theme: display.theme, themes: Themes.cycle(), colors: backend.colors,
-                                   glyphs: backend.utf8 && !display.ascii ? .unicode : .ascii, reportDirectory: reportDir)
+                                   glyphs: backend.charset.glyphs, reportDirectory: reportDir)
         state.view.keymap = keymap
         state.view.mouse = display.mouse
         if let configError {
             ConfigOption.warn(configError)   // into the log: the backend took stderr
             state.view.status = ConfigOption.status(configError, log: logPath)
+        } else if let note = backend.notes.first {
+            state.view.status = note
         }
         let session = LabSession(config: config, runDirectory: runDirectory, cache: cache)
         session.start()
@@ -161,6 +171,13 @@ struct DashboardApp {
                                  })
         loop.run(&state, backend: backend, source: session)
         backend.shutdown()
+        if backend.wasGone || hangupReceived.load(ordering: .relaxed) {
+            // Into the log when the terminal is gone (the backend left stderr there).
+            // A plain write(2): its failure (EIO, had the terminal gone after all) is ignored.
+            let why = hangupReceived.load(ordering: .relaxed) ? "SIGHUP" : "the terminal hung up"
+            let note = Array("note: \(why): the dashboard stopped; the run is kept as last saved\n".utf8)
+            _ = note.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        }
         session.waitUntilFinished()
     }
 }

@@ -28,7 +28,7 @@ struct ReadOnlyDashboard {
         view.view = kind
         view.selectedMethod = selected
         view.keymap = keymap
-        view.glyphs = shown.ascii ? .ascii : .unicode
+        view.glyphs = shown.ascii == true ? .ascii : .unicode
         view.timeZone = TimeZone(identifier: "UTC") ?? .current
         return DashboardView.render(snapshot, view, width: width, height: height).plainText()
     }
@@ -40,17 +40,24 @@ struct ReadOnlyDashboard {
     func run(_ command: String, otherwise: String, view kind: ViewKind, selected: Int? = nil, frames: Int?,
              exportDirectory: @escaping @Sendable () -> String, source: sending some SnapshotSource) throws {
         try MainActor.assumeIsolated {
-            guard let backend = NcursesBackend(logPath: "/dev/null") else {
-                throw CLIError("\(command) needs a terminal (not a TTY, or TERM unset/unknown/dumb); \(otherwise)")
+            let backend: NcursesBackend
+            do {
+                backend = try NcursesBackend(logPath: "/dev/null", ascii: shown.ascii)
+            } catch {
+                throw CLIError("\(command) needs a terminal: \(error); \(otherwise)")
             }
             defer { backend.shutdown() }
             var state = DashboardState(theme: shown.theme, themes: Themes.cycle(), colors: backend.colors,
-                                       glyphs: backend.utf8 && !shown.ascii ? .unicode : .ascii)
+                                       glyphs: backend.charset.glyphs)
             state.view.view = kind
             state.view.selectedMethod = selected
             state.view.keymap = keymap
             state.view.mouse = shown.mouse
-            if let configError { state.view.status = ConfigOption.status(configError, log: nil) }
+            if let configError {
+                state.view.status = ConfigOption.status(configError, log: nil)
+            } else if let note = backend.notes.first {
+                state.view.status = note
+            }
             DashboardLoop(framesPerSecond: shown.fps, maxFrames: frames, shouldStop: { stopRequested.load(ordering: .relaxed) },
                           exportScreen: { frame, _, theme in
                               ScreenExport.write(frame, palette: ScreenPalette(theme: theme), into: exportDirectory())

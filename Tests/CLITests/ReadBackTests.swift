@@ -107,7 +107,7 @@ struct WatchLiveTests {
         let metrics = try Data(contentsOf: URL(fileURLWithPath: ReadBackTests.fixture + "/metrics.jsonl"))
         let name = "cpo-tui-watch-\(getpid())"
         defer { _ = try? Tmux.run(["kill-session", "-t", name]) }
-        let command = "'\(CLI.binary!.path)' watch '\(dir)'; echo EXIT=$?; "
+        let command = "LC_ALL=C.UTF-8 '\(CLI.binary!.path)' watch '\(dir)'; echo EXIT=$?; "
             + "stty -a | tr ' ;' '\\n\\n' | grep -x -E 'icanon|echo|-icanon|-echo' | tr '\\n' ' '; echo STTY; sleep 30"
         try Tmux.run(["new-session", "-d", "-s", name, "-x", "120", "-y", "40", command])
         let (waiting, first) = Tmux.waitFor(name, seconds: 20) { $0.contains("waiting for") }

@@ -11,25 +11,26 @@ enum Tmux {
     static let path: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// A private server for this test process, so that no user's tmux (or its config) is touched;
-    /// it exits with its last session.
+    /// it exits with its last session. (A test may use a server of its own: `socket`.)
     static let socket = "cpo-tui-test-\(getpid())"
 
     @discardableResult
-    static func run(_ args: [String]) throws -> String {
+    static func run(_ args: [String], socket: String = Tmux.socket) throws -> String {
         let r = try Spawn.run(path!, ["-L", socket, "-f", "/dev/null"] + args, timeout: 30)
         return r.stdout
     }
 
-    static func capture(_ session: String) -> String {
-        (try? run(["capture-pane", "-p", "-t", session])) ?? ""
+    static func capture(_ session: String, socket: String = Tmux.socket) -> String {
+        (try? run(["capture-pane", "-p", "-t", session], socket: socket)) ?? ""
     }
 
     /// Polls the pane until `predicate` holds; returns the last capture either way.
-    static func waitFor(_ session: String, seconds: Double, _ predicate: (String) -> Bool) -> (Bool, String) {
+    static func waitFor(_ session: String, socket: String = Tmux.socket, seconds: Double,
+                        _ predicate: (String) -> Bool) -> (Bool, String) {
         let deadline = Date().addingTimeInterval(seconds)
         var last = ""
         while Date() < deadline {
-            last = capture(session)
+            last = capture(session, socket: socket)
             if predicate(last) { return (true, last) }
             Thread.sleep(forTimeInterval: 0.2)
         }
@@ -45,18 +46,19 @@ struct TmuxTests {
     static let tiny = "--rows 40 --eval-rows 20 --epochs 1 --methods FT,CPO,DR-CPO --d-model 32 --layers 1 --heads 2 --vocab 300 "
         + "--context 48 --ft-epochs 1 --eval-samples 10 --win-prompts 10 --f0-ratio 1 --folds 2 --batch-size 8"
 
-    /// Starts the binary in a new 120x40 tmux session; when it ends the pane prints its exit
-    /// status and whether the terminal is back in canonical mode with echo.
-    static func start(_ name: String, flags: String, environment: String = "") throws {
+    /// Starts the binary in a new 120x40 tmux session (in a UTF-8 locale unless `environment`
+    /// says otherwise); when it ends the pane prints its exit status and whether the terminal
+    /// is back in canonical mode with echo.
+    static func start(_ name: String, flags: String, environment: String = "", socket: String = Tmux.socket) throws {
         let log = NSTemporaryDirectory() + "\(name).log"
-        let command = "cd '\(CLI.packageRoot.path)' && \(environment) SWIFT_BACKTRACE=interactive=no,color=no '\(CLI.binary!.path)' \(flags) --log '\(log)'; "
+        let command = "cd '\(CLI.packageRoot.path)' && LC_ALL=C.UTF-8 \(environment) SWIFT_BACKTRACE=interactive=no,color=no '\(CLI.binary!.path)' \(flags) --log '\(log)'; "
             + "echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -E 'icanon|echo|-icanon|-echo' | tr '\\n' ' '; echo STTY; sleep 30"
-        try Tmux.run(["new-session", "-d", "-s", name, "-x", "120", "-y", "40", command])
+        try Tmux.run(["new-session", "-d", "-s", name, "-x", "120", "-y", "40", command], socket: socket)
     }
 
     /// The end screen shows the exit status and a sane terminal.
-    static func expectRestored(_ name: String, status: String, _ comment: String) {
-        let (ended, end) = Tmux.waitFor(name, seconds: 30) { $0.contains("STTY") }
+    static func expectRestored(_ name: String, status: String, _ comment: String, socket: String = Tmux.socket) {
+        let (ended, end) = Tmux.waitFor(name, socket: socket, seconds: 30) { $0.contains("STTY") }
         #expect(ended && end.contains("EXIT=\(status)"), "\(comment): \(end)")
         #expect(end.contains("icanon echo") || end.contains("echo icanon"), "\(comment): terminal not restored:\n\(end)")
         #expect(!end.contains("-icanon") && !end.contains("-echo"), "\(comment): \(end)")

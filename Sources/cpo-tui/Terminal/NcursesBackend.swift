@@ -9,31 +9,63 @@ final class NcursesBackend: TerminalBackend {
     private var screen: OpaquePointer?
     private var ttyOut: UnsafeMutablePointer<FILE>?
     private var savedStdout: Int32 = -1, savedStderr: Int32 = -1
+    /// Standard output and error go to the log.
+    private var logging = false
     private var last: CellBuffer?
     private var pairs: [Int: Int16] = [:]   // (fg, bg) -> pair
     private(set) var colors = 0
-    private(set) var utf8 = false
+    /// What the terminal shows (from the locale) and the glyphs to start with.
+    let charset: TerminalCharset
+    /// What the user should know about how the terminal was set up (an unknown TERM drawn as
+    /// another, a locale that is not UTF-8); empty: nothing.
+    private(set) var notes: [String] = []
+    /// Every character sent is ASCII (`TerminalCharset.asciiOnly`).
+    private let asciiOnly: Bool
 
-    /// Takes over the terminal; nil when there is none usable (no TTY, unknown or dumb TERM).
-    /// With `logPath`, everything the rest of the program prints goes to that file while the
-    /// UI is up (a stray print would land in the middle of a panel).
-    init?(logPath: String?) {
-        guard isatty(0) == 1, isatty(1) == 1 else { return nil }
-        let term = ProcessInfo.processInfo.environment["TERM"] ?? ""
-        if term.isEmpty || term == "dumb" { return nil }
-        utf8 = cn_setup_utf8_locale() != 0
+    /// Terminal types tried, in order, when TERM names one the terminfo database lacks (as over
+    /// ssh from a newer terminal): nearly every terminal today understands xterm's sequences.
+    nonisolated static let fallbackTerms = ["xterm-256color", "xterm", "vt100"]
+
+    /// Takes over the terminal, or says why there is none usable (no TTY, TERM unset or dumb,
+    /// no terminfo entry for TERM nor any fallback). With `logPath`, everything the rest of the
+    /// program prints goes to that file while the UI is up (a stray print would land in the
+    /// middle of a panel). `ascii` is the user's choice of glyphs (nil: the locale decides).
+    init(logPath: String?, ascii: Bool?) throws(TerminalUnavailable) {
+        guard isatty(0) == 1, isatty(1) == 1 else { throw .notATerminal }
+        let environment = ProcessInfo.processInfo.environment
+        let term = environment["TERM"] ?? ""
+        if term.isEmpty { throw .termUnset }
+        if term == "dumb" { throw .dumb }
+        // The user's locale says what the terminal shows; curses itself needs a UTF-8 LC_CTYPE
+        // to send anything but ASCII (for --no-ascii on a terminal the locale undersells).
+        let codeset = cn_user_codeset().map { String(cString: $0) }
+        let cursesUTF8 = cn_use_utf8_ctype() != 0
+        charset = TerminalCharset(codeset: codeset, cursesUTF8: cursesUTF8, asciiChoice: ascii, environment: environment)
+        asciiOnly = charset.asciiOnly
         installSignalHandlers()
         // Curses writes to a duplicate of the terminal; fds 1 and 2 go to the log.
         let ttyFD = dup(1)
-        guard ttyFD >= 0, let out = fdopen(ttyFD, "w") else { return nil }
-        ttyOut = out
-        guard let scr = newterm(nil, out, cn_stdin()) else {
-            fclose(out)
-            return nil
+        guard ttyFD >= 0, let out = fdopen(ttyFD, "w") else { throw .notATerminal }
+        var opened = newterm(nil, out, cn_stdin())
+        if opened == nil {
+            for candidate in Self.fallbackTerms where candidate != term {
+                opened = newterm(candidate, out, cn_stdin())
+                if opened != nil {
+                    notes.append("TERM=\(term) is not in the terminfo database: drawing as \(candidate); "
+                                 + "set TERM to your terminal's type (`infocmp` lists what is known)")
+                    break
+                }
+            }
         }
+        guard let scr = opened else {
+            fclose(out)
+            throw .noTerminfo(term)
+        }
+        ttyOut = out
         screen = scr
         _ = set_term(scr)
         cursesActive.store(true, ordering: .relaxed)
+        if let note = charset.note { notes.append(note) }
         if let logPath {
             fflush(cn_stdout())
             savedStdout = dup(1)
@@ -43,7 +75,11 @@ final class NcursesBackend: TerminalBackend {
                 dup2(fd, 1)
                 dup2(fd, 2)
                 close(fd)
+                logging = true
             }
+        }
+        if logging {
+            for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         }
         _ = cbreak()
         _ = noecho()
@@ -87,8 +123,8 @@ final class NcursesBackend: TerminalBackend {
             if cell.style.underline { attrs |= cn_A_UNDERLINE() }
             let pair = colorPair(cell.style)
             var wstr: [wchar_t] = [0, 0]
-            let scalar = cell.char.unicodeScalars.first.map { utf8 || $0.isASCII ? $0.value : 63 } ?? 32
-            wstr[0] = wchar_t(bitPattern: scalar)
+            let char = asciiOnly ? TerminalCharset.asciiFallback(cell.char) : cell.char
+            wstr[0] = wchar_t(bitPattern: char.unicodeScalars.first?.value ?? 32)
             _ = cn_put_wch(Int32(y), Int32(x), &wstr, attrs, Int32(pair))
         }
         _ = refresh()
@@ -112,15 +148,18 @@ final class NcursesBackend: TerminalBackend {
     /// The next event, waiting at most `milliseconds`. Keys curses does not name (and
     /// function keys beyond F12) count as a timeout: they do nothing.
     func nextEvent(timeout milliseconds: Int) -> InputEvent {
+        if jobControl() { return .resize }
         let waitMS = Int32(clamping: max(0, milliseconds))
         timeout(waitMS)
         var ch: wint_t = 0
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = get_wch(&ch)
         if r == ERR {
+            // A signal cut the wait short (Ctrl-Z, fg): deal with it now.
+            if jobControl() { return .resize }
             // ERR long before the timeout means input is gone (terminal closed): stop rather
             // than spin.
-            if waitMS > 5 && DispatchTime.now().uptimeNanoseconds - t0 < 1_000_000 && isatty(0) == 0 {
+            if waitMS > 5 && DispatchTime.now().uptimeNanoseconds - t0 < 1_000_000 && Self.terminalGone() {
                 stopRequested.store(true, ordering: .relaxed)
             }
             return .timeout
@@ -188,22 +227,102 @@ final class NcursesBackend: TerminalBackend {
         return .mouse(MouseEvent(kind, x: Int(x), y: Int(y)))
     }
 
-    /// Gives the terminal back (idempotent).
+    /// Ctrl-Z and `fg`, between frames on the main thread; true when the screen must be drawn
+    /// again in full (the caller reports a resize, so the loop redraws).
+    private func jobControl() -> Bool {
+        if suspendRequested.exchange(false, ordering: .relaxed) {
+            // The terminal as the shell gave it (cooked mode, cursor, mouse off), then stop
+            // every thread until SIGCONT. The next refresh puts curses back.
+            _ = endwin()
+            if let out = ttyOut { fflush(out) }
+            stopProcess()
+            continued.store(false, ordering: .relaxed)
+            repaintAll()
+            return true
+        }
+        if continued.exchange(false, ordering: .relaxed) {
+            // Went on after a stop curses did not see (SIGSTOP): the shell may have reset the
+            // terminal's modes and drawn over the screen.
+            _ = reset_prog_mode()
+            repaintAll()
+            return true
+        }
+        return false
+    }
+
+    /// The next frame clears the screen and draws every cell.
+    private func repaintAll() {
+        _ = clearok(cn_stdscr(), true)
+        last = nil
+    }
+
+    /// Whether the terminal went away (hung up, closed): standard input reports a hang-up or an
+    /// error, or is no longer a terminal.
+    static func terminalGone() -> Bool {
+        var p = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+        if poll(&p, 1, 0) > 0 && p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return true }
+        return isatty(0) == 0
+    }
+
+    /// Whether the terminal had gone away (hung up) when the backend shut down.
+    private(set) var wasGone = false
+
+    /// Gives the terminal back (idempotent). When the terminal has gone away nothing more is
+    /// written to it (a write would fail with EIO): standard output and error stay on the log
+    /// (or go to /dev/null), where anything printed later can do no harm.
     func shutdown() {
         guard let scr = screen else { return }
-        cn_set_mouse(0)   // the terminal's mouse reporting off, whatever state the dashboard left
-        _ = endwin()
+        let gone = Self.terminalGone()
+        wasGone = gone
+        if !gone {
+            cn_set_mouse(0)   // the terminal's mouse reporting off, whatever state the dashboard left
+            _ = endwin()
+        }
         delscreen(scr)
         screen = nil
         cursesActive.store(false, ordering: .relaxed)
         if let out = ttyOut { fclose(out); ttyOut = nil }
-        if savedStdout >= 0 {
-            fflush(cn_stdout())
+        fflush(cn_stdout())
+        if gone {
+            if !logging {
+                let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+                if null >= 0 {
+                    dup2(null, 1)
+                    dup2(null, 2)
+                    close(null)
+                }
+            }
+        } else if savedStdout >= 0 {
             dup2(savedStdout, 1)
             dup2(savedStderr, 2)
+        }
+        if savedStdout >= 0 {
             close(savedStdout)
             close(savedStderr)
             savedStdout = -1
+        }
+        logging = false
+    }
+}
+
+/// Why the dashboard cannot use this terminal, and what the user can do about it.
+enum TerminalUnavailable: Error, CustomStringConvertible {
+    case notATerminal
+    case termUnset
+    case dumb
+    case noTerminfo(String)
+
+    var description: String {
+        switch self {
+        case .notATerminal:
+            "standard input or output is not a terminal (a pipe or a file); run it in a terminal for the dashboard"
+        case .termUnset:
+            "TERM is not set; set it to your terminal's type for the dashboard, e.g. export TERM=xterm-256color"
+        case .dumb:
+            "TERM=dumb cannot move the cursor; run it in a full terminal, or set TERM to its type (e.g. TERM=xterm-256color)"
+        case .noTerminfo(let term):
+            "neither TERM=\(term) nor \(NcursesBackend.fallbackTerms.joined(separator: ", ")) is in the terminfo database; "
+                + "install it (Debian: apt-get install ncurses-base ncurses-term) or set TERM to a type `infocmp` knows"
         }
     }
 }
