@@ -23,6 +23,9 @@ public enum DatasetLoader {
     /// Loads `path`, choosing the format from `options.format` or the file extension.
     public static func load(path: String, options: LoadOptions = LoadOptions()) throws(InputError) -> OutcomeDataset {
         try validate(options, file: path)
+        // What the path is comes first: `--data <(cmd)` (a pipe, /dev/fd/63) is told so, not
+        // that its name has no extension.
+        try checkFile(path)
         let format: DatasetFormat
         if let f = options.format {
             format = f

@@ -53,6 +53,11 @@ struct SpecialFileCLITests {
         try Self.expectRefused(["config", "show", "--config", config], naming: config, ["config file", Self.pipe])
         try Self.expectRefused(["ghat", "score", "--model", model, "--in", csv, "--out", Self.folder + "/scored.jsonl"],
                                naming: model, [Self.pipe])
+        // Data piped in (what `--data <(cmd)` or `cmd | cpo-tui ... --data /dev/stdin` gives).
+        let piped = try CLI.run("/bin/sh", ["-c", "echo text,outcome | exec \"$0\" data check --data /dev/stdin", CLI.binary!.path],
+                                timeout: 60)
+        #expect(piped.status == 1 && piped.stderr.contains("/dev/stdin: this is a named pipe (FIFO)")
+                && piped.stderr.contains("Save the data to a file first"), "\(piped.stderr)")
         try Self.expectRefused(["data", "check", "--data", "/dev/zero", "--format", "csv"], naming: "/dev/zero", ["a character device, not a regular file"])
         try Self.expectRefused(["data", "check", "--data", loopCSV], naming: loopCSV, [Self.looping])
         try Self.expectRefused(["world", "check", loopTOML], naming: loopTOML, [Self.looping])
