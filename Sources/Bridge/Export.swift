@@ -331,29 +331,44 @@ public struct Export: Sendable {
 
     // MARK: - the directory
 
-    /// Writes `files` into `dir` (created if needed), each atomically. Refuses a file at `dir`,
-    /// and a non-empty directory that holds no earlier export (a config.json of format
-    /// cpo-tui-export) unless `force`.
+    /// Writes `files` into `dir` (created if needed), together: every file is written in full
+    /// before any replaces its old version, so a failure (a full disk) leaves an earlier export
+    /// there as it was. Refuses anything but a directory at `dir` (a file, a named pipe, a
+    /// looping link), and a non-empty directory that holds no earlier export (a config.json of
+    /// format cpo-tui-export) unless `force`.
     public static func write(_ files: [(name: String, bytes: [UInt8])], to dir: String, force: Bool) throws(BridgeError) {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
-            guard isDir.boolValue else { throw BridgeError("--to \(dir) is a file; pass a directory (it is created if missing)") }
+        try checkDestination(dir, force: force)
+        do { try OutputDirectory.make(dir) } catch {
+            throw BridgeError("--to \(dir) cannot be created: \(error.reason). Pass a writable directory.")
+        }
+        let batch = AtomicFile.Batch()
+        do {
+            for f in files { try batch.add(f.bytes, to: dir + "/" + f.name) }
+            try batch.commit()
+        } catch {
+            let after = if case .renameFailed = error { "files before it are new, the rest old: export again" }
+                else { "an earlier export there is as it was (no file of it was replaced)" }
+            throw BridgeError("writing the export failed at \(error.path): \(error.reason); \(after).")
+        }
+    }
+
+    /// Whether `write` would take `dir`, before the work of an export: the refusals of `write`
+    /// that depend on what is at `dir` now.
+    public static func checkDestination(_ dir: String, force: Bool) throws(BridgeError) {
+        var st = stat()
+        let found = stat(dir, &st) == 0
+        let loops = !found && errno == ELOOP
+        if found || loops {
+            let kind = FileKind(mode: st.st_mode)
+            guard found && kind == .directory else {
+                throw BridgeError("--to \(dir) is \(loops ? FileKind.loopingLink : kind.noun); pass a directory (it is created if missing)")
+            }
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
             if !names.isEmpty && !force && !holdsAnExport(dir) {
                 throw BridgeError("""
                     --to \(dir) is not empty and holds no earlier export (no config.json of format \(format)). \
                     Pass a new or empty directory, or --force to write the export's files into it anyway.
                     """)
-            }
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw BridgeError("--to \(dir) cannot be created: \((error as NSError).localizedDescription). Pass a writable directory.")
-        }
-        for f in files {
-            do { try AtomicFile.write(f.bytes, to: dir + "/" + f.name) } catch {
-                throw BridgeError(error.description)
             }
         }
     }

@@ -1,4 +1,5 @@
 import CausalPO
+import CPOSupport
 import Foundation
 import Lab
 import OutcomeData
@@ -81,8 +82,8 @@ public enum SensitivityDirectory {
 
     /// The normalization summary.json records (nil when there is none to read).
     static func reportNormalization(_ directory: String) -> WeightNormalization? {
-        guard let data = FileManager.default.contents(atPath: path(directory, "summary.json")),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let bytes = try? BoundedFile.read(path: path(directory, "summary.json"), maxBytes: 1 << 24),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let name = (object["config"] as? [String: Any])?["normalization"] as? String else { return nil }
         return WeightNormalization(rawValue: name)
     }

@@ -361,7 +361,10 @@ public struct WatchFollower: Sendable {
             changed = true
         }
         let attributes = try? fm.attributesOfItem(atPath: path)
-        if let size = attributes?[.size] as? NSNumber, let handle = FileHandle(forReadingAtPath: path) {
+        // Only a regular file is opened, and without waiting: a named pipe there would block
+        // a plain open for ever.
+        if let size = attributes?[.size] as? NSNumber, attributes?[.type] as? FileAttributeType == .typeRegular,
+           let handle = Self.openRegular(path) {
             defer { try? handle.close() }
             let total = size.uint64Value
             let number = (attributes?[.systemFileNumber] as? NSNumber)?.uint64Value
@@ -387,5 +390,18 @@ public struct WatchFollower: Sendable {
         }
         if model.retryPending() { changed = true }
         return changed
+    }
+
+    /// `path` opened for reading if it is a regular file (checked on the open file, so a file
+    /// swapped for a pipe meanwhile is not read either).
+    private static func openRegular(_ path: String) -> FileHandle? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        var st = stat()
+        guard fstat(fd, &st) == 0, FileKind(mode: st.st_mode) == .regular else {
+            close(fd)
+            return nil
+        }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 }

@@ -290,6 +290,8 @@ extension Theme: TOMLFileFormat {
                           "A theme file is a few lines of TOML: check that this is the right file, or \(builtInHint).")
             case .cannotAccess(_, let r), .cannotOpen(_, let r), .readFailed(_, let r):
                 reason = r.prefix(1).lowercased() + r.dropFirst()   // "permission denied"
+            case .notRegular, .symlinkLoop, .changedWhileReading:
+                reason = error.problem
             }
             return at("cannot read the theme file (\(reason))", "Check the path, or \(builtInHint).")
         case .notUTF8(let p):

@@ -26,7 +26,7 @@ public enum RunStoreError: Error, CustomStringConvertible, Equatable {
         case .notARun(let path):
             return "\(path) is not a saved run (no \(RunDirectory.configName) in it). Pass the directory a run was saved to (runs/NAME)."
         case let .saveFailed(path, reason):
-            return "saving the run to \(path) failed: \(reason). Training goes on and the last complete save is untouched; free space or fix the directory, then save again (w)."
+            return "saving the run to \(path) failed: \(reason). Training goes on and the last complete save is untouched; the next save (after the next epoch, or w in the dashboard) tries again."
         case let .unreadable(path, reason):
             return "\(path): cannot read the saved run (\(reason))."
         case let .damaged(path, detail):
@@ -576,15 +576,7 @@ public struct RunDirectory: Sendable {
         let dir = RunDirectory(path: path)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         if names.contains(where: { $0.hasPrefix("checkpoint-seed") && $0.hasSuffix(".cpo") }) { throw .alreadyHoldsARun(path: path) }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
-            throw .cannotCreate(path: path, reason: "it is a file")
-        }
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw .cannotCreate(path: path, reason: (error as NSError).localizedDescription)
-        }
+        do { try OutputDirectory.make(path) } catch { throw .cannotCreate(path: path, reason: error.reason) }
         try dir.writeConfig(config)
         return dir
     }
@@ -608,7 +600,7 @@ public struct RunDirectory: Sendable {
         enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         guard let data = try? enc.encode(config) else { throw .saveFailed(path: configPath, reason: "cannot encode the configuration") }
         do { try AtomicFile.write([UInt8](data), to: configPath) } catch {
-            throw .cannotCreate(path: path, reason: error.description)
+            throw .cannotCreate(path: path, reason: "writing \(error.path) failed: \(error.reason)")
         }
     }
 
@@ -618,21 +610,28 @@ public struct RunDirectory: Sendable {
 
     public func hasCheckpoint(seed: UInt64) -> Bool { FileManager.default.fileExists(atPath: checkpointPath(seed: seed)) }
 
-    /// Saves `experiment` (prepared) as its seed's checkpoint, a section at a time; returns the
-    /// bytes written.
+    /// Saves `experiment` (prepared) as its seed's checkpoint, a section at a time, and with
+    /// `metrics` metrics.jsonl for those seeds' results (the same lines as a report's); returns the
+    /// checkpoint's bytes. Both files are written in full before either replaces its old
+    /// version, so a save that fails (a full disk) leaves the last complete save as it was.
     @discardableResult
-    public func save(_ experiment: Experiment, generations: Int = 0) throws(RunStoreError) -> Int {
-        let target = checkpointPath(seed: experiment.seed)
+    public func save(_ experiment: Experiment, generations: Int = 0, metrics: [SeedResult]? = nil) throws(RunStoreError) -> Int {
         var written = 0
+        let files = AtomicFile.Batch()
         do {
-            try AtomicFile.write(to: target) { emit throws(FileWriteError) in
+            try files.add(to: checkpointPath(seed: experiment.seed)) { emit throws(FileWriteError) in
                 try Checkpoint.encode(experiment, generations: generations) { bytes throws(FileWriteError) in
                     written += bytes.count
                     try emit(bytes)
                 }
             }
+            if let metrics {
+                try files.add(Array(ReportWriter(config: experiment.config, data: experiment.data, results: metrics).metricsJSONL().utf8),
+                              to: metricsPath)
+            }
+            try files.commit()
         } catch {
-            throw .saveFailed(path: target, reason: error.description)
+            throw .saveFailed(path: error.path, reason: error.reason)
         }
         return written
     }
@@ -657,14 +656,6 @@ public struct RunDirectory: Sendable {
         }
         restored.config.epochs = config.epochs
         return (Experiment(restoring: restored), info)
-    }
-
-    /// metrics.jsonl for the seeds saved so far (the same lines as a report's).
-    public func writeMetrics(config: LabConfig, data: PreparedData, results: [SeedResult]) throws(RunStoreError) {
-        let text = ReportWriter(config: config, data: data, results: results).metricsJSONL()
-        do { try AtomicFile.write(Array(text.utf8), to: metricsPath) } catch {
-            throw .saveFailed(path: metricsPath, reason: error.description)
-        }
     }
 
     private func read(_ p: String) throws(RunStoreError) -> [UInt8] { try Self.read(p, maxBytes: 1 << 34) }

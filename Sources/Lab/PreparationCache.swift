@@ -359,7 +359,7 @@ extension PreparationCache.Entry {
             try AtomicFile.write(bytes, to: path)
         } catch {
             cache.disable()
-            let reason = (error as? FileWriteError)?.description ?? (error as NSError).localizedDescription
+            let reason = (error as? FileWriteError)?.reason ?? (error as NSError).localizedDescription
             return PreparationCache.note("cannot write to \(cache.directory) (\(reason)); going on without the cache")
         }
         cache.evict(keeping: path)

@@ -134,19 +134,16 @@ public struct ReportWriter {
         hiddenTraitLambda = data.hiddenTraitLambda
     }
 
-    /// Writes every file into `dir` (created if needed), each atomically.
+    /// Writes every file into `dir` (created if needed), together: every file is written in
+    /// full before any replaces its old version, so a failure (a full disk) leaves the report
+    /// that was there as it was.
     public func write(to dir: String) throws(LabError) {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw .failed("cannot create the report directory \(dir): \(error.localizedDescription). Choose a writable --report directory.")
+        do { try OutputDirectory.make(dir) } catch {
+            throw .failed("cannot create the report directory \(dir): \(error.reason). Choose a writable --report directory.")
         }
+        let files = AtomicFile.Batch()
         func put(_ name: String, _ bytes: [UInt8]) throws(LabError) {
-            do {
-                try AtomicFile.write(bytes, to: dir + "/" + name)
-            } catch {
-                throw .failed(error.description)
-            }
+            do { try files.add(bytes, to: dir + "/" + name) } catch { throw Self.failure(error, dir) }
         }
         try put("metrics.jsonl", Array(metricsJSONL().utf8))
         for r in results {
@@ -176,6 +173,14 @@ public struct ReportWriter {
         try put("summary.json", [UInt8](summaryData))
         try put("report.md", Array(markdown().utf8))
         try put("report.html", Array(html().utf8))
+        do { try files.commit() } catch { throw Self.failure(error, dir) }
+    }
+
+    private static func failure(_ error: FileWriteError, _ dir: String) -> LabError {
+        if case .renameFailed = error {
+            return .failed("writing the report failed at \(error.path): \(error.reason). Files in \(dir) before it are new, the rest old: write the report again.")
+        }
+        return .failed("writing the report failed at \(error.path): \(error.reason). The report in \(dir) is as it was (no file of it was replaced).")
     }
 
     // MARK: metrics.jsonl

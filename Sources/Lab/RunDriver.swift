@@ -266,9 +266,8 @@ public final class SeedRun {
         let t0 = Date()
         let status: SaveStatus
         do {
-            let bytes = try dir.save(experiment, generations: generationRequests)
-            try dir.writeMetrics(config: config, data: experiment.data,
-                                 results: earlierSeeds + [SeedResult(experiment, heldOutRows: false)])
+            let bytes = try dir.save(experiment, generations: generationRequests,
+                                     metrics: earlierSeeds + [SeedResult(experiment, heldOutRows: false)])
             status = SaveStatus(succeeded: true, message: String(
                 format: "saved %@ (%.1f MB, %.2f s)", reason.description, Double(bytes) / Self.bytesPerMB, Date().timeIntervalSince(t0)))
         } catch {

@@ -23,6 +23,9 @@ public enum DatasetLoader {
     /// Loads `path`, choosing the format from `options.format` or the file extension.
     public static func load(path: String, options: LoadOptions = LoadOptions()) throws(InputError) -> OutcomeDataset {
         try validate(options, file: path)
+        // What the path is comes first: `--data <(cmd)` (a pipe, /dev/fd/63) is told so, not
+        // that its name has no extension.
+        try checkFile(path)
         let format: DatasetFormat
         if let f = options.format {
             format = f
@@ -63,28 +66,45 @@ public enum DatasetLoader {
     /// `maxBytes` (see `BoundedFile`). Public for the other readers of user files (the bridge's
     /// rows files), so a missing or oversized file reads the same everywhere.
     public static func readFile(_ path: String, maxBytes: Int) throws(InputError) -> [UInt8] {
-        do {
-            return try BoundedFile.read(path: path, maxBytes: maxBytes)
-        } catch {
-            switch error {
-            case .notFound:
-                throw InputError(file: path, message: "file not found",
-                                 hint: "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).")
-            case .cannotAccess(_, let reason):
-                throw InputError(file: path, message: "cannot read the file: \(reason)",
-                                 hint: "Check that the file exists and that you may read it.")
-            case .isDirectory:
-                throw InputError(file: path, message: "this is a directory, not a file",
-                                 hint: "Pass the data file itself, e.g. \(path)/data.csv.")
-            case .cannotOpen(_, let reason):
-                throw InputError(file: path, message: "cannot open the file: \(reason)",
-                                 hint: "Check that you may read it.")
-            case let .tooLarge(_, size, limit):
-                throw tooLarge(path, size: size, maxBytes: limit)
-            case .readFailed(_, let reason):
-                throw InputError(file: path, message: "reading the file failed: \(reason)",
-                                 hint: "Check the file and the disk, then try again.")
-            }
+        do { return try BoundedFile.read(path: path, maxBytes: maxBytes) } catch { throw inputError(error, path) }
+    }
+
+    /// Whether `path` could be read (it is there and a regular file), without reading it: the
+    /// same errors as `readFile`, for a check before any work.
+    public static func checkFile(_ path: String) throws(InputError) {
+        do { try BoundedFile.check(path: path) } catch { throw inputError(error, path) }
+    }
+
+    private static func inputError(_ error: BoundedFileError, _ path: String) -> InputError {
+        switch error {
+        case .notFound:
+            return InputError(file: path, message: "file not found",
+                              hint: "Check the path (relative paths start from \(FileManager.default.currentDirectoryPath)).")
+        case .cannotAccess(_, let reason):
+            return InputError(file: path, message: "cannot read the file: \(reason)",
+                              hint: "Check that the file exists and that you may read it.")
+        case .isDirectory:
+            return InputError(file: path, message: "this is a directory, not a file",
+                              hint: "Pass the data file itself, e.g. \(path)/data.csv.")
+        case .cannotOpen(_, let reason):
+            return InputError(file: path, message: "cannot open the file: \(reason)",
+                              hint: "Check that you may read it.")
+        case let .tooLarge(_, size, limit):
+            return tooLarge(path, size: size, maxBytes: limit)
+        case .readFailed(_, let reason):
+            return InputError(file: path, message: "reading the file failed: \(reason)",
+                              hint: "Check the file and the disk, then try again.")
+        case .notRegular(_, .namedPipe):
+            return InputError(file: path, message: error.problem,
+                              hint: "Save the data to a file first (e.g. cmd > data.csv) and pass that file: a run reads its data again when it resumes, which a pipe cannot give.")
+        case .notRegular:
+            return InputError(file: path, message: error.problem, hint: "Pass the data file itself.")
+        case .symlinkLoop:
+            return InputError(file: path, message: error.problem,
+                              hint: "Fix the symbolic link (ls -l shows where it points), or pass the file itself.")
+        case .changedWhileReading:
+            return InputError(file: path, message: error.problem,
+                              hint: "Another program is writing the file: wait until it has finished, then run again.")
         }
     }
 

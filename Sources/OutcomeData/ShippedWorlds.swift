@@ -30,6 +30,9 @@ public enum ShippedWorlds {
         if FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDir), !isDir.boolValue {
             return nameOrPath
         }
+        // A link that loops is there but leads nowhere: the loader says so (not "not found").
+        var st = stat()
+        if stat(nameOrPath, &st) != 0 && errno == ELOOP { return nameOrPath }
         let looksLikeName = !nameOrPath.isEmpty && nameOrPath.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" }
             && nameOrPath.unicodeScalars.allSatisfy(\.isASCII)
         if looksLikeName {

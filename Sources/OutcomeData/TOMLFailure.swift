@@ -47,6 +47,10 @@ extension InputError {
                           wording.tooLarge)
             case .cannotAccess(_, let reason), .cannotOpen(_, let reason), .readFailed(_, let reason):
                 self = at("cannot read the \(noun): \(reason)", wording.unreadable)
+            case .notRegular: self = at("cannot read the \(noun): \(error.problem)", wording.isDirectory)
+            case .symlinkLoop: self = at("cannot read the \(noun): \(error.problem)", wording.unreadable)
+            case .changedWhileReading:
+                self = at("cannot read the \(noun): \(error.problem)", "Another program is writing it: wait until it has finished.")
             }
         case .notUTF8(let p):
             self = at("the \(noun) is not valid UTF-8 text: \(p)", "Save it as UTF-8.")

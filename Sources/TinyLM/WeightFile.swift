@@ -102,6 +102,8 @@ public enum WeightFile {
             case let .tooLarge(_, size, limit): throw .tooLarge(path: path, size: size, limit: limit)
             case .cannotAccess(_, let reason), .cannotOpen(_, let reason), .readFailed(_, let reason):
                 throw .unreadable(path: path, reason: reason)
+            case .notRegular, .symlinkLoop, .changedWhileReading:
+                throw .unreadable(path: path, reason: error.problem)
             }
         }
         return try decode(bytes, path: path)

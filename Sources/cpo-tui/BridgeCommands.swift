@@ -45,6 +45,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         let progress: (String) -> Void = { FileHandle.standardError.write(Data(("export: " + $0 + "\n").utf8)) }
         do {
+            try Export.checkDestination(to, force: force)
             let trainer = try Export.referenceTrainer()
             let export: Export
             if let savedRun {

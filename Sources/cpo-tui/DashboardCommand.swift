@@ -179,5 +179,10 @@ struct DashboardApp {
             _ = note.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         }
         session.waitUntilFinished()
+        // The screen said SAVE FAILED; the shell is told too, and the exit status is not 0.
+        if let dir = runDirectory, let save = session.snapshot().lastSave, !save.succeeded {
+            throw CLIError("the last save failed: \(save.message)\n\(dir.path) holds the last complete save; "
+                           + "once the problem is fixed, continue with cpo-tui --resume \(dir.path).")
+        }
     }
 }

@@ -168,6 +168,7 @@ struct SaveOptions: ParsableArguments {
                 guard FileManager.default.isReadableFile(atPath: path) else {
                     throw CLIError("--data \(path): no readable file there. Check the path.")
                 }
+                do { try DatasetLoader.checkFile(path) } catch { throw CLIError(error) }
             }
             return (cfg, try RunDirectory.create(runDir ?? RunDirectory.defaultPath(for: cfg), config: cfg))
         } catch let e as RunStoreError {
@@ -240,8 +241,24 @@ enum HeadlessRun {
             if firstData == nil { firstData = run.experiment.data }
         }
         printer.printLine(String(format: "done in %.1f s", printer.elapsed))
-        if let report, let data = firstData { try writeReport(report, config: cfg, data: data, results: results, runDirectory: dir) }
-        if let error = printer.lastSaveError { throw CLIError("the run finished but its last save failed: \(error)") }
+        // A failed save does not stop training; but a run whose final state is not on disk, or
+        // whose report could not be written, exits non-zero so that a script notices.
+        var problems: [String] = []
+        if let report, let data = firstData {
+            // "Write it later from the saved run" only while the save is complete.
+            let saved = printer.unsavedSeeds.isEmpty ? dir : nil
+            do { try writeReport(report, config: cfg, data: data, results: results, runDirectory: saved) } catch {
+                problems.append("\(error)")
+            }
+        }
+        if let dir, !printer.unsavedSeeds.isEmpty {
+            let seeds = printer.unsavedSeeds.sorted { $0.key < $1.key }
+            let which = cfg.seeds == 1 ? "" : " (seed\(seeds.count == 1 ? "" : "s") \(seeds.map { "\($0.key)" }.joined(separator: ", ")))"
+            problems.append("the run finished but its last save failed\(which): \(seeds[0].value)\n"
+                            + "\(dir.path) holds the last complete save; once the problem is fixed, continue with "
+                            + "cpo-tui run --resume \(dir.path) (the epochs since are trained again, to the same results).")
+        }
+        if !problems.isEmpty { throw CLIError(problems.joined(separator: "\n")) }
     }
 
     private static func writeReport(_ report: String, config: LabConfig, data: PreparedData, results: [SeedResult],
@@ -255,20 +272,18 @@ enum HeadlessRun {
     /// Fails before hours of work if `path` cannot hold output files: creates it and writes
     /// and removes a probe file.
     static func checkWritable(_ path: String, flag: String) throws {
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue {
-            throw CLIError("\(flag) \(path) is a file; pass a directory")
-        }
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let probe = path + "/.cpo-tui-write-probe"
-            try AtomicFile.write([0], to: probe)
-            try FileManager.default.removeItem(atPath: probe)
-        } catch let e as FileWriteError {
-            throw CLIError("\(flag) \(path) is not writable: \(e.description)")
+            try OutputDirectory.make(path)
+        } catch .notADirectory(let at, let what) where at == path {
+            throw CLIError("\(flag) \(path) is \(what); pass a directory")
         } catch {
-            throw CLIError("\(flag) \(path) cannot be created: \((error as NSError).localizedDescription). Pass a writable directory.")
+            throw CLIError("\(flag) \(path) cannot be created: \(error.reason). Pass a writable directory.")
         }
+        let probe = path + "/.cpo-tui-write-probe"
+        do { try AtomicFile.write([0], to: probe) } catch {
+            throw CLIError("\(flag) \(path) is not writable: \(error.description)")
+        }
+        unlink(probe)
     }
 
     /// Ctrl-C or SIGTERM: stop at the next training step and exit 130, keeping the last save.
@@ -309,8 +324,8 @@ final class HeadlessPrinter {
     let start = Date()
     /// The seed whose events come next.
     var seed: UInt64 = 0 { didSet { announcedSave = false } }
-    /// The latest save's error, until a save succeeds again.
-    private(set) var lastSaveError: String?
+    /// Each seed whose latest save failed, with its error (until a save of it succeeds again).
+    private(set) var unsavedSeeds: [UInt64: String] = [:]
     private var announcedSave = false
     /// Whether this seed's judge can tell texts apart (the oracle always can); if not, the
     /// lines show no win rate.
@@ -356,11 +371,11 @@ final class HeadlessPrinter {
     /// warning, and the run fails at its end unless a later save succeeds.
     private func saved(_ status: SaveStatus) {
         guard status.succeeded else {
-            lastSaveError = status.message
+            unsavedSeeds[seed] = status.message
             FileHandle.standardError.write(Data("warning: \(status.message)\n".utf8))
             return
         }
-        lastSaveError = nil
+        unsavedSeeds[seed] = nil
         if !announcedSave {
             printLine("[seed \(seed)] \(status.message); again after every epoch")
             announcedSave = true

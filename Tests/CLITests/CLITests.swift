@@ -11,8 +11,14 @@ enum CLI {
     /// Runs `cpo-tui args`. The user's own config file is never read: XDG_CONFIG_HOME points
     /// to an empty folder unless `environment` says otherwise.
     static func run(_ args: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> Result {
+        try run(binary!.path, args, environment: environment, timeout: timeout)
+    }
+
+    /// `run`, through `command` (a wrapper that ends by running `cpo-tui` with the arguments
+    /// after it, such as a shell that sets a limit first).
+    static func run(_ command: String, _ args: [String], environment: [String: String] = [:], timeout: Double = 600) throws -> Result {
         let isolated = ["XDG_CONFIG_HOME": NSTemporaryDirectory() + "cpo-cli-no-config-\(getpid())", "CPO_TUI_CONFIG": ""]
-        let r = try Spawn.run(binary!.path, args, directory: packageRoot.path,
+        let r = try Spawn.run(command, args, directory: packageRoot.path,
                               environment: isolated.merging(environment) { $1 }, timeout: timeout)
         if r.timedOut { Issue.record("cpo-tui \(args.joined(separator: " ")) did not finish in \(Int(timeout)) s") }
         return Result(status: r.status, stdout: r.stdout, stderr: r.stderr)

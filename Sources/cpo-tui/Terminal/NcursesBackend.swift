@@ -70,7 +70,8 @@ final class NcursesBackend: TerminalBackend {
             fflush(cn_stdout())
             savedStdout = dup(1)
             savedStderr = dup(2)
-            let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            // O_NONBLOCK: a log path that is a named pipe with no reader must not block the start.
+            let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0o644)
             if fd >= 0 {
                 dup2(fd, 1)
                 dup2(fd, 2)
