@@ -9,6 +9,9 @@ import TinyLM
 public enum RunStoreError: Error, CustomStringConvertible, Equatable {
     case cannotCreate(path: String, reason: String)
     case alreadyHoldsARun(path: String)
+    /// Another process writes the run (it holds the directory's lock): who, as its lock file
+    /// says (nil when it names nobody alive).
+    case inUse(path: String, holder: LockHolder?)
     case notARun(path: String)
     case saveFailed(path: String, reason: String)
     case unreadable(path: String, reason: String)
@@ -23,6 +26,9 @@ public enum RunStoreError: Error, CustomStringConvertible, Equatable {
             return "cannot use \(path) as the run directory: \(reason). Pass a writable --run-dir, or --no-save."
         case .alreadyHoldsARun(let path):
             return "\(path) already holds a saved run. Continue it with --resume \(path), or pass another --run-dir."
+        case let .inUse(path, holder):
+            let who = holder.map { "`\($0.shortCommand)` (\($0.summary))" } ?? "another process (its lock file \(RunDirectory.lockPath(path)) does not say which)"
+            return "\(path) is in use by \(who): wait for it to finish, or look at it read-only with `cpo-tui runs show \(path)` or `cpo-tui watch \(path)`."
         case .notARun(let path):
             return "\(path) is not a saved run (no \(RunDirectory.configName) in it). Pass the directory a run was saved to (runs/NAME)."
         case let .saveFailed(path, reason):
@@ -560,28 +566,57 @@ enum CheckpointV1 {
 /// `checkpoint-seedS.cpo` per seed (everything needed to go on: tokenizer, FT, ĝ, f0 samples,
 /// every method's weights, optimizer state and counters, metrics), and `metrics.jsonl`. Every
 /// file is written atomically (temporary file, fsync, rename) and checksummed, so an
-/// interruption at any moment leaves the previous complete save.
+/// interruption at any moment leaves the previous complete save, and a reader at any moment
+/// sees complete files.
+///
+/// One process writes a run: `create` and `openForWriting` take the directory's lock (`.lock`,
+/// `RunDirectoryLease`) for as long as the value (or a copy) lives, and refuse a directory
+/// another process holds, naming it. `open` only reads and takes no lock.
 public struct RunDirectory: Sendable {
     public static let configName = "config.json"
     public let path: String
+    /// This process's hold on the directory's lock (nil: opened to read, or not lockable).
+    let lease: RunDirectoryLease?
+    /// Why a directory opened for writing is not locked (its file system cannot lock), for the
+    /// user to hear; nil when it is locked or only read.
+    public let lockWarning: String?
+
+    init(path: String, lease: RunDirectoryLease? = nil, lockWarning: String? = nil) {
+        self.path = path
+        self.lease = lease
+        self.lockWarning = lockWarning
+    }
 
     public func checkpointPath(seed: UInt64) -> String { path + "/checkpoint-seed\(seed).cpo" }
     public var configPath: String { path + "/" + Self.configName }
     public var metricsPath: String { path + "/metrics.jsonl" }
 
-    /// A new run directory for `config` (created with its parents). Refuses a directory that
-    /// already holds a saved run (one with a checkpoint; a run that stopped before its first
-    /// save is started afresh), and proves it is writable by writing config.json, before any work.
+    /// A new run directory for `config` (created with its parents), locked for this process.
+    /// Refuses a directory another process writes (`.inUse`), or that already holds a saved run
+    /// (one with a checkpoint; a run that stopped before its first save is started afresh), and
+    /// proves it is writable by writing config.json, before any work.
     public static func create(_ path: String, config: LabConfig) throws(RunStoreError) -> RunDirectory {
-        let dir = RunDirectory(path: path)
+        do { try OutputDirectory.make(path) } catch { throw .cannotCreate(path: path, reason: error.reason) }
+        let (lease, warning) = try lockForWriting(path)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         if names.contains(where: { $0.hasPrefix("checkpoint-seed") && $0.hasSuffix(".cpo") }) { throw .alreadyHoldsARun(path: path) }
-        do { try OutputDirectory.make(path) } catch { throw .cannotCreate(path: path, reason: error.reason) }
+        let dir = RunDirectory(path: path, lease: lease, lockWarning: warning)
         try dir.writeConfig(config)
         return dir
     }
 
-    /// An existing run directory and its configuration.
+    /// An existing run directory and its configuration, locked for this process to continue
+    /// the run; refused (`.inUse`) while another process writes it.
+    public static func openForWriting(_ path: String) throws(RunStoreError) -> (RunDirectory, LabConfig) {
+        // Not a run: said as such, and no lock file is left in a directory that is not one.
+        guard FileManager.default.fileExists(atPath: path + "/" + configName) else { throw .notARun(path: path) }
+        let (lease, warning) = try lockForWriting(path)
+        let (dir, config) = try open(path)
+        return (RunDirectory(path: dir.path, lease: lease, lockWarning: warning), config)
+    }
+
+    /// An existing run directory and its configuration, to read (no lock is taken: a run another
+    /// process writes reads as of its last save).
     public static func open(_ path: String) throws(RunStoreError) -> (RunDirectory, LabConfig) {
         let dir = RunDirectory(path: path)
         guard FileManager.default.fileExists(atPath: dir.configPath) else { throw .notARun(path: path) }

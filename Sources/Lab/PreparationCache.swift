@@ -25,10 +25,13 @@ import Glibc
 /// An entry is trusted only when everything checks (container checksum, format versions, the
 /// key, the checkpoint's own checks, its configuration, seed and data fingerprint against the
 /// current ones); anything else is deleted and the preparation runs afresh. Entries are
-/// written atomically (`AtomicFile`), so two processes preparing the same key at once leave
-/// one complete entry. The directory is bounded (`maxBytes`): after each write the entries
+/// written atomically (`AtomicFile`), so a reader only ever sees a complete one. A run holds its
+/// entry's lock (`<entry>.lock`, `Entry.claim`) from its lookup to its store, so a second process
+/// wanting the same entry waits for the first's preparation and then loads it, instead of
+/// preparing it again. The directory is bounded (`maxBytes`): after each write the entries
 /// used least recently (a hit touches its file's modification time) are deleted until the rest
-/// fit. A cache that cannot be written turns itself off for the rest of the process, with a note.
+/// fit, but for those another process holds. A cache that cannot be written turns itself off
+/// for the rest of the process, with a note.
 public final class PreparationCache: Sendable {
     /// The entry format; bump it (or `codeRevision`) whenever what an entry means changes.
     public static let format: UInt32 = 1
@@ -251,6 +254,18 @@ public final class PreparationCache: Sendable {
         case miss(note: String?)
     }
 
+    /// What `Entry.claim` got.
+    public enum Claim {
+        /// The entry's lock: no other process loads, prepares or stores this entry until it
+        /// is released.
+        case held(FileLock)
+        /// No lock (the cache is off, or its directory cannot be made or locked; the note
+        /// says so when the user should know). The run goes on as before locks.
+        case unlocked(note: String?)
+        /// `cancelled` turned true while waiting for another process.
+        case cancelled
+    }
+
     /// What a checkpoint does not keep of a preparation.
     struct Extras: Codable {
         var ftSteps: [StepRecord]
@@ -340,6 +355,39 @@ extension PreparationCache.Entry {
         return Experiment(cached: restored, ftSteps: extras.ftSteps, ftTexts: extras.ftTexts)
     }
 
+    /// This entry's lock, held from looking it up to storing it, so that two processes preparing
+    /// the same configuration and seed do the work once: while another process holds it, this
+    /// waits (every second or so `waiting` hears a line to show; `first` the first time) and
+    /// then looks up what the other stored. `cancelled` is polled while waiting.
+    public func claim(cancelled: () -> Bool, waiting: (_ message: String, _ first: Bool) -> Void) -> PreparationCache.Claim {
+        guard !cache.disabledNow else { return .unlocked(note: nil) }
+        // The directory is made now rather than when first written; if it cannot be, the
+        // store after preparing says so.
+        guard (try? FileManager.default.createDirectory(atPath: cache.directory, withIntermediateDirectories: true)) != nil else {
+            return .unlocked(note: nil)
+        }
+        var announced = -1.0
+        do {
+            return .held(try FileLock.acquire(PreparationCache.lockPath(path), waiting: { holder, seconds in
+                if cancelled() { return false }
+                if announced < 0 || seconds - announced >= 1 {
+                    let who = holder?.summary ?? "pid not known"
+                    waiting(String(format: "waiting for another cpo-tui preparing the same configuration (%@): %.0f s", who, seconds),
+                            announced < 0)
+                    announced = seconds
+                }
+                return true
+            }))
+        } catch {
+            switch error {
+            case .held: return .cancelled
+            case .unavailable(_, let reason):
+                return .unlocked(note: PreparationCache.note(
+                    "cannot lock its entries (\(reason)); going on unlocked, so another cpo-tui preparing the same configuration at this moment prepares it too"))
+            }
+        }
+    }
+
     /// Stores `experiment`, just prepared (no method has trained), under this key; then
     /// deletes the least recently used entries beyond the bound. Returns a note when the entry
     /// could not be written (the cache is then off for this process) or is larger than the bound.
@@ -377,6 +425,9 @@ extension PreparationCache {
         try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: path)
     }
 
+    /// An entry's lock file: beside it, never listed as an entry.
+    static func lockPath(_ entry: String) -> String { entry + ".lock" }
+
     /// The cache's entries, least recently used first.
     public func entries() -> [(path: String, bytes: Int, used: Date)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
@@ -390,15 +441,32 @@ extension PreparationCache {
     }
 
     /// Deletes the least recently used entries until the rest fit in `maxBytes` (`keeping` last
-    /// of all), and temporary files whose writer is gone.
+    /// of all), and temporary files and lock files whose process is gone. An entry whose lock
+    /// another process holds (it is loading or storing it) is left alone.
     func evict(keeping: String) {
         AtomicFile.removeStaleTemporaryFiles(in: directory)
+        removeStaleLockFiles()
         var all = entries()
         if let i = all.firstIndex(where: { $0.path == keeping }) { all.append(all.remove(at: i)) }
         var total = all.reduce(0) { $0 + $1.bytes }
         for e in all where total > maxBytes {
+            guard let lock = Self.tryLock(Self.lockPath(e.path)) else { continue }
             try? FileManager.default.removeItem(atPath: e.path)
+            lock.release()
             total -= e.bytes
+        }
+    }
+
+    /// The lock at `path` if nobody holds it now (no waiting); nil otherwise.
+    static func tryLock(_ path: String) -> FileLock? { try? FileLock.acquire(path, waiting: { _, _ in false }) }
+
+    /// Removes the lock files nobody holds: left by a process that was killed while it held
+    /// one (the kernel released the lock, the file stays). Taking the lock first makes this safe
+    /// against a process taking it at the same moment (`FileLock`).
+    func removeStaleLockFiles() {
+        let suffix = "." + Self.fileExtension + ".lock"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(suffix) {
+            Self.tryLock(directory + "/" + name)?.release()
         }
     }
 }

@@ -124,7 +124,9 @@ public final class SeedRun {
     public var seed: UInt64 { experiment.seed }
 
     /// Resumes `seed` from its checkpoint in `runDirectory`, or prepares it afresh (or takes
-    /// its preparation from `cache`, storing it there after preparing) and saves.
+    /// its preparation from `cache`, storing it there after preparing) and saves. The cache
+    /// entry is held (`Entry.claim`) from its lookup to its store: a process preparing the
+    /// same entry meanwhile is waited for, and its preparation loaded.
     /// `earlierSeeds` (a run of several seeds) go into metrics.jsonl before this one's lines.
     /// `cancelled` is polled between training steps; preparation cut short throws.
     public static func start(config: LabConfig, seed: UInt64, runDirectory: RunDirectory?, earlierSeeds: [SeedResult] = [],
@@ -140,6 +142,17 @@ public final class SeedRun {
         let exp: Experiment
         do { exp = try Experiment(config: config, seed: seed) } catch { throw .lab(error) }
         let entry = cache?.entry(for: exp)
+        var claimed: FileLock?
+        defer { claimed?.release() }
+        if let entry {
+            switch entry.claim(cancelled: cancelled, waiting: { message, first in
+                events(.preparing(PrepProgress(stage: .data, fraction: 0, message: message, isMilestone: first, ftHistory: [])))
+            }) {
+            case .held(let lock): claimed = lock
+            case .unlocked(let n): if let n { events(.log(n)) }
+            case .cancelled: throw .lab(.failed("cancelled"))
+            }
+        }
         var note: String?
         if let entry {
             switch entry.lookup(for: exp) {

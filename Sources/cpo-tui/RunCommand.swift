@@ -144,11 +144,18 @@ struct SaveOptions: ParsableArguments {
     }
 
     /// The configuration and run directory to use: the saved run's own for --resume (with
-    /// --epochs, if given, as the new target), or `options`' with a new directory.
+    /// --epochs, if given, as the new target), or `options`' with a new directory. Either is
+    /// locked for this process (refused while another writes it) before anything is written.
     func plan(_ options: RunOptions) throws -> (LabConfig, RunDirectory?) {
+        let (cfg, dir) = try planUnannounced(options)
+        if let warning = dir?.lockWarning { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        return (cfg, dir)
+    }
+
+    private func planUnannounced(_ options: RunOptions) throws -> (LabConfig, RunDirectory?) {
         do {
             if let resume {
-                var (dir, cfg) = try RunDirectory.open(resume)
+                var (dir, cfg) = try RunDirectory.openForWriting(resume)
                 if let e = options.epochs, e != cfg.epochs {
                     guard e >= 0 else { throw CLIError("--epochs must not be negative (got \(e))") }
                     cfg.epochs = e
@@ -220,6 +227,8 @@ enum HeadlessRun {
     static func run(config cfg: LabConfig, runDirectory dir: RunDirectory?, report: String?, showSamples: Bool,
                     cache: PreparationCache?) throws {
         if let report { try checkWritable(report, flag: "--report") }
+        // The run directory's lock is held to the end, the report included.
+        defer { withExtendedLifetime(dir) {} }
         installInterruptHandler()
         let printer = HeadlessPrinter(showSamples: showSamples)
         if let dir { printer.printLine("saving the run in \(dir.path)/ (resume with: cpo-tui run --resume \(dir.path))") }

@@ -13,7 +13,10 @@ struct RunsShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Load every checkpoint of a saved run (checksums, data, weights) and summarize it.",
-        discussion: "Exit 0 when everything loads; non-zero with the problem otherwise. Nothing is written.")
+        discussion: """
+            Exit 0 when everything loads; non-zero with the problem otherwise. Nothing is written, \
+            so it works while another cpo-tui writes the run (it says which, and shows the last save).
+            """)
 
     @Argument(help: "A run directory (runs/NAME).") var directory: String
 
@@ -26,6 +29,9 @@ struct RunsShow: ParsableCommand {
         case .file(let p, _): source = "data \(p)"
         }
         print("run \(dir.path): \(source), methods \(cfg.methods.map(\.rawValue).joined(separator: ",")), \(cfg.epochs) epochs, seeds \(cfg.seed)..\(cfg.seed + UInt64(cfg.seeds) - 1)")
+        if let writer = dir.writer() {
+            print("  in use by `\(writer.shortCommand)` (\(writer.summary)): shown as last saved")
+        }
         for k in 0..<cfg.seeds {
             let s = cfg.seed + UInt64(k)
             guard dir.hasCheckpoint(seed: s) else {

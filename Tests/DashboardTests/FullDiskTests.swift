@@ -115,7 +115,8 @@ struct FullDiskTests {
             #expect(failed.message.contains(part), "\(part) is not in: \(failed.message)")
         }
         #expect(fileBytes(dir.checkpointPath(seed: cfg.seed)) == checkpoint && fileBytes(dir.metricsPath) == metrics)
-        #expect(Set(contents(dir.path).keys) == [RunDirectory.configName, "checkpoint-seed5.cpo", "metrics.jsonl"])
+        // No temporary file; the lock of the run being written is there.
+        #expect(Set(contents(dir.path).keys) == [RunDirectory.configName, "checkpoint-seed5.cpo", "metrics.jsonl", RunDirectory.lockName])
         // What is on disk loads, and resumed it trains the same epoch to the same numbers.
         let (old, info) = try dir.restore(seed: cfg.seed, config: cfg)
         #expect(info.epochs["CPO"] == 0)
