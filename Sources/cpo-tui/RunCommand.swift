@@ -407,7 +407,8 @@ final class HeadlessPrinter {
 
     func printLine(_ line: String) { Self.write(line) }
 
+    /// Writes `line` (escaped for the terminal: samples and log lines can hold anything).
     static func write(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        FileHandle.standardOutput.write(Data((TerminalText.escaped(line) + "\n").utf8))
     }
 }
