@@ -26,7 +26,7 @@
 # A small leak (tens of KB a session) stays under these limits in 5 seeds; to look for one,
 # run many short sessions (--seeds 20 --epochs 2) and read the malloc-in-use line.
 #
-# The default run (5 x 20) takes about 5 minutes on 2 cores.
+# The default run (5 x 20) takes 3-5 minutes on 2 cores.
 #
 # Usage: scripts/soak.sh [--seeds N] [--epochs N] [--run "FLAGS"] [--out DIR] [--binary PATH] [--no-tmux]
 #   --run     the experiment, as flags of `cpo-tui run` (default: bench --soak's, see its --help)

@@ -61,7 +61,7 @@ enum SoakBench {
         let events = SoakEvents(path: dir + "/events.csv")
         events.write("start", seed: nil)
 
-        let backend = SoakTerminal(inner: NcursesBackend(logPath: dir + "/soak.log"))
+        let backend = SoakTerminal(inner: try? NcursesBackend(logPath: dir + "/soak.log", ascii: nil))
         var records: [SeedRecord] = []
         var outcome = "finished"
         for k in 0..<settings.seeds {
@@ -96,7 +96,7 @@ enum SoakBench {
         let script = SoakScript(session: session, epochs: epochs, terminal: backend,
                                 onEpoch: { events.write("epoch-\($0)", seed: seed) })
         var state = DashboardState(theme: .dark, themes: Themes.cycle(), colors: backend.colors,
-                                   glyphs: backend.utf8 ? .unicode : .ascii, reportDirectory: dir + "/report")
+                                   glyphs: backend.glyphs, reportDirectory: dir + "/report")
         session.start()
         let loop = DashboardLoop(framesPerSecond: DashboardConfig.fpsRange.upperBound,
                                  shouldStop: { script.shouldStop() },
@@ -222,7 +222,7 @@ final class SoakTerminal: TerminalBackend {
 
     var size: TerminalSize { inner?.size ?? TerminalSize(width: 120, height: 40) }
     var colors: Int { inner?.colors ?? 256 }
-    var utf8: Bool { inner?.utf8 ?? true }
+    var glyphs: Glyphs { inner?.charset.glyphs ?? .unicode }
 
     nonisolated func press(_ key: Key) {
         MainActor.assumeIsolated { pending.append(.key(key)) }
