@@ -8,7 +8,7 @@ import Glibc
 /// combining marks and wide characters, through the real binary: nothing it prints to the
 /// terminal holds a raw control character, and the dashboard's data view keeps its layout.
 enum HostileData {
-    static let pieces = ["\u{1B}[2J", "\u{1B}]0;owned\u{07}", "\u{1B}[31mred", "\u{0}", "\u{7F}", "\u{9B}2J", "\r",
+    static let pieces = ["\u{1B}[2J", "line\nbreak", "\u{1B}]0;owned\u{07}", "\u{1B}[31mred", "\u{0}", "\u{7F}", "\u{9B}2J", "\r",
                          "\u{202E}desrever", "\u{2066}iso\u{2069}", "e" + String(repeating: "\u{301}", count: 50),
                          "日本語テキスト", "😀", "👨‍👩‍👧‍👦", "🇩🇪", "\u{200B}", "\u{200D}", "\u{FEFF}"]
     static let words = ["the", "river", "needs", "you", "bring", "gloves", "today", "neighbors", "clean", "kids"]
@@ -54,6 +54,11 @@ struct HostileTextCLITests {
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("sample"), "\(run.stdout)")
         #expect(HostileData.firstControl(run.stdout + run.stderr) == nil, "\(run.stdout)\(run.stderr)")
+        // A sample's line breaks are shown (^J), not printed: every line is one of the run's.
+        let strays = run.stdout.split(separator: "\n").filter { line in
+            !["[seed", "seed ", "    ", "done"].contains { line.hasPrefix($0) }
+        }
+        #expect(strays.isEmpty, "lines that belong to no message: \(strays)")
 
         let bad = try CLI.temp("hostile-header.csv", "te\u{1B}[2Jxt,outcome\nhello,1\n")
         let refused = try CLI.run(["data", "check", "--data", bad, "--text", "te\u{1B}[2Jxt2"])
