@@ -3,6 +3,8 @@
 /// `CellBuffer`; the terminal backend sends `diff(from:)` of consecutive frames to the screen, and
 /// tests compare `plainText()` with golden strings.
 
+import CPOSupport
+
 // MARK: - Colour and style
 
 /// A colour of the xterm 256-colour palette, or the terminal's own default colour.
@@ -268,7 +270,9 @@ public struct CellBuffer: Sendable, Equatable {
 
     /// Writes `s` from column `x` of row `y`, one character per cell, clipped to the buffer and
     /// to `maxWidth` cells (if given). Characters are made displayable first (see
-    /// `displayable(_:)`): newlines and tabs become spaces, wide or invisible ones `?`.
+    /// `displayable(_:)`): newlines and tabs become spaces, other controls and wide or
+    /// invisible characters `?`. Only the characters that fit are looked at, so a long text
+    /// costs no more than a short one.
     public mutating func put(_ s: String, x: Int, y: Int, style: Style = Style(), maxWidth: Int? = nil) {
         guard y >= 0, y < height else { return }
         let limit = maxWidth.map { x + max(0, $0) } ?? Int.max
@@ -351,18 +355,33 @@ public struct CellBuffer: Sendable, Equatable {
         return out
     }
 
-    /// `ch` if a terminal draws it in exactly one column; otherwise a stand-in: control
-    /// characters (newline, tab, ...) become a space, characters drawn two columns wide (CJK,
-    /// emoji) or zero columns (lone combining or format characters) become `?`. Text from models
-    /// and data files can contain anything; one character per cell keeps the grid honest.
+    /// `ch` if a terminal draws it in exactly one column; otherwise a stand-in. Text from models
+    /// and data files can contain anything, and one character per cell keeps the grid honest:
+    /// - tab, newline, carriage return, vertical tab, form feed, U+0085 (NEL) and the line and
+    ///   paragraph separators U+2028/U+2029 become a space (they separate words);
+    /// - every other control character (ESC, NUL, BEL, DEL, the C1 controls) becomes `?`: it is
+    ///   shown, never sent, so no escape sequence in a text reaches the terminal;
+    /// - characters drawn two columns wide (CJK, emoji, emoji sequences) or none (a lone
+    ///   combining mark, the bidirectional controls U+202A-U+202E and U+2066-U+2069, zero-width
+    ///   spaces and joiners and other format characters, private-use and unassigned code points)
+    ///   become `?`;
+    /// - a letter with combining marks keeps its nonspacing and enclosing marks, at most
+    ///   `maxCombiningMarks` of them (ncurses holds no more in a cell); other characters joined
+    ///   to it (spacing marks, joiners, variation selectors) are dropped.
     public static func displayable(_ ch: Character) -> Character {
-        if ch.isASCII {
-            return ch.asciiValue.map { $0 < 0x20 || $0 == 0x7F } == true ? " " : ch
+        if let a = ch.asciiValue {   // "\r\n" is one Character, with the value of "\n"
+            switch a {
+            case 0x09...0x0D: return " "
+            case 0x00..<0x20, 0x7F: return "?"
+            default: return ch
+            }
         }
-        guard let first = ch.unicodeScalars.first else { return "?" }
+        let scalars = ch.unicodeScalars
+        guard let first = scalars.first else { return "?" }
         let v = first.value
-        if v < 0x20 || (0x7F..<0xA0).contains(v) { return " " }
-        if ch.unicodeScalars.contains(where: { $0.value == 0xFE0F }) { return "?" }  // emoji presentation
+        if v == 0x85 || v == 0x2028 || v == 0x2029 { return " " }
+        if TerminalText.isControl(first) { return "?" }
+        if scalars.contains(where: { $0.value == 0xFE0F }) { return "?" }  // emoji presentation
         switch first.properties.generalCategory {
         case .control, .format, .nonspacingMark, .enclosingMark, .spacingMark, .lineSeparator,
              .paragraphSeparator, .surrogate, .unassigned, .privateUse:
@@ -370,8 +389,35 @@ public struct CellBuffer: Sendable, Equatable {
         default:
             break
         }
-        if first.properties.isEmojiPresentation || isWide(v) { return "?" }
-        return ch
+        if first.properties.isEmojiPresentation || isWide(v) || isZeroWidthJamo(v) { return "?" }
+        var rest = scalars.dropFirst().makeIterator()
+        guard var next = rest.next() else { return ch }
+        var kept = String.UnicodeScalarView([first])
+        var changed = false
+        while true {
+            let category = next.properties.generalCategory
+            if (category == .nonspacingMark || category == .enclosingMark) && kept.count <= maxCombiningMarks {
+                kept.append(next)
+            } else {
+                changed = true
+                if kept.count > maxCombiningMarks { break }
+            }
+            guard let n = rest.next() else { break }
+            next = n
+        }
+        if !changed { return ch }
+        let s = String(kept)
+        return s.count == 1 ? (s.first ?? "?") : Character(first)
+    }
+
+    /// Combining marks a cell keeps on its character (ncurses' `CCHARW_MAX` is 5: the
+    /// character and four marks).
+    public static let maxCombiningMarks = 4
+
+    /// Hangul vowel and final jamo, which terminals draw zero columns wide (they join the
+    /// syllable before them).
+    private static func isZeroWidthJamo(_ v: UInt32) -> Bool {
+        (0x1160...0x11FF).contains(v) || (0xD7B0...0xD7FF).contains(v)
     }
 
     /// East Asian Wide / Fullwidth ranges (Unicode 15, abridged to the blocks that matter).

@@ -325,8 +325,8 @@ extension DashboardView {
         header.append("text")
         align.append(.left)
         for (i, row) in rows.enumerated() {
-            let text = row.text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-            cells[i].append(Widgets.truncate(text, width: textWidth, glyphs: v.glyphs))
+            // One more character than fits, so that truncate knows to cut.
+            cells[i].append(Widgets.truncate(Widgets.singleLine(row.text, limit: textWidth + 1), width: textWidth, glyphs: v.glyphs))
         }
         Widgets.table(header: header, rows: cells, alignments: align, in: inner, buffer: &b, theme: t, selectedRow: highlight,
                       glyphs: v.glyphs)

@@ -736,10 +736,36 @@ public enum Widgets {
     }
 
     /// `s` cut to `width` characters, the last one replaced by `…` (`~` in ASCII) when cut.
+    /// Looks at no more than `width + 1` characters, however long `s` is.
     public static func truncate(_ s: String, width: Int, glyphs: Glyphs) -> String {
         guard width > 0 else { return "" }
-        guard s.count > width else { return s }
+        guard !s.dropFirst(width).isEmpty else { return s }
         return String(s.prefix(width - 1)) + String(glyphs.ellipsis)
+    }
+
+    /// The first `limit` characters of `text` as one line: its words (runs of characters that
+    /// are not whitespace) joined by single spaces, as
+    /// `text.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(limit)`, but
+    /// reading only as much of `text` as that needs (a data row can be megabytes long).
+    public static func singleLine(_ text: String, limit: Int) -> String {
+        var out = ""
+        var count = 0, space = false
+        for ch in text {
+            guard count < limit else { break }
+            if ch.isWhitespace {
+                space = count > 0
+                continue
+            }
+            if space {
+                out.append(" ")
+                count += 1
+                space = false
+                guard count < limit else { break }
+            }
+            out.append(ch)
+            count += 1
+        }
+        return out
     }
 
     /// A short number for axis labels and tight cells, at most about 6 characters:

@@ -138,6 +138,10 @@ extension TOMLFileFormat {
         } catch {
             throw failure(error)
         }
+        // TOMLKit never frees a parsed table (TOMLTable has no deinit): without this, every
+        // file read leaked its whole tree (a world file about 50 KB; found by the soak test,
+        // scripts/soak.sh). The value is built from the document and keeps no part of it.
+        defer { d.root.clear() }
         return try Self(document: d)
     }
 }

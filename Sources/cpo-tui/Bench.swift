@@ -46,7 +46,29 @@ struct Bench: ParsableCommand {
     @Flag(help: "Also run the default comparison (cpo-tui run with its defaults, saved to a temporary directory) in a child process and report its wall time and peak memory (a minute or two).")
     var defaultRun = false
 
+    @Flag(help: "Soak test: the dashboard, driven by scripted keys, trains --soak-seeds seeds x --soak-epochs epochs in this one process; scripts/soak.sh samples its memory and open files every second.")
+    var soak = false
+
+    @Option(help: "Seeds of the soak test, one after the other.")
+    var soakSeeds = 5
+
+    @Option(help: "Epochs per method and seed of the soak test.")
+    var soakEpochs = 20
+
+    @Option(help: "The soak test's experiment, as flags of `cpo-tui run` in one string (default: \"\(SoakBench.defaultRunFlags)\").")
+    var soakRun: String?
+
+    @Option(help: "Where the soak test writes its run, report, screens, log and events.csv (default: a new temporary directory).")
+    var soakDir: String?
+
     func run() throws {
+        if soak {
+            guard soakSeeds >= 1, soakEpochs >= 1 else { throw ValidationError("--soak-seeds and --soak-epochs must be at least 1") }
+            let dir = soakDir ?? NSTemporaryDirectory() + "cpo-tui-soak-\(getpid())"
+            let settings = SoakBench.Settings(seeds: soakSeeds, epochs: soakEpochs, runFlags: soakRun ?? SoakBench.defaultRunFlags,
+                                              directory: dir, json: json)
+            return try MainActor.assumeIsolated { try SoakBench.run(settings) }
+        }
         if frames && sensitivity { throw ValidationError("pass --frames or --sensitivity, not both") }
         if defaultRun && (frames || sensitivity || gemmOnly) {
             throw ValidationError("--default-run goes with the core benchmark, not with --frames, --sensitivity or --gemm-only")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPOSupport
 import Dashboard
 import Foundation
 import OutcomeData
@@ -27,7 +28,7 @@ struct ConfigOption: ParsableArguments {
     }
 
     static func warn(_ error: InputError) {
-        FileHandle.standardError.write(Data("warning: \(error.description)\nwarning: the config file is ignored: the built-in defaults are used.\n".utf8))
+        FileHandle.standardError.write(Data("warning: \(TerminalText.escaped(error.description))\nwarning: the config file is ignored: the built-in defaults are used.\n".utf8))
     }
 
     /// The dashboard's status line for a config file that did not load: what happened and

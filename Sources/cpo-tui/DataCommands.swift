@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPOSupport
 import Foundation
 import Lab
 import OutcomeData
@@ -117,14 +118,14 @@ struct DataCheck: ParsableCommand {
         let mean = y.reduce(0, +) / Double(y.count)
         let sd = (y.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(1, y.count - 1))).squareRoot()
         let lengths = ds.rows.map { $0.text.count }.sorted()
-        print(ds.summary)
+        print(TerminalText.escaped(ds.summary))  // column names and values come from the file
         if ds.badRowCount > 0 {
-            print("  bad rows: \(ds.badRowCount) (kept out); first: " + ds.firstBadRows.map(\.description).joined(separator: "; "))
+            print(TerminalText.escaped("  bad rows: \(ds.badRowCount) (kept out); first: " + ds.firstBadRows.map(\.description).joined(separator: "; ")))
         }
         print(String(format: "  outcome: mean %.4g, sd %.4g, min %.4g, max %.4g", mean, sd, y.min() ?? .nan, y.max() ?? .nan))
         print("  text length (characters): median \(lengths[lengths.count / 2]), max \(lengths.last ?? 0)")
         if ds.columns.propensity != nil { print("  propensities: given (\(ds.columns.propensityScale.rawValue))") }
-        if let trait = ds.columns.trait { print("  reader trait column: \(trait)") }
+        if let trait = ds.columns.trait { print(TerminalText.escaped("  reader trait column: \(trait)")) }
         print("  " + split.summary)
     }
 }

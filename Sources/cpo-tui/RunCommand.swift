@@ -355,7 +355,7 @@ final class HeadlessPrinter {
         case let .epochEnded(method, metrics?):
             printLine(line(metrics, method.method))
             if let why = metrics.reliability.reason { printLine("    ! " + why) }
-            if showSamples { for g in metrics.samples.prefix(Self.samplesPerEpoch) { printLine("    sample (g* \(g.score)): \(g.text)") } }
+            if showSamples { for g in metrics.samples.prefix(Self.samplesPerEpoch) { printLine("    sample (g* \(g.score)): \(Self.oneLine(g.text))") } }
         case .saved(let status):
             saved(status)
         case .dataLoaded, .preparing, .epochStarted, .step, .epochEnded:
@@ -373,7 +373,7 @@ final class HeadlessPrinter {
         }
         guard let ft = exp.ftMetrics, exp.config.methods.allSatisfy({ exp.epochs(of: $0) == 0 }) else { return }
         printLine(line(ft, .ft))
-        if showSamples { for g in ft.samples { printLine("    FT sample (g* \(g.score)): \(g.text)  invalid: \(g.invalidSegments)") } }
+        if showSamples { for g in ft.samples { printLine("    FT sample (g* \(g.score)): \(Self.oneLine(g.text))  invalid: \(g.invalidSegments)") } }
     }
 
     /// The first save of each seed is announced (where, and that it recurs); a failed one is a
@@ -407,7 +407,11 @@ final class HeadlessPrinter {
 
     func printLine(_ line: String) { Self.write(line) }
 
+    /// A generated text on one line: its line breaks shown as `^J` (and the rest escaped).
+    static func oneLine(_ text: String) -> String { TerminalText.escaped(text, keepingNewlines: false) }
+
+    /// Writes `line` (escaped for the terminal: samples and log lines can hold anything).
     static func write(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        FileHandle.standardOutput.write(Data((TerminalText.escaped(line) + "\n").utf8))
     }
 }

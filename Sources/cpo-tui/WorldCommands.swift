@@ -84,7 +84,9 @@ struct WorldSample: ParsableCommand {
             }
             FileHandle.standardError.write(Data("wrote \(rows) rows (\(design.rawValue) design of \(w.name), seed \(seed)) to \(out)\n".utf8))
         } else {
-            FileHandle.standardOutput.write(Data(csv.bytes))
+            // The rows exactly, into a pipe or file; on a terminal, with control characters shown.
+            let text = isatty(STDOUT_FILENO) == 1 ? Array(TerminalText.escaped(String(decoding: csv.bytes, as: UTF8.self)).utf8) : csv.bytes
+            FileHandle.standardOutput.write(Data(text))
         }
     }
 }
