@@ -106,10 +106,15 @@ public enum Benchmark {
 
     /// Peak resident memory of this process so far (VmHWM), in MB; nil where /proc is absent.
     public static func peakResidentMB() -> Double? {
+        processStatusKB("VmHWM").map { Double($0) / 1024 }
+    }
+
+    /// A memory field of this process's /proc/self/status (`VmHWM`, `VmRSS`, ...), in kB; nil
+    /// where /proc is absent or the field is missing.
+    public static func processStatusKB(_ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Double($0) }.first
-            return kb.map { $0 / 1024 }
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return line.split(separator: " ").compactMap { Int($0) }.first
         }
         return nil
     }

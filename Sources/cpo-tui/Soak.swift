@@ -3,6 +3,7 @@ import Dashboard
 import Foundation
 import Lab
 import OutcomeData
+import TinyLM
 
 /// `bench --soak`: the dashboard as a user runs it, for a long time, in one process. For each
 /// seed in turn a `LabSession` prepares and trains every method for the given epochs under the
@@ -292,13 +293,7 @@ struct SoakEvents {
         }
 
         /// VmRSS (0 where /proc is missing).
-        static func resident() -> Int {
-            guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-            for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-                return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
-            }
-            return 0
-        }
+        static func resident() -> Int { Benchmark.processStatusKB("VmRSS") ?? 0 }
 
         /// (in use, held) from `malloc_info`, looked up at run time (Swift's Glibc module has no
         /// malloc.h); zeros where it is not there.
